@@ -1,0 +1,88 @@
+/**
+ * The one explicit serializer for errors crossing the thread boundary.
+ * Structured clone keeps `message` but drops `code` and the class, so every
+ * error is flattened to a WireError on one side and rebuilt on the other.
+ */
+import { ERROR_CODES, ParleyError, type ErrorCode } from './errors.ts';
+
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+  provider?: string;
+  status?: number;
+  retryable: boolean;
+  retryAfterMs?: number;
+  requestId?: string;
+  /** A flattened cause chain: name, message and code only (never objects that might hold secrets). */
+  cause?: WireCause;
+}
+
+export interface WireCause {
+  name: string;
+  message: string;
+  code?: string;
+  cause?: WireCause;
+}
+
+const CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+const MAX_CAUSE_DEPTH = 4;
+
+function flattenCause(value: unknown, depth: number): WireCause | undefined {
+  if (value === undefined || value === null || depth >= MAX_CAUSE_DEPTH) return undefined;
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    const out: WireCause = { name: value.name, message: value.message };
+    if (typeof code === 'string') out.code = code;
+    const inner = flattenCause((value as { cause?: unknown }).cause, depth + 1);
+    if (inner) out.cause = inner;
+    return out;
+  }
+  return { name: typeof value, message: String(value) };
+}
+
+function rebuildCause(wire: WireCause | undefined): Error | undefined {
+  if (!wire) return undefined;
+  const inner = rebuildCause(wire.cause);
+  const err = new Error(wire.message, inner ? { cause: inner } : undefined);
+  err.name = wire.name;
+  if (wire.code !== undefined) (err as Error & { code?: string }).code = wire.code;
+  return err;
+}
+
+/** Any thrown value becomes a WireError; non-Parley errors are classified as BAD_RESPONSE. */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof ParleyError) {
+    const wire: WireError = { code: err.code, message: err.message, retryable: err.retryable };
+    if (err.provider !== undefined) wire.provider = err.provider;
+    if (err.status !== undefined) wire.status = err.status;
+    if (err.retryAfterMs !== undefined) wire.retryAfterMs = err.retryAfterMs;
+    if (err.requestId !== undefined) wire.requestId = err.requestId;
+    const cause = flattenCause(err.cause, 0);
+    if (cause) wire.cause = cause;
+    return wire;
+  }
+  const cause = flattenCause(err, 0);
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: 'BAD_RESPONSE', message: `unexpected error in provider worker: ${message}`, retryable: false, ...(cause ? { cause } : {}) };
+}
+
+export function fromWireError(wire: WireError): ParleyError {
+  const code: ErrorCode = CODES.has(wire.code) ? wire.code : 'BAD_RESPONSE';
+  return new ParleyError(code, wire.message, {
+    provider: wire.provider,
+    status: wire.status,
+    retryable: wire.retryable,
+    retryAfterMs: wire.retryAfterMs,
+    requestId: wire.requestId,
+    cause: rebuildCause(wire.cause),
+  });
+}
+
+export function isWireError(value: unknown): value is WireError {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as WireError).code === 'string' &&
+    typeof (value as WireError).message === 'string'
+  );
+}

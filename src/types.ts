@@ -1,0 +1,113 @@
+/**
+ * The public shapes of parley: requests, results, stream events and provider
+ * configuration. Types only; shared by the host thread and the provider worker.
+ */
+
+export type ProviderKind = 'ollama' | 'openai' | 'anthropic';
+
+interface ProviderConfigBase {
+  baseUrl?: string;
+  apiKey?: string;
+  /** Extra headers sent with every request (e.g. OpenRouter's HTTP-Referer). */
+  headers?: Record<string, string>;
+  /** Model used when a request names none. */
+  defaultModel?: string;
+}
+
+export interface OllamaProviderConfig extends ProviderConfigBase {
+  kind: 'ollama';
+}
+export interface OpenAIProviderConfig extends ProviderConfigBase {
+  kind: 'openai';
+  baseUrl: string;
+}
+export interface AnthropicProviderConfig extends ProviderConfigBase {
+  kind: 'anthropic';
+  apiKey: string;
+  /** Value of the anthropic-version header. @default '2023-06-01' */
+  version?: string;
+}
+
+export type ProviderConfig = OllamaProviderConfig | OpenAIProviderConfig | AnthropicProviderConfig;
+
+export type Role = 'system' | 'user' | 'assistant' | 'tool';
+
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** The call's arguments as a JSON string, whatever the provider sent. */
+  arguments: string;
+}
+
+export interface Message {
+  role: Role;
+  content: string;
+  /** On assistant messages: the tool calls the model made. */
+  toolCalls?: ToolCall[];
+  /** On tool messages: the id of the call this message answers. */
+  toolCallId?: string;
+  /** On tool messages: the tool's name (Ollama wants it). */
+  name?: string;
+}
+
+export interface ToolSpec {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments. */
+  parameters?: Record<string, unknown>;
+}
+
+export interface ChatRequest {
+  /** A provider name, or an ordered list to fall back through. */
+  provider?: string | string[];
+  model: string;
+  messages: Message[];
+  temperature?: number;
+  maxTokens?: number;
+  topP?: number;
+  stop?: string[];
+  seed?: number;
+  tools?: ToolSpec[];
+  /** Provider-specific fields merged into the request body as they are. */
+  extra?: Record<string, unknown>;
+}
+
+export interface CallOptions {
+  /** Deadline of the whole call: connect, headers and body. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface Usage {
+  inputTokens?: number;
+  outputTokens?: number;
+}
+
+export interface ChatResult {
+  content: string;
+  finishReason: string;
+  model: string;
+  provider: string;
+  usage?: Usage;
+  toolCalls?: ToolCall[];
+  reasoning?: string;
+}
+
+export type StreamEvent =
+  | { type: 'text'; text: string }
+  | { type: 'reasoning'; text: string }
+  | { type: 'tool_call'; toolCall: ToolCall }
+  | { type: 'done'; result: ChatResult };
+
+export interface ModelInfo {
+  id: string;
+  ownedBy?: string;
+  created?: number;
+}
+
+export interface HealthReport {
+  provider: string;
+  ok: boolean;
+  latencyMs: number;
+  error?: { code: string; message: string; status?: number };
+}

@@ -1,0 +1,237 @@
+/**
+ * What runs inside a provider worker: the owner of the HTTP sessions. It
+ * serves chat, stream, models and health for the providers it was given at
+ * start, and keeps one AbortController per call so that a cancel, a deadline
+ * or shutdown can stop exactly that call's HTTP request.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { Agent } from 'undici';
+import { ParleyError } from '../errors.ts';
+import { fromWireError, toWireError, type WireError } from '../error-wire.ts';
+import type {
+  CallMeta,
+  ProviderConnectionStats,
+  ProviderHostApi,
+  TransportSettings,
+  WorkerCloseReport,
+  WorkerStats,
+} from '../protocol.ts';
+import type { ChatRequest, ChatResult, HealthReport, ModelInfo, ProviderConfig } from '../types.ts';
+import type { Adapter } from './adapter.ts';
+import { createAdapter } from './adapters.ts';
+import { dispatch, readCapped, withRetries, type CallContext } from './http-call.ts';
+import { collectSecrets, redactWireError } from './redact.ts';
+import { agentFigures, createAgent } from './sessions.ts';
+import { StreamWriter } from './stream-writer.ts';
+
+interface ProviderSession {
+  name: string;
+  adapter: Adapter;
+  agent: Agent;
+  origin: string;
+  requests: number;
+  retries: number;
+  errors: number;
+}
+
+/** Health probes answer fast or count as down; a slow probe is not a healthy one. */
+const HEALTH_DEADLINE_MS = 5_000;
+
+export class ProviderHost implements ProviderHostApi {
+  readonly #workerId: number;
+  readonly #settings: TransportSettings;
+  readonly #sessions = new Map<string, ProviderSession>();
+  readonly #calls = new Map<number, AbortController>();
+  readonly #secrets: string[];
+  #closing: Promise<WorkerCloseReport> | undefined;
+
+  constructor(workerId: number, providers: Record<string, ProviderConfig>, settings: TransportSettings) {
+    this.#workerId = workerId;
+    this.#settings = settings;
+    this.#secrets = collectSecrets(providers);
+    for (const [name, config] of Object.entries(providers)) {
+      const adapter = createAdapter({ name, config });
+      const origin = new URL(adapter.healthRequest().url).origin;
+      this.#sessions.set(name, { name, adapter, agent: createAgent(settings), origin, requests: 0, retries: 0, errors: 0 });
+    }
+  }
+
+  async chat(meta: CallMeta, provider: string, req: ChatRequest): Promise<ChatResult> {
+    return this.#run(meta, provider, async (ctx, session) => {
+      const spec = session.adapter.chatRequest(req, false);
+      return withRetries(ctx, async () => {
+        const res = await dispatch(ctx, spec);
+        const json = parseJson(await readCapped(res.body, this.#settings.maxResponseBytes, session.name), session.name);
+        return session.adapter.parseChat(json, req);
+      });
+    });
+  }
+
+  async stream(meta: CallMeta, provider: string, req: ChatRequest, port: MessagePort): Promise<void> {
+    let writer: StreamWriter | undefined;
+    const failEarly = (err: unknown) => port.postMessage({ type: 'error', error: this.#wire(err) });
+    const session = this.#sessions.get(provider);
+    if (!session || this.#closing) {
+      failEarly(session ? shutdownError() : unknownProvider(provider));
+      port.close();
+      return;
+    }
+    // Deliberately not awaited: the Comlink call returns once the stream is
+    // started; everything after that travels on the stream's own port.
+    void this.#run(meta, provider, async (ctx) => {
+      writer = new StreamWriter(port, this.#settings.streamCredits, (reason) => this.cancel(meta.callId, reason));
+      const w = writer;
+      const spec = session.adapter.chatRequest(req, true);
+      const result = await withRetries(
+        ctx,
+        async () => {
+          const res = await dispatch(ctx, spec);
+          const parser = session.adapter.streamParser(req);
+          let bytes = 0;
+          try {
+            for await (const chunk of res.body as AsyncIterable<Buffer>) {
+              bytes += chunk.length;
+              if (bytes > this.#settings.maxResponseBytes) {
+                throw new ParleyError('TOO_LARGE', `stream from provider "${session.name}" passed the ${this.#settings.maxResponseBytes}-byte cap`, { provider: session.name });
+              }
+              w.push(parser.push(chunk));
+              if (parser.done) break;
+              const wait = w.waitForCredit();
+              if (wait) await wait;
+              if (w.closed) break;
+            }
+          } finally {
+            // Leaving the loop early destroys the body, which frees the socket;
+            // after the end marker there is nothing left worth keeping it for.
+            if (!res.body.destroyed) res.body.destroy();
+          }
+          if (w.closed) throw ctx.signal.reason ?? shutdownError();
+          return parser.finish();
+        },
+        () => w.delivered,
+      );
+      w.end(result);
+      return result;
+    }).catch((err: unknown) => {
+      if (writer) writer.fail(this.#wire(err));
+      else {
+        failEarly(err);
+        port.close();
+      }
+    });
+  }
+
+  async models(meta: CallMeta, provider: string): Promise<ModelInfo[]> {
+    return this.#run(meta, provider, async (ctx, session) => {
+      const spec = session.adapter.modelsRequest();
+      return withRetries(ctx, async () => {
+        const res = await dispatch(ctx, spec);
+        const json = parseJson(await readCapped(res.body, this.#settings.maxResponseBytes, session.name), session.name);
+        return session.adapter.parseModels(json);
+      });
+    });
+  }
+
+  async health(meta: CallMeta, provider: string): Promise<HealthReport> {
+    const started = performance.now();
+    const probeMeta = { callId: meta.callId, deadlineAt: Math.min(meta.deadlineAt, Date.now() + HEALTH_DEADLINE_MS) };
+    try {
+      await this.#run(probeMeta, provider, async (ctx, session) => {
+        const res = await dispatch({ ...ctx, settings: { ...ctx.settings, maxRetries: 0 } }, session.adapter.healthRequest());
+        await res.body.dump();
+      });
+      return { provider, ok: true, latencyMs: Math.round(performance.now() - started) };
+    } catch (err) {
+      const wire = this.#wire(err);
+      const error: HealthReport['error'] = { code: wire.code, message: wire.message };
+      if (wire.status !== undefined) error.status = wire.status;
+      return { provider, ok: false, latencyMs: Math.round(performance.now() - started), error };
+    }
+  }
+
+  cancel(callId: number, reason: WireError): void {
+    const controller = this.#calls.get(callId);
+    if (controller && !controller.signal.aborted) controller.abort(fromWireError(reason));
+  }
+
+  async stats(): Promise<WorkerStats> {
+    const providers: ProviderConnectionStats[] = [];
+    for (const s of this.#sessions.values()) {
+      providers.push({ provider: s.name, ...agentFigures(s.agent, s.origin), requests: s.requests, retries: s.retries, errors: s.errors });
+    }
+    return { workerId: this.#workerId, inFlight: this.#calls.size, providers, heapUsedBytes: process.memoryUsage().heapUsed };
+  }
+
+  close(): Promise<WorkerCloseReport> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<WorkerCloseReport> {
+    const aborted = this.#calls.size;
+    for (const controller of this.#calls.values()) {
+      controller.abort(shutdownError());
+    }
+    await Promise.all(
+      [...this.#sessions.values()].map(async (s) => {
+        // Every call was just aborted, so close() has nothing to wait for;
+        // destroy() is the fallback for a socket that will not let go.
+        await Promise.race([s.agent.close(), new Promise((r) => setTimeout(r, 1_000).unref())]);
+        if (!s.agent.closed || !s.agent.destroyed) await s.agent.destroy().catch(() => undefined);
+      }),
+    );
+    return { aborted, agentsClosed: this.#sessions.size };
+  }
+
+  async #run<T>(meta: CallMeta, provider: string, body: (ctx: CallContext, session: ProviderSession) => Promise<T>): Promise<T> {
+    const session = this.#sessions.get(provider);
+    if (!session) throw this.#boundary(unknownProvider(provider));
+    if (this.#closing) throw this.#boundary(shutdownError());
+    const controller = new AbortController();
+    this.#calls.set(meta.callId, controller);
+    session.requests++;
+    const ctx: CallContext = {
+      provider,
+      adapter: session.adapter,
+      agent: session.agent,
+      settings: this.#settings,
+      signal: controller.signal,
+      deadlineAt: meta.deadlineAt,
+      onRetry: () => session.retries++,
+    };
+    try {
+      return await body(ctx, session);
+    } catch (err) {
+      session.errors++;
+      throw this.#boundary(err);
+    } finally {
+      this.#calls.delete(meta.callId);
+    }
+  }
+
+  /** Every error leaves the worker as a redacted ParleyError. */
+  #boundary(err: unknown): ParleyError {
+    return fromWireError(this.#wire(err));
+  }
+
+  #wire(err: unknown): WireError {
+    return redactWireError(toWireError(err), this.#secrets);
+  }
+}
+
+function parseJson(buf: Buffer, provider: string): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    const excerpt = buf.subarray(0, 120).toString('utf8');
+    throw new ParleyError('BAD_RESPONSE', `provider "${provider}" sent a body that is not JSON: ${excerpt}`, { provider, cause: err });
+  }
+}
+
+function unknownProvider(provider: string): ParleyError {
+  return new ParleyError('INVALID_REQUEST', `unknown provider "${provider}"`, { provider });
+}
+
+function shutdownError(): ParleyError {
+  return new ParleyError('SHUTDOWN', 'the runtime is shutting down');
+}

@@ -1,0 +1,114 @@
+/**
+ * The worker's end of one stream's MessagePort. Events are batched per turn
+ * of the event loop (one postMessage carries every token decoded in that
+ * turn), and each batch spends one credit: when the host stops granting
+ * credits, the reader stops reading the HTTP body, so a slow consumer pauses
+ * the socket instead of filling memory.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import type { WireError } from '../error-wire.ts';
+import type { StreamToHost, StreamToWorker } from '../protocol.ts';
+import type { ChatResult, StreamEvent } from '../types.ts';
+
+export class StreamWriter {
+  readonly #port: MessagePort;
+  #credits: number;
+  #queue: StreamEvent[] = [];
+  #flushScheduled = false;
+  #closed = false;
+  #delivered = false;
+  #creditWaiter: (() => void) | undefined;
+  readonly #onCancel: (reason: WireError) => void;
+
+  constructor(port: MessagePort, credits: number, onCancel: (reason: WireError) => void) {
+    this.#port = port;
+    this.#credits = credits;
+    this.#onCancel = onCancel;
+    port.on('message', (msg: StreamToWorker) => this.#receive(msg));
+  }
+
+  /** True once any event was handed to the port: from then on a retry would repeat output. */
+  get delivered(): boolean {
+    return this.#delivered;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  push(events: StreamEvent[]): void {
+    if (this.#closed || events.length === 0) return;
+    for (const event of events) this.#queue.push(event);
+    this.#delivered = true;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  /** Resolves when the host has room for another batch (immediately if it has). */
+  waitForCredit(): Promise<void> | undefined {
+    if (this.#credits > 0 || this.#closed) return undefined;
+    return new Promise((resolve) => {
+      this.#creditWaiter = resolve;
+    });
+  }
+
+  end(result: ChatResult): void {
+    this.#finish({ type: 'end', result });
+  }
+
+  fail(error: WireError): void {
+    this.#finish({ type: 'error', error });
+  }
+
+  /** Closes without a message: the host has already gone (cancel). */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#queue = [];
+    this.#wakeWaiter();
+    this.#port.close();
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#closed || this.#queue.length === 0 || this.#credits <= 0) return;
+    this.#credits--;
+    const events = this.#queue;
+    this.#queue = [];
+    this.#post({ type: 'events', events });
+  }
+
+  #finish(last: StreamToHost): void {
+    if (this.#closed) return;
+    // The final batch goes out regardless of credit: the reader has stopped.
+    if (this.#queue.length > 0) {
+      this.#post({ type: 'events', events: this.#queue });
+      this.#queue = [];
+    }
+    this.#post(last);
+    this.close();
+  }
+
+  #post(msg: StreamToHost): void {
+    this.#port.postMessage(msg);
+  }
+
+  #receive(msg: StreamToWorker): void {
+    if (msg.type === 'credit') {
+      this.#credits += msg.batches;
+      if (this.#queue.length > 0 && !this.#flushScheduled) this.#flush();
+      this.#wakeWaiter();
+    } else if (msg.type === 'cancel') {
+      this.close();
+      this.#onCancel(msg.reason);
+    }
+  }
+
+  #wakeWaiter(): void {
+    const waiter = this.#creditWaiter;
+    this.#creditWaiter = undefined;
+    waiter?.();
+  }
+}

@@ -1,0 +1,7 @@
+// Running from TypeScript source: Node 20 ignores `--import tsx` in a
+// worker's execArgv, so the worker registers tsx itself and then loads the
+// real .ts entry named in its argv. Compiled builds never use this file.
+import { register } from 'tsx/esm/api';
+
+register();
+await import(process.argv[2]);

@@ -11,6 +11,9 @@ import type { Heartbeat, ProviderHostApi, TransportSettings, WorkerInit } from '
 import type { ProviderConfig } from './types.ts';
 import { workerExecArgv, workerScript } from './worker-entry.ts';
 
+/** How long a new thread may take to load before its silence counts as a wedge. */
+const STARTUP_ALLOWANCE_MS = 15_000;
+
 export interface WorkerHandleOptions {
   workerId: number;
   providers: Record<string, ProviderConfig>;
@@ -34,6 +37,7 @@ export class WorkerHandle {
   #seq = 0;
   #lastPong = Date.now();
   #lastTick = Date.now();
+  #answered = false;
   #dead = false;
   #closing = false;
 
@@ -66,7 +70,9 @@ export class WorkerHandle {
     this.#worker.on('error', (err) => this.#die(`worker threw: ${describe(err)}`));
     this.#worker.once('exit', (code) => this.#die(`worker exited with code ${code}`));
     port1.on('message', (msg: Heartbeat) => {
-      if (msg.type === 'pong') this.#lastPong = Date.now();
+      if (msg.type !== 'pong') return;
+      this.#lastPong = Date.now();
+      this.#answered = true;
     });
     this.api = wrap<ProviderHostApi>(nodeEndpoint(this.#worker));
     this.#timer = setInterval(() => this.#beat(), options.heartbeatIntervalMs).unref();
@@ -105,7 +111,10 @@ export class WorkerHandle {
     // judge the worker only on time this thread was awake to hear it.
     if (now - this.#lastTick > this.#options.heartbeatIntervalMs * 2) this.#lastPong = now;
     this.#lastTick = now;
-    if (!this.#closing && now - this.#lastPong > this.#options.heartbeatTimeoutMs) {
+    // A thread still loading its modules cannot answer yet: until its first
+    // pong it gets the longer startup allowance.
+    const allowed = this.#answered ? this.#options.heartbeatTimeoutMs : Math.max(STARTUP_ALLOWANCE_MS, this.#options.heartbeatTimeoutMs);
+    if (!this.#closing && now - this.#lastPong > allowed) {
       this.#die(`worker missed heartbeats for ${now - this.#lastPong} ms (event loop blocked)`);
       void this.#worker.terminate();
       return;

@@ -1,0 +1,235 @@
+/**
+ * The OpenAI-compatible chat completions protocol (OpenAI, OpenRouter, vLLM,
+ * LM Studio, llama.cpp server): JSON requests, SSE streams ended by
+ * `data: [DONE]`, tool calls streamed as index-keyed fragments.
+ */
+import { ParleyError } from '../errors.ts';
+import type { ChatRequest, ChatResult, Message, ModelInfo, StreamEvent } from '../types.ts';
+import type { Adapter, HttpRequestSpec, ProviderContext, StreamParser } from './adapter.ts';
+import { SseDecoder, type SseEvent } from './sse-decoder.ts';
+import { ReplyAssembler, ToolCallAssembler } from './tool-call-assembler.ts';
+import {
+  asNumber,
+  asString,
+  badResponse,
+  errorBodyMessage,
+  excerpt,
+  isObject,
+  joinUrl,
+  parseJson,
+  redact,
+  requestHeaders,
+  type JsonObject,
+} from './wire-format.ts';
+
+const NORMAL_FINISH = 'stop';
+
+export class OpenAIAdapter implements Adapter {
+  readonly kind = 'openai';
+  readonly #ctx: ProviderContext;
+  readonly #baseUrl: string;
+
+  constructor(ctx: ProviderContext) {
+    const baseUrl = ctx.config.baseUrl;
+    if (typeof baseUrl !== 'string' || baseUrl === '') {
+      throw new ParleyError('CONFIG', `providers.${ctx.name}.baseUrl must be a URL such as "https://api.openai.com/v1" (got ${String(baseUrl)})`);
+    }
+    this.#ctx = ctx;
+    this.#baseUrl = baseUrl;
+  }
+
+  chatRequest(req: ChatRequest, stream: boolean): HttpRequestSpec {
+    const body: JsonObject = { model: req.model, messages: req.messages.map(toWireMessage), stream };
+    if (stream) body.stream_options = { include_usage: true };
+    if (req.temperature !== undefined) body.temperature = req.temperature;
+    if (req.maxTokens !== undefined) body.max_tokens = req.maxTokens;
+    if (req.topP !== undefined) body.top_p = req.topP;
+    if (req.stop !== undefined) body.stop = req.stop;
+    if (req.seed !== undefined) body.seed = req.seed;
+    if (req.tools !== undefined && req.tools.length > 0) {
+      body.tools = req.tools.map((tool) => ({
+        type: 'function',
+        function: { name: tool.name, description: tool.description, parameters: tool.parameters },
+      }));
+    }
+    if (req.extra !== undefined) Object.assign(body, req.extra);
+    return {
+      method: 'POST',
+      url: joinUrl(this.#baseUrl, 'chat/completions'),
+      headers: this.#headers(stream ? 'text/event-stream' : 'application/json', true),
+      body: JSON.stringify(body),
+    };
+  }
+
+  parseChat(body: unknown, req: ChatRequest): ChatResult {
+    const provider = this.#ctx.name;
+    if (!isObject(body)) throw badResponse(provider, 'chat reply is not a JSON object', body);
+    if (body.error !== undefined && body.error !== null) throw providerError(this.#ctx, body);
+    const choice = Array.isArray(body.choices) ? body.choices[0] : undefined;
+    if (!isObject(choice) || !isObject(choice.message)) throw badResponse(provider, 'chat reply has no choices[0].message', body);
+    const message = choice.message;
+    const reply = new ReplyAssembler(provider, req.model);
+    const ignored: StreamEvent[] = [];
+    reply.setModel(body.model);
+    reply.addText(message.content, ignored);
+    reply.addReasoning(message.reasoning_content ?? message.reasoning, ignored);
+    if (Array.isArray(message.tool_calls)) {
+      const calls = new ToolCallAssembler();
+      message.tool_calls.forEach((call, i) => addFragment(calls, call, i));
+      for (const call of calls.completeAll()) reply.addToolCall(call, ignored);
+    }
+    reply.setFinishReason(choice.finish_reason);
+    if (isObject(body.usage)) reply.setUsage(body.usage.prompt_tokens, body.usage.completion_tokens);
+    return reply.result(NORMAL_FINISH);
+  }
+
+  streamParser(req: ChatRequest): StreamParser {
+    return new OpenAIStreamParser(this.#ctx, req);
+  }
+
+  modelsRequest(): HttpRequestSpec {
+    return { method: 'GET', url: joinUrl(this.#baseUrl, 'models'), headers: this.#headers('application/json', false) };
+  }
+
+  parseModels(body: unknown): ModelInfo[] {
+    if (!isObject(body) || !Array.isArray(body.data)) throw badResponse(this.#ctx.name, 'model list has no data array', body);
+    const models: ModelInfo[] = [];
+    for (const entry of body.data) {
+      if (!isObject(entry) || typeof entry.id !== 'string') continue;
+      const model: ModelInfo = { id: entry.id };
+      const ownedBy = asString(entry.owned_by);
+      const created = asNumber(entry.created);
+      if (ownedBy !== undefined) model.ownedBy = ownedBy;
+      if (created !== undefined) model.created = created;
+      models.push(model);
+    }
+    return models;
+  }
+
+  healthRequest(): HttpRequestSpec {
+    return this.modelsRequest();
+  }
+
+  errorMessage(status: number, bodyText: string): string {
+    return errorBodyMessage(this.#ctx, status, bodyText, errorText);
+  }
+
+  #headers(accept: string, hasBody: boolean): Record<string, string> {
+    const headers: Record<string, string> = { accept };
+    if (hasBody) headers['content-type'] = 'application/json';
+    if (this.#ctx.config.apiKey) headers.authorization = `Bearer ${this.#ctx.config.apiKey}`;
+    return requestHeaders(this.#ctx, headers);
+  }
+}
+
+class OpenAIStreamParser implements StreamParser {
+  readonly #ctx: ProviderContext;
+  readonly #sse = new SseDecoder();
+  readonly #reply: ReplyAssembler;
+  readonly #calls = new ToolCallAssembler();
+  #done = false;
+
+  constructor(ctx: ProviderContext, req: ChatRequest) {
+    this.#ctx = ctx;
+    this.#reply = new ReplyAssembler(ctx.name, req.model);
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  push(chunk: Uint8Array): StreamEvent[] {
+    const events: StreamEvent[] = [];
+    if (this.#done) return events;
+    for (const sse of this.#sse.push(chunk)) {
+      this.#event(sse, events);
+      if (this.#done) break;
+    }
+    return events;
+  }
+
+  finish(): ChatResult {
+    if (!this.#done) {
+      this.#sse.end();
+      throw new ParleyError('INCOMPLETE', 'the stream ended without data: [DONE]', { provider: this.#ctx.name });
+    }
+    return this.#reply.result(NORMAL_FINISH);
+  }
+
+  #event(sse: SseEvent, events: StreamEvent[]): void {
+    if (sse.data === '[DONE]') {
+      this.#closeToolCalls(events);
+      this.#done = true;
+      return;
+    }
+    const chunk = parseJson(sse.data, this.#ctx.name);
+    if (!isObject(chunk)) throw badResponse(this.#ctx.name, 'stream chunk is not a JSON object', chunk);
+    if ((chunk.error !== undefined && chunk.error !== null) || sse.event === 'error') throw providerError(this.#ctx, chunk);
+    this.#reply.setModel(chunk.model);
+    if (isObject(chunk.usage)) this.#reply.setUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens);
+    if (!Array.isArray(chunk.choices)) return;
+    for (const choice of chunk.choices) {
+      // Only the first choice is followed: parley asks for one (no `n`).
+      if (isObject(choice) && (choice.index ?? 0) === 0) this.#choice(choice, events);
+    }
+  }
+
+  #choice(choice: JsonObject, events: StreamEvent[]): void {
+    const delta = choice.delta;
+    if (isObject(delta)) {
+      this.#reply.addReasoning(delta.reasoning_content ?? delta.reasoning, events);
+      this.#reply.addText(delta.content, events);
+      if (Array.isArray(delta.tool_calls)) delta.tool_calls.forEach((call, i) => addFragment(this.#calls, call, i));
+    }
+    if (typeof choice.finish_reason === 'string') {
+      this.#reply.setFinishReason(choice.finish_reason);
+      this.#closeToolCalls(events);
+    }
+  }
+
+  #closeToolCalls(events: StreamEvent[]): void {
+    if (this.#calls.size === 0) return;
+    for (const call of this.#calls.completeAll()) this.#reply.addToolCall(call, events);
+  }
+}
+
+/** `position` stands in for `index`, which a few compatible servers leave out. */
+function addFragment(calls: ToolCallAssembler, call: unknown, position: number): void {
+  if (!isObject(call)) return;
+  const fn = isObject(call.function) ? call.function : {};
+  const args = fn.arguments;
+  calls.add(asNumber(call.index) ?? position, {
+    id: asString(call.id),
+    name: asString(fn.name),
+    // Some servers send the arguments as an object rather than a JSON string.
+    arguments: isObject(args) ? JSON.stringify(args) : asString(args),
+  });
+}
+
+function toWireMessage(message: Message): JsonObject {
+  if (message.role === 'tool') return { role: 'tool', tool_call_id: message.toolCallId, content: message.content };
+  if (message.role === 'assistant' && message.toolCalls !== undefined && message.toolCalls.length > 0) {
+    return {
+      role: 'assistant',
+      content: message.content === '' ? null : message.content,
+      tool_calls: message.toolCalls.map((call) => ({
+        id: call.id,
+        type: 'function',
+        function: { name: call.name, arguments: call.arguments },
+      })),
+    };
+  }
+  return { role: message.role, content: message.content };
+}
+
+function errorText(body: JsonObject): string | undefined {
+  const error = body.error;
+  if (typeof error === 'string') return error;
+  if (isObject(error)) return asString(error.message) ?? excerpt(JSON.stringify(error));
+  return asString(body.message);
+}
+
+function providerError(ctx: ProviderContext, body: JsonObject): ParleyError {
+  const message = errorText(body) ?? excerpt(JSON.stringify(body));
+  return new ParleyError('PROVIDER', redact(message, ctx), { provider: ctx.name });
+}

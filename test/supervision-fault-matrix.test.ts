@@ -1,0 +1,116 @@
+/**
+ * The fault matrix: every fault mode of the embedded model server, plus a
+ * worker crash, throw and wedge, against chat and against stream. For each:
+ * the right error code, the time to settle, and the server's open-connection
+ * count back where it was (no leaked sockets).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createRuntime, ParleyError, type ErrorCode, type Runtime } from '../src/index.ts';
+import { startModelServer, waitFor, type Fault, type ModelServer } from '../src/testing/index.ts';
+import { injectWorkerFault, withWorkerHooks, type WorkerFault } from './helpers/worker-hooks.ts';
+
+type Mode = 'chat' | 'stream';
+
+interface Case {
+  name: string;
+  fault?: Fault;
+  refuse?: true;
+  worker?: WorkerFault;
+  expect: Record<Mode, ErrorCode>;
+  /** Generous upper bound on the time to settle, in ms. */
+  settleWithinMs: number;
+}
+
+const TIMEOUT_MS = 800;
+
+const cases: Case[] = [
+  { name: 'refused connection', refuse: true, expect: { chat: 'UNREACHABLE', stream: 'UNREACHABLE' }, settleWithinMs: 2_000 },
+  { name: 'slow headers', fault: { kind: 'slow-headers', delayMs: 5_000 }, expect: { chat: 'TIMEOUT', stream: 'TIMEOUT' }, settleWithinMs: TIMEOUT_MS + 1_000 },
+  { name: 'stall with SSE comments', fault: { kind: 'stall', afterTokens: 2, commentEveryMs: 50 }, expect: { chat: 'TIMEOUT', stream: 'TIMEOUT' }, settleWithinMs: TIMEOUT_MS + 1_000 },
+  { name: 'reset mid-stream', fault: { kind: 'reset', afterTokens: 2 }, expect: { chat: 'CONNECTION', stream: 'CONNECTION' }, settleWithinMs: 2_000 },
+  { name: 'truncated (no end marker)', fault: { kind: 'truncate', afterTokens: 2 }, expect: { chat: 'BAD_RESPONSE', stream: 'INCOMPLETE' }, settleWithinMs: 2_000 },
+  { name: '503 with Retry-After', fault: { kind: 'status', status: 503, retryAfterMs: 20, message: 'overloaded' }, expect: { chat: 'HTTP', stream: 'HTTP' }, settleWithinMs: 2_000 },
+  { name: '400 with a provider message', fault: { kind: 'status', status: 400, message: 'bad request' }, expect: { chat: 'HTTP', stream: 'HTTP' }, settleWithinMs: 2_000 },
+  { name: 'error inside a 200 stream', fault: { kind: 'stream-error', afterTokens: 2, message: 'model fell over' }, expect: { chat: 'PROVIDER', stream: 'PROVIDER' }, settleWithinMs: 2_000 },
+  { name: 'malformed JSON', fault: { kind: 'malformed', afterTokens: 2 }, expect: { chat: 'BAD_RESPONSE', stream: 'BAD_RESPONSE' }, settleWithinMs: 2_000 },
+  { name: 'oversized body', fault: { kind: 'oversized', bytes: 512 * 1024 }, expect: { chat: 'TOO_LARGE', stream: 'TOO_LARGE' }, settleWithinMs: 2_000 },
+  { name: 'worker crash', worker: 'crash', expect: { chat: 'WORKER_CRASHED', stream: 'WORKER_CRASHED' }, settleWithinMs: 1_000 },
+  { name: 'worker throw', worker: 'throw', expect: { chat: 'WORKER_CRASHED', stream: 'WORKER_CRASHED' }, settleWithinMs: 1_000 },
+  { name: 'worker wedge', worker: 'wedge', expect: { chat: 'WORKER_CRASHED', stream: 'WORKER_CRASHED' }, settleWithinMs: 600 + 1_500 },
+];
+
+/** `timeoutMs` overrides the runtime's short deadline for the health checks around a fault (a replacement worker may still be loading). */
+async function run(rt: Runtime, provider: string, mode: Mode, timeoutMs?: number): Promise<ErrorCode | 'ok'> {
+  const req = { provider, model: 'parley-echo', messages: [{ role: 'user' as const, content: 'fault matrix' }], maxTokens: 40 };
+  const opts = timeoutMs === undefined ? {} : { timeoutMs };
+  try {
+    if (mode === 'chat') await rt.chat(req, opts);
+    else for await (const _ of rt.stream(req, opts)) {
+      // consume every event
+    }
+    return 'ok';
+  } catch (err) {
+    assert.ok(err instanceof ParleyError, `a ParleyError, not ${String(err)}`);
+    return err.code;
+  }
+}
+
+for (const kind of ['openai', 'ollama'] as const) {
+  describe(`fault matrix (${kind} protocol)`, () => {
+    let server: ModelServer;
+    let rt: Runtime;
+    before(async () => {
+      server = await startModelServer();
+      rt = await createRuntime({
+        providers: { p: kind === 'openai' ? { kind, baseUrl: `${server.url}/v1` } : { kind, baseUrl: server.url } },
+        timeoutMs: TIMEOUT_MS,
+        maxRetries: 1,
+        retryBaseMs: 10,
+        maxResponseBytes: 64 * 1024,
+        heartbeatIntervalMs: 100,
+        heartbeatTimeoutMs: 600,
+        restart: { maxRestarts: 100, backoffBaseMs: 10 },
+        ...withWorkerHooks,
+      });
+    });
+    after(async () => {
+      await rt.shutdown({ graceMs: 500 });
+      await server.close();
+    });
+
+    for (const c of cases) {
+      for (const mode of ['chat', 'stream'] as const) {
+        test(`${c.name}: ${mode} fails with ${c.expect[mode]}, settles, and leaks no socket`, async (t) => {
+          assert.equal(await run(rt, 'p', mode, 15_000), 'ok', 'healthy before the fault');
+          const baseline = server.stats().connectionsOpen;
+          if (c.refuse) await server.refuse(true);
+          if (c.fault) server.setFault(c.fault);
+          if (c.worker) server.setOptions({ tokenDelayMs: 50 });
+          const started = performance.now();
+          try {
+            const outcome = run(rt, 'p', mode);
+            if (c.worker) {
+              await waitFor(() => server.stats().connectionsOpen > 0 && server.requests.length > 0, { what: 'request in flight' });
+              injectWorkerFault(c.worker);
+            }
+            const code = await outcome;
+            const settleMs = performance.now() - started;
+            t.diagnostic(`${kind} ${c.name} ${mode}: ${code} after ${settleMs.toFixed(0)} ms`);
+            assert.equal(code, c.expect[mode]);
+            assert.ok(settleMs < c.settleWithinMs, `settled in ${settleMs.toFixed(0)} ms (bound ${c.settleWithinMs} ms)`);
+          } finally {
+            server.setFault(undefined);
+            server.setOptions({ tokenDelayMs: 0 });
+            if (c.refuse) await server.refuse(false);
+          }
+          await waitFor(() => server.stats().connectionsOpen <= baseline, {
+            what: `connections back to ${baseline} (now ${server.stats().connectionsOpen})`,
+            timeoutMs: 3_000,
+          });
+          assert.equal(await run(rt, 'p', mode, 15_000), 'ok', 'healthy after the fault');
+        });
+      }
+    }
+  });
+}

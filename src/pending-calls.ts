@@ -11,8 +11,8 @@ export interface PendingCall {
   readonly deadlineAt: number;
   /** Worker the call was sent to (undefined while it waits for one). */
   workerId: number | undefined;
-  /** Fail the call (first settle wins). */
-  fail(err: ParleyError): void;
+  /** Fail the call (first settle wins); `fromWorker` when the worker itself reported the failure. */
+  fail(err: ParleyError, fromWorker?: boolean): void;
   readonly settled: boolean;
 }
 
@@ -20,8 +20,8 @@ export interface OpenCallOptions {
   timeoutMs: number;
   signal: AbortSignal | undefined;
   describe: () => string;
-  /** Runs once when the call fails from the host side (deadline, abort, crash, shutdown), to tell the worker. */
-  onFail: (call: PendingCall, err: ParleyError) => void;
+  /** Runs once when the call fails, before it settles; `fromWorker` as given to fail(). */
+  onFail: (call: PendingCall, err: ParleyError, fromWorker: boolean) => void;
   /** Runs once, when the call settles either way. */
   onSettle: (call: PendingCall, err: ParleyError | undefined) => void;
 }
@@ -67,9 +67,9 @@ export class PendingCalls {
       get settled() {
         return settled;
       },
-      fail(err: ParleyError) {
+      fail(err: ParleyError, fromWorker = false) {
         if (settled) return;
-        options.onFail(call, err);
+        options.onFail(call, err, fromWorker);
         finish(err);
       },
     };

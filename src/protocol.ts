@@ -92,3 +92,31 @@ export interface WorkerCloseReport {
   aborted: number;
   agentsClosed: number;
 }
+
+/** Handed to every pool worker in workerData (pool mode, workers > 1). */
+export interface PoolInit {
+  providers: Record<string, ProviderConfig>;
+  transport: TransportSettings;
+  /** Name of the BroadcastChannel that carries heartbeats, cancels, stats and close. */
+  controlChannel: string;
+  heartbeatIntervalMs: number;
+}
+
+/** One piscina task: a call, with its stream port when it is a stream. */
+export type PoolTask =
+  | { kind: 'chat'; meta: CallMeta; provider: string; req: ChatRequest }
+  | { kind: 'stream'; meta: CallMeta; provider: string; req: ChatRequest; port: MessagePortLike }
+  | { kind: 'models'; meta: CallMeta; provider: string }
+  | { kind: 'health'; meta: CallMeta; provider: string };
+
+/** Tasks never throw across piscina (its clone would drop `code`): they answer with this. */
+export type PoolReply = { ok: true; value: unknown } | { ok: false; error: WireError };
+
+/** The pool's control channel, shared by the host and every pool worker. */
+export type PoolControl =
+  | { type: 'beat'; workerId: number }
+  | { type: 'cancel'; callId: number; reason: WireError }
+  | { type: 'stats-request'; seq: number }
+  | { type: 'stats'; seq: number; stats: WorkerStats }
+  | { type: 'close' }
+  | { type: 'closed'; workerId: number; report: WorkerCloseReport };

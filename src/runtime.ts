@@ -5,20 +5,19 @@
  * between). It never does I/O itself and never blocks on the worker.
  */
 import { EventEmitter } from 'node:events';
-import { transfer } from 'comlink/dist/esm/comlink.mjs';
+import { ActorBackend } from './actor-backend.ts';
 import { installErrorTransfer } from './comlink-errors.ts';
 import { openConversation, type Conversation, type ConversationInit } from './conversation.ts';
 import { ParleyError } from './errors.ts';
-import { toWireError } from './error-wire.ts';
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.ts';
 import { abortError, PendingCalls, type PendingCall } from './pending-calls.ts';
-import type { CallMeta, WorkerStats } from './protocol.ts';
+import { PoolBackend } from './pool-backend.ts';
+import type { WorkerStats } from './protocol.ts';
 import { validateCallOptions, validateChatRequest } from './provider/request-validation.ts';
 import { FallbackRouter, type OpenedStream, type ProviderHealthStats } from './fallback-router.ts';
 import { StreamReader } from './stream-reader.ts';
-import { Supervisor, type CrashRecord, type SupervisorState } from './supervisor.ts';
 import type { CallOptions, ChatRequest, ChatResult, HealthReport, ModelInfo, StreamEvent } from './types.ts';
-import type { WorkerHandle } from './worker-handle.ts';
+import type { BackendHooks, CrashRecord, Work, WorkerBackend } from './worker-backend.ts';
 
 export type RuntimeState = 'running' | 'restarting' | 'failed' | 'draining' | 'closed';
 
@@ -45,18 +44,16 @@ export interface RuntimeStats {
 
 export interface RuntimeEvents {
   'worker-started': [{ workerId: number }];
-  'worker-crashed': [{ workerId: number; reason: string; failedCalls: number }];
+  /** failedCalls: the calls failed with WORKER_CRASHED (known in actor mode; the pool fails them as piscina reports them). */
+  'worker-crashed': [{ workerId: number; reason: string; failedCalls?: number }];
   'worker-restarted': [{ workerId: number; restarts: number }];
   failed: [{ reason: string }];
 }
 
-/** stats() asks the worker for socket figures but never waits long for them. */
-const STATS_DEADLINE_MS = 1_000;
-
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #options: ResolvedOptions;
   readonly #pending = new PendingCalls();
-  readonly #supervisor: Supervisor;
+  readonly #backend: WorkerBackend;
   readonly #router: FallbackRouter;
   #draining = false;
   #closed = false;
@@ -69,41 +66,47 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     super();
     this.#options = options;
     this.#router = new FallbackRouter(options.defaultProvider, Object.keys(options.providers));
-    this.#supervisor = new Supervisor(options, {
+    let failedCalls: number | undefined;
+    const hooks: BackendHooks = {
       started: (workerId) => this.emit('worker-started', { workerId }),
-      crashed: (handle, reason) => {
-        const err = new ParleyError('WORKER_CRASHED', `provider worker ${handle.id} died: ${reason}`);
-        const failedCalls = this.#pending.failAll(
-          () => err,
-          (call) => call.workerId === handle.id,
-        );
-        this.emit('worker-crashed', { workerId: handle.id, reason, failedCalls });
+      crashed: (workerId, reason) => {
+        this.emit('worker-crashed', failedCalls === undefined ? { workerId, reason } : { workerId, reason, failedCalls });
+        failedCalls = undefined;
       },
-      restarted: (workerId) => this.emit('worker-restarted', { workerId, restarts: this.#supervisor.restarts }),
+      restarted: (workerId) => this.emit('worker-restarted', { workerId, restarts: this.#backend.restarts }),
       failed: (reason) => this.emit('failed', { reason }),
-    });
+    };
+    this.#backend =
+      options.workers > 1
+        ? new PoolBackend(options, hooks)
+        : new ActorBackend(options, hooks, (workerId, err) => {
+            failedCalls = this.#pending.failAll(
+              () => err,
+              (call) => call.workerId === workerId,
+            );
+          });
   }
 
   get state(): RuntimeState {
     if (this.#closed) return 'closed';
     if (this.#draining) return 'draining';
-    return this.#supervisor.state as Exclude<SupervisorState, 'closed'>;
+    const state = this.#backend.state;
+    return state === 'closed' ? 'draining' : state;
   }
 
   chat(req: ChatRequest, opts?: CallOptions): Promise<ChatResult> {
     let request: ChatRequest;
     let options: CallOptions;
+    let route: string[];
     try {
       request = validateChatRequest(req);
       options = validateCallOptions(opts ?? {});
+      route = this.#router.route(request.provider);
     } catch (err) {
       return Promise.reject(err);
     }
-    const route = this.#router.route(request.provider);
     return this.#router.run(route, (provider) =>
-      this.#call(`chat with "${provider}" (${request.model})`, options, (handle, meta) =>
-        handle.api.chat(meta, provider, request),
-      ),
+      this.#call<ChatResult>(`chat with "${provider}" (${request.model})`, options, { kind: 'chat', provider, req: request }),
     );
   }
 
@@ -123,7 +126,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#call(`models of "${name}"`, options, (handle, meta) => handle.api.models(meta, name));
+    return this.#call<ModelInfo[]>(`models of "${name}"`, options, { kind: 'models', provider: name });
   }
 
   /** Probes one provider, or all of them; a provider being down is a report, not an error. */
@@ -134,7 +137,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const names = provider === undefined ? Object.keys(this.#options.providers) : [this.#router.single(provider)];
     const reports = await Promise.all(
       names.map((name) =>
-        this.#call(`health of "${name}"`, options, (handle, meta) => handle.api.health(meta, name)).catch(
+        this.#call<HealthReport>(`health of "${name}"`, options, { kind: 'health', provider: name }).catch(
           (err: ParleyError): HealthReport => ({
             provider: name,
             ok: false,
@@ -154,22 +157,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   async stats(): Promise<RuntimeStats> {
-    const handle = this.#supervisor.handle;
-    const workers: WorkerStats[] = [];
-    if (handle && !this.#closed) {
-      const figures = await withTimeout(handle.api.stats(), STATS_DEADLINE_MS);
-      if (figures) workers.push(figures);
-    }
+    const workers: WorkerStats[] = this.#closed ? [] : await this.#backend.stats();
     const out: RuntimeStats = {
       state: this.state,
       inFlight: this.#pending.size,
       completed: this.#completed,
       failed: this.#failed,
-      restarts: this.#supervisor.restarts,
+      restarts: this.#backend.restarts,
       workers,
       providers: this.#router.stats(),
     };
-    const lastCrash = this.#supervisor.lastCrash;
+    const lastCrash = this.#backend.lastCrash;
     if (lastCrash) out.lastCrash = lastCrash;
     return out;
   }
@@ -177,7 +175,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   /** Leaves the failed state: forgets the crash history and starts a fresh worker. */
   restart(): void {
     if (this.#draining || this.#closed) throw new ParleyError('SHUTDOWN', 'the runtime is shut down');
-    this.#supervisor.restart();
+    this.#backend.restart();
   }
 
   /**
@@ -192,21 +190,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   async #doShutdown(graceMs: number): Promise<ShutdownReport> {
     const started = performance.now();
-    const remaining = () => Math.max(100, graceMs - (performance.now() - started));
     this.#draining = true;
     const inFlight = this.#pending.size;
     await this.#pending.whenEmpty(graceMs);
     const aborted = this.#pending.failAll(() => new ParleyError('SHUTDOWN', `the runtime shut down before the call finished (grace ${graceMs} ms)`));
-    const handle = this.#supervisor.close();
-    let forced = false;
-    if (handle) {
-      await withTimeout(handle.api.close(), remaining());
-      const exited = await withTimeout(handle.exited(), remaining());
-      if (exited === undefined) {
-        forced = true;
-        await handle.terminate();
-      }
-    }
+    const { forced } = await this.#backend.close(Math.max(100, graceMs - (performance.now() - started)));
     this.#closed = true;
     return { drained: inFlight - aborted, aborted, forced, durationMs: Math.round(performance.now() - started) };
   }
@@ -215,8 +203,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (this.#draining || this.#closed) throw new ParleyError('SHUTDOWN', 'the runtime is shutting down or shut down; no new calls are taken');
   }
 
-  /** Runs one request/response call on the worker with its deadline and signal. */
-  #call<T>(what: string, opts: CallOptions, send: (handle: WorkerHandle, meta: CallMeta) => Promise<T>): Promise<T> {
+  /** Runs one request/response call on a worker with its deadline and signal. */
+  #call<T>(what: string, opts: CallOptions, work: Work): Promise<T> {
     try {
       this.#admit();
     } catch (err) {
@@ -224,18 +212,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     }
     if (opts.signal?.aborted) return Promise.reject(abortError(opts.signal));
     return new Promise<T>((resolve, reject) => {
-      const { call, succeed } = this.#open(what, opts, (err) => (err ? reject(err) : undefined));
-      const dispatch = (handle: WorkerHandle) => {
-        if (call.settled) return;
-        call.workerId = handle.id;
-        send(handle, { callId: call.id, deadlineAt: call.deadlineAt }).then(
-          (value) => {
-            if (succeed()) resolve(value);
-          },
-          (err: unknown) => call.fail(asParleyError(err)),
-        );
-      };
-      this.#withWorker(call, dispatch);
+      const { call, succeed } = this.#open(what, opts, (err) => reject(err));
+      this.#backend.dispatch(call, work).then(
+        (value) => {
+          if (succeed()) resolve(value as T);
+        },
+        (err: unknown) => call.fail(asParleyError(err), true),
+      );
     });
   }
 
@@ -244,18 +227,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (opts.signal?.aborted) throw abortError(opts.signal);
     let reader: StreamReader | undefined;
     const { call, succeed } = this.#open(`stream from "${provider}" (${request.model})`, opts, (err, tellWorker) => {
-      if (err) reader?.fail(err, tellWorker);
+      reader?.fail(err, tellWorker);
     });
-    reader = new StreamReader(this.#options.transport.streamCredits, (err) => (err ? call.fail(err) : succeed()));
-    const started = reader;
-    this.#withWorker(call, (handle) => {
-      if (call.settled) return;
-      call.workerId = handle.id;
-      const port = started.remotePort;
-      handle.api
-        .stream({ callId: call.id, deadlineAt: call.deadlineAt }, provider, request, transfer(port, [port] as unknown as Parameters<typeof transfer>[1]))
-        .catch((err: unknown) => call.fail(asParleyError(err)));
-    });
+    const started = new StreamReader(this.#options.transport.streamCredits, (err) => (err ? call.fail(err, true) : succeed()));
+    reader = started;
+    this.#backend
+      .dispatch(call, { kind: 'stream', provider, req: request, port: started.remotePort })
+      .catch((err: unknown) => call.fail(asParleyError(err), true));
     return {
       next: () => started.next(),
       leave: () => {
@@ -265,36 +243,24 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     };
   }
 
-  #open(what: string, opts: CallOptions, onFailed: (err: ParleyError | undefined, tellWorker: boolean) => void) {
+  #open(what: string, opts: CallOptions, onFailed: (err: ParleyError, tellWorker: boolean) => void) {
     return this.#pending.open({
       timeoutMs: opts.timeoutMs ?? this.#options.timeoutMs,
       signal: opts.signal,
       describe: () => `${what}: ${this.#pending.size} calls in flight`,
-      onFail: (call: PendingCall, err: ParleyError) => {
-        const handle = this.#supervisor.handle;
-        const live = handle !== undefined && handle.id === call.workerId && err.code !== 'WORKER_CRASHED';
+      onFail: (call: PendingCall, err: ParleyError, fromWorker: boolean) => {
         // The worker stops the HTTP request and frees its socket; the caller
-        // is not kept waiting for that.
-        if (live && handle) void handle.api.cancel(call.id, toWireError(err)).catch(() => undefined);
-        onFailed(err, live);
+        // is not kept waiting for that. A dead worker, or one that reported
+        // the failure itself, has nothing to stop.
+        const tellWorker = !fromWorker && err.code !== 'WORKER_CRASHED';
+        if (tellWorker) this.#backend.cancel(call, err);
+        onFailed(err, tellWorker);
       },
       onSettle: (_call: PendingCall, err: ParleyError | undefined) => {
         if (err) this.#failed++;
         else this.#completed++;
       },
     });
-  }
-
-  #withWorker(call: PendingCall, dispatch: (handle: WorkerHandle) => void): void {
-    let acquired: WorkerHandle | Promise<WorkerHandle>;
-    try {
-      acquired = this.#supervisor.acquire();
-    } catch (err) {
-      call.fail(asParleyError(err));
-      return;
-    }
-    if (acquired instanceof Promise) acquired.then(dispatch, (err: unknown) => call.fail(asParleyError(err)));
-    else dispatch(acquired);
   }
 }
 
@@ -307,20 +273,4 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
 function asParleyError(err: unknown): ParleyError {
   if (err instanceof ParleyError) return err;
   return new ParleyError('BAD_RESPONSE', `unexpected error: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      () => {
-        clearTimeout(timer);
-        resolve(undefined);
-      },
-    );
-  });
 }

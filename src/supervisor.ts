@@ -6,15 +6,8 @@
  */
 import { ParleyError } from './errors.ts';
 import type { ResolvedOptions } from './options.ts';
+import type { BackendState, CrashRecord } from './worker-backend.ts';
 import { WorkerHandle } from './worker-handle.ts';
-
-export type SupervisorState = 'running' | 'restarting' | 'failed' | 'closed';
-
-export interface CrashRecord {
-  workerId: number;
-  reason: string;
-  at: string;
-}
 
 export interface SupervisorHooks {
   started(workerId: number): void;
@@ -28,7 +21,7 @@ export class Supervisor {
   readonly #options: ResolvedOptions;
   readonly #hooks: SupervisorHooks;
   #handle: WorkerHandle | undefined;
-  #state: SupervisorState = 'running';
+  #state: BackendState = 'running';
   #nextWorkerId = 1;
   #crashTimes: number[] = [];
   #restarts = 0;
@@ -43,7 +36,7 @@ export class Supervisor {
     this.#handle = this.#spawn();
   }
 
-  get state(): SupervisorState {
+  get state(): BackendState {
     return this.#state;
   }
   get restarts(): number {

@@ -67,7 +67,13 @@ export class ProviderHost implements ProviderHostApi {
     });
   }
 
+  /** Starts a stream and returns at once (the actor's Comlink call); the stream runs on its port. */
   async stream(meta: CallMeta, provider: string, req: ChatRequest, port: MessagePort): Promise<void> {
+    void this.streamToEnd(meta, provider, req, port);
+  }
+
+  /** Runs a stream on its port; resolves when it has ended either way (a pool task lasts this long). */
+  async streamToEnd(meta: CallMeta, provider: string, req: ChatRequest, port: MessagePort): Promise<void> {
     let writer: StreamWriter | undefined;
     const failEarly = (err: unknown) => port.postMessage({ type: 'error', error: this.#wire(err) });
     const session = this.#sessions.get(provider);
@@ -76,9 +82,7 @@ export class ProviderHost implements ProviderHostApi {
       port.close();
       return;
     }
-    // Deliberately not awaited: the Comlink call returns once the stream is
-    // started; everything after that travels on the stream's own port.
-    void this.#run(meta, provider, async (ctx) => {
+    await this.#run(meta, provider, async (ctx) => {
       writer = new StreamWriter(port, this.#settings.streamCredits, (reason) => this.cancel(meta.callId, reason));
       const w = writer;
       const spec = session.adapter.chatRequest(req, true);
@@ -190,6 +194,11 @@ export class ProviderHost implements ProviderHostApi {
     const controller = new AbortController();
     this.#calls.set(meta.callId, controller);
     session.requests++;
+    // The host keeps the call's deadline too, but a deadline the worker sets
+    // itself (the health probe's) is only kept if the worker enforces it.
+    const deadline = setTimeout(() => {
+      controller.abort(new ParleyError('TIMEOUT', `call to provider "${provider}" passed its deadline`, { provider }));
+    }, Math.max(0, meta.deadlineAt - Date.now()));
     const ctx: CallContext = {
       provider,
       adapter: session.adapter,
@@ -205,6 +214,7 @@ export class ProviderHost implements ProviderHostApi {
       session.errors++;
       throw this.#boundary(err);
     } finally {
+      clearTimeout(deadline);
       this.#calls.delete(meta.callId);
     }
   }

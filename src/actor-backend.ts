@@ -1,0 +1,119 @@
+/**
+ * workers: 1. One dedicated provider worker, reached over Comlink, kept
+ * alive by the Supervisor. Calls are tagged with the worker they went to, so
+ * a crash fails exactly those calls, at once.
+ */
+import { transfer } from 'comlink/dist/esm/comlink.mjs';
+import { ParleyError } from './errors.ts';
+import { toWireError } from './error-wire.ts';
+import type { ResolvedOptions } from './options.ts';
+import type { PendingCall } from './pending-calls.ts';
+import type { WorkerStats } from './protocol.ts';
+import { Supervisor } from './supervisor.ts';
+import type { BackendHooks, BackendState, CrashRecord, Work, WorkerBackend } from './worker-backend.ts';
+import type { WorkerHandle } from './worker-handle.ts';
+
+/** stats() asks the worker for socket figures but never waits long for them. */
+const STATS_DEADLINE_MS = 1_000;
+/** The least time a worker gets to answer the graceful close, however little grace is left. */
+const MIN_CLOSE_WAIT_MS = 250;
+const EXIT_WAIT_MS = 2_000;
+
+export class ActorBackend implements WorkerBackend {
+  readonly #supervisor: Supervisor;
+
+  constructor(options: ResolvedOptions, hooks: BackendHooks, failCallsOf: (workerId: number, err: ParleyError) => void) {
+    this.#supervisor = new Supervisor(options, {
+      started: hooks.started,
+      crashed: (handle, reason) => {
+        failCallsOf(handle.id, new ParleyError('WORKER_CRASHED', `provider worker ${handle.id} died: ${reason}`));
+        hooks.crashed(handle.id, reason);
+      },
+      restarted: hooks.restarted,
+      failed: hooks.failed,
+    });
+  }
+
+  get state(): BackendState {
+    return this.#supervisor.state;
+  }
+  get restarts(): number {
+    return this.#supervisor.restarts;
+  }
+  get lastCrash(): CrashRecord | undefined {
+    return this.#supervisor.lastCrash;
+  }
+
+  dispatch(call: PendingCall, work: Work): Promise<unknown> {
+    let acquired: WorkerHandle | Promise<WorkerHandle>;
+    try {
+      acquired = this.#supervisor.acquire();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const send = (handle: WorkerHandle): Promise<unknown> => {
+      // A call that settled while it waited for a restarted worker is not sent.
+      if (call.settled) return Promise.resolve(undefined);
+      call.workerId = handle.id;
+      const meta = { callId: call.id, deadlineAt: call.deadlineAt };
+      switch (work.kind) {
+        case 'chat':
+          return handle.api.chat(meta, work.provider, work.req);
+        case 'stream':
+          return handle.api.stream(meta, work.provider, work.req, transfer(work.port, [work.port] as unknown as Parameters<typeof transfer>[1]));
+        case 'models':
+          return handle.api.models(meta, work.provider);
+        case 'health':
+          return handle.api.health(meta, work.provider);
+      }
+    };
+    return acquired instanceof Promise ? acquired.then(send) : send(acquired);
+  }
+
+  cancel(call: PendingCall, reason: ParleyError): void {
+    const handle = this.#supervisor.handle;
+    if (handle && handle.id === call.workerId) void handle.api.cancel(call.id, toWireError(reason)).catch(() => undefined);
+  }
+
+  async stats(): Promise<WorkerStats[]> {
+    const handle = this.#supervisor.handle;
+    if (!handle) return [];
+    const figures = await withTimeout(handle.api.stats(), STATS_DEADLINE_MS);
+    return figures ? [figures] : [];
+  }
+
+  restart(): void {
+    this.#supervisor.restart();
+  }
+
+  async close(ms: number): Promise<{ forced: boolean }> {
+    const started = performance.now();
+    const remaining = () => Math.max(100, ms - (performance.now() - started));
+    const handle = this.#supervisor.close();
+    if (!handle) return { forced: false };
+    const answered = await withTimeout(handle.api.close(), Math.max(MIN_CLOSE_WAIT_MS, remaining()));
+    // A worker that answered close() is alive and has nothing left open: its
+    // exit is only thread teardown, worth waiting for even past the grace time
+    // on a loaded machine. One that did not answer is wedged: terminate it.
+    const exitWait = answered ? Math.max(EXIT_WAIT_MS, remaining()) : MIN_CLOSE_WAIT_MS;
+    if ((await withTimeout(handle.exited(), exitWait)) !== undefined) return { forced: false };
+    await handle.terminate();
+    return { forced: true };
+  }
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      },
+    );
+  });
+}

@@ -1,0 +1,127 @@
+/**
+ * The command line: which command, which flags. `serve` and `bench` hand
+ * their flags on untouched to the programs they run.
+ */
+import { parseArgs } from 'node:util';
+import { UsageError } from './exit-codes.ts';
+
+export const COMMANDS = ['chat', 'ask', 'models', 'health', 'config', 'serve', 'bench', 'help'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+/** Flags that choose and configure the provider; every runtime command takes them. */
+export interface ConfigFlags {
+  provider?: string;
+  model?: string;
+  baseUrl?: string;
+  kind?: string;
+  timeoutMs?: number;
+  system?: string;
+  config?: string;
+}
+
+export interface CommandLine {
+  command: Command;
+  flags: ConfigFlags;
+  json: boolean;
+  debug: boolean;
+  help: boolean;
+  positionals: string[];
+  /** serve and bench: their own flags, as given. */
+  passThrough: string[];
+}
+
+export const USAGE = `usage: parley <command> [flags]
+
+commands:
+  chat                 interactive chat that streams replies (the default)
+  ask "prompt"         one reply, streamed to stdout (reads stdin when no prompt)
+  models               the provider's models (--json for JSON)
+  health               probe every configured provider (--json for JSON)
+  config               the configuration in effect, API keys redacted (--json)
+  serve                run the embedded model server: [--port N] [--token-delay-ms N] [--faults JSON]
+  bench [--quick]      run the benchmarks (from a checkout of the repository)
+  help                 this text
+
+flags:
+  --provider NAME      provider to use (a name from the config file or the environment)
+  --model NAME         model to use
+  --base-url URL       endpoint of the provider (defines it when it is not configured)
+  --kind KIND          ollama | openai | anthropic, for --base-url
+  --timeout-ms N       deadline of every call
+  --system TEXT        system message
+  --config PATH        JSON config file (else $PARLEY_CONFIG, else ~/.config/parley/config.json)
+  --json               machine-readable output (models, health, config, ask)
+  --debug              stack traces on errors
+  -h, --help           this text
+
+exit codes: 0 ok, 1 unexpected, 2 usage/CONFIG/INVALID_REQUEST, 3 UNREACHABLE/CONNECTION,
+  4 HTTP/PROVIDER/BAD_RESPONSE/INCOMPLETE/TOO_LARGE, 5 TIMEOUT, 6 ABORTED/SHUTDOWN,
+  7 WORKER_CRASHED/QUEUE_FULL`;
+
+const OPTIONS = {
+  provider: { type: 'string' },
+  model: { type: 'string' },
+  'base-url': { type: 'string' },
+  kind: { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  system: { type: 'string' },
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  debug: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function isCommand(word: string | undefined): word is Command {
+  return (COMMANDS as readonly string[]).includes(word ?? '');
+}
+
+function positiveInteger(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a positive integer (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+export function parseCommandLine(argv: readonly string[]): CommandLine {
+  const first = argv.findIndex((arg) => !arg.startsWith('-'));
+  const word = first === -1 ? undefined : argv[first];
+  if (word !== undefined && !isCommand(word)) throw new UsageError(`unknown command "${word}"; try: parley help`);
+  const command: Command = word ?? 'chat';
+  const rest = first === -1 ? [...argv] : [...argv.slice(0, first), ...argv.slice(first + 1)];
+
+  if (command === 'serve' || command === 'bench') {
+    const passThrough = rest.filter((arg) => arg !== '--debug');
+    return {
+      command,
+      flags: {},
+      json: false,
+      debug: passThrough.length !== rest.length,
+      help: passThrough.includes('--help') || passThrough.includes('-h'),
+      positionals: [],
+      passThrough: command === 'serve' ? passThrough.map((arg) => arg.replace(/^--faults(?==|$)/, '--fault')) : passThrough,
+    };
+  }
+
+  const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
+  if (command !== 'ask' && positionals.length > 0) {
+    throw new UsageError(`unexpected argument "${positionals[0]}" for "${command}"; try: parley help`);
+  }
+  const flags: ConfigFlags = {};
+  if (values.provider !== undefined) flags.provider = values.provider;
+  if (values.model !== undefined) flags.model = values.model;
+  if (values['base-url'] !== undefined) flags.baseUrl = values['base-url'];
+  if (values.kind !== undefined) flags.kind = values.kind;
+  const timeoutMs = positiveInteger('--timeout-ms', values['timeout-ms']);
+  if (timeoutMs !== undefined) flags.timeoutMs = timeoutMs;
+  if (values.system !== undefined) flags.system = values.system;
+  if (values.config !== undefined) flags.config = values.config;
+  return {
+    command,
+    flags,
+    json: values.json === true,
+    debug: values.debug === true,
+    help: values.help === true,
+    positionals,
+    passThrough: [],
+  };
+}

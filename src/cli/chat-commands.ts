@@ -1,0 +1,90 @@
+/** The chat's slash commands. Each one either acts and continues, or ends the chat. */
+import type { Conversation } from '../conversation.ts';
+import type { Style } from './colors.ts';
+import { UsageError } from './exit-codes.ts';
+import { formatModels, formatStats } from './reports.ts';
+import type { Session } from './session.ts';
+import { saveTranscript } from './transcript.ts';
+
+export interface ChatContext {
+  conversation: Conversation;
+  session: Session;
+  /** Output the user asked for (lists, stats): stdout. */
+  print(text: string): void;
+  /** Confirmations: stdout on a terminal, stderr when piped, so replies stay clean. */
+  notice(text: string): void;
+  style: Style;
+}
+
+export type Outcome = 'continue' | 'exit';
+
+export const CHAT_HELP = `commands:
+  /reset           forget the conversation (keeps the system message)
+  /model NAME      switch model (no NAME: show the current one)
+  /provider NAME   switch provider (no NAME: list them)
+  /save PATH       write the transcript: .md for Markdown, anything else JSONL
+  /models          list the provider's models
+  /stats           runtime statistics
+  /help            this text
+  /exit            quit (also Ctrl-D, or Ctrl-C twice at an empty prompt)
+Ctrl-C while a reply streams cancels that reply.`;
+
+function currentProvider(ctx: ChatContext): string {
+  const provider = ctx.conversation.provider;
+  return Array.isArray(provider) ? provider.join(',') : (provider ?? ctx.session.provider);
+}
+
+type Handler = (arg: string, ctx: ChatContext) => Promise<Outcome | void> | Outcome | void;
+
+const HANDLERS: Record<string, Handler> = {
+  async reset(_arg, ctx) {
+    await ctx.conversation.reset();
+    ctx.notice('(conversation reset)');
+  },
+  model(arg, ctx) {
+    if (arg) ctx.conversation.setModel(arg);
+    ctx.notice(`(model: ${ctx.conversation.model})`);
+  },
+  provider(arg, ctx) {
+    const names = Object.keys(ctx.session.providers);
+    if (!arg) {
+      ctx.print(names.map((n) => `${n === currentProvider(ctx) ? '*' : ' '} ${n} (${ctx.session.providers[n]!.kind})`).join('\n'));
+      return;
+    }
+    const config = ctx.session.providers[arg];
+    if (!config) throw new UsageError(`provider "${arg}" is not configured; configured: ${names.join(', ')}`);
+    ctx.conversation.setProvider(arg);
+    if (config.defaultModel) ctx.conversation.setModel(config.defaultModel);
+    ctx.notice(`(provider: ${arg}, model: ${ctx.conversation.model})`);
+  },
+  async save(arg, ctx) {
+    if (!arg) throw new UsageError('/save needs a path, e.g. /save chat.jsonl or /save chat.md');
+    const messages = ctx.conversation.messages;
+    const format = await saveTranscript(arg, messages, { provider: currentProvider(ctx), model: ctx.conversation.model });
+    ctx.notice(`(saved ${messages.length} messages to ${arg} as ${format === 'markdown' ? 'Markdown' : 'JSONL'})`);
+  },
+  async models(_arg, ctx) {
+    const provider = currentProvider(ctx);
+    ctx.print(formatModels(await ctx.session.runtime.models(provider.split(',')[0]), provider));
+  },
+  async stats(_arg, ctx) {
+    ctx.print(formatStats(await ctx.session.runtime.stats()));
+  },
+  help(_arg, ctx) {
+    ctx.print(CHAT_HELP);
+  },
+  exit: () => 'exit',
+  quit: () => 'exit',
+};
+
+export function isSlashCommand(line: string): boolean {
+  return /^\/[a-z]/i.test(line);
+}
+
+export async function runSlashCommand(line: string, ctx: ChatContext): Promise<Outcome> {
+  const match = /^\/(\S+)\s*(.*)$/.exec(line.trim());
+  const name = match?.[1]?.toLowerCase() ?? '';
+  const handler = Object.hasOwn(HANDLERS, name) ? HANDLERS[name] : undefined;
+  if (!handler) throw new UsageError(`unknown command /${name}; /help lists them`);
+  return (await handler(match?.[2]?.trim() ?? '', ctx)) ?? 'continue';
+}

@@ -1,0 +1,66 @@
+/**
+ * How a failure becomes an exit code and one line on stderr. Scripts match on
+ * the exit code (by class of failure), people read the line; neither ever
+ * shows a stack trace unless --debug asks for it.
+ */
+import { ParleyError, type ErrorCode } from '../errors.ts';
+
+export const EXIT = {
+  OK: 0,
+  UNEXPECTED: 1,
+  USAGE: 2,
+  UNREACHABLE: 3,
+  PROVIDER: 4,
+  TIMEOUT: 5,
+  ABORTED: 6,
+  RUNTIME: 7,
+} as const;
+
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+const BY_CODE: Record<ErrorCode, ExitCode> = {
+  CONFIG: EXIT.USAGE,
+  INVALID_REQUEST: EXIT.USAGE,
+  UNREACHABLE: EXIT.UNREACHABLE,
+  CONNECTION: EXIT.UNREACHABLE,
+  HTTP: EXIT.PROVIDER,
+  PROVIDER: EXIT.PROVIDER,
+  BAD_RESPONSE: EXIT.PROVIDER,
+  INCOMPLETE: EXIT.PROVIDER,
+  TOO_LARGE: EXIT.PROVIDER,
+  TIMEOUT: EXIT.TIMEOUT,
+  ABORTED: EXIT.ABORTED,
+  SHUTDOWN: EXIT.ABORTED,
+  WORKER_CRASHED: EXIT.RUNTIME,
+  QUEUE_FULL: EXIT.RUNTIME,
+};
+
+/** A mistake on the command line: bad flag, missing argument, unknown command. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+export function exitCodeOf(err: unknown): ExitCode {
+  if (err instanceof ParleyError) return BY_CODE[err.code] ?? EXIT.UNEXPECTED;
+  if (err instanceof UsageError) return EXIT.USAGE;
+  // node:util parseArgs rejects unknown or malformed flags with these codes.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) return EXIT.USAGE;
+  return EXIT.UNEXPECTED;
+}
+
+/** `error [CODE]: message`, on one line; the stack and cause only with --debug. */
+export function describeError(err: unknown, debug: boolean): string {
+  const code = err instanceof ParleyError ? err.code : exitCodeOf(err) === EXIT.USAGE ? 'USAGE' : 'UNEXPECTED';
+  const message = err instanceof Error ? err.message : String(err);
+  const line = `error [${code}]: ${message.replace(/\s*\n\s*/g, ' ')}`;
+  if (!debug) return line;
+  const details: string[] = [line];
+  if (err instanceof Error && err.stack) details.push(err.stack);
+  let cause = err instanceof Error ? err.cause : undefined;
+  for (let depth = 0; cause !== undefined && depth < 5; depth++) {
+    details.push(`cause: ${cause instanceof Error ? (cause.stack ?? cause.message) : JSON.stringify(cause)}`);
+    cause = cause instanceof Error ? cause.cause : undefined;
+  }
+  return details.join('\n');
+}

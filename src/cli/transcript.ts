@@ -1,0 +1,25 @@
+/** The chat's /save: the conversation as JSONL (one message a line) or Markdown. */
+import { writeFile } from 'node:fs/promises';
+import type { Message } from '../types.ts';
+
+export type TranscriptFormat = 'jsonl' | 'markdown';
+
+export function formatFor(path: string): TranscriptFormat {
+  return /\.(md|markdown)$/i.test(path) ? 'markdown' : 'jsonl';
+}
+
+export function renderTranscript(messages: readonly Message[], format: TranscriptFormat, meta: { provider: string; model: string }): string {
+  if (format === 'jsonl') return messages.map((m) => JSON.stringify(m)).join('\n') + (messages.length > 0 ? '\n' : '');
+  const lines = [`# parley conversation`, '', `provider: ${meta.provider} · model: ${meta.model} · saved ${new Date().toISOString()}`, ''];
+  for (const message of messages) {
+    lines.push(`## ${message.role}`, '', message.content, '');
+    for (const call of message.toolCalls ?? []) lines.push(`tool call \`${call.name}\`: \`${call.arguments}\``, '');
+  }
+  return lines.join('\n');
+}
+
+export async function saveTranscript(path: string, messages: readonly Message[], meta: { provider: string; model: string }): Promise<TranscriptFormat> {
+  const format = formatFor(path);
+  await writeFile(path, renderTranscript(messages, format, meta), 'utf8');
+  return format;
+}

@@ -1,0 +1,298 @@
+/**
+ * workers > 1. N provider workers as a piscina pool behind the same Runtime
+ * API. Piscina places each call on the least-busy thread and replaces a
+ * thread that dies; parley adds what piscina lacks: a bounded queue whose
+ * entries can be aborted, cooperative cancel (piscina's own abort would
+ * terminate a thread running other calls), heartbeats that catch a wedged
+ * thread, restart intensity, and a graceful close of every thread's Agents.
+ */
+import { BroadcastChannel, type Worker } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+import { Piscina } from 'piscina';
+import { ParleyError } from './errors.ts';
+import { fromWireError, toWireError } from './error-wire.ts';
+import type { ResolvedOptions } from './options.ts';
+import type { PendingCall } from './pending-calls.ts';
+import type { PoolControl, PoolInit, PoolReply, PoolTask, WorkerStats } from './protocol.ts';
+import type { BackendHooks, BackendState, CrashRecord, Work, WorkerBackend } from './worker-backend.ts';
+import { workerExecArgv, workerScript } from './worker-entry.ts';
+
+/** Calls one pool thread runs at once before the pool queues. I/O-bound calls share a thread well. */
+const CALLS_PER_WORKER = 256;
+/** How long a new thread may take to load before its silence counts as a wedge. */
+const STARTUP_ALLOWANCE_MS = 15_000;
+const STATS_DEADLINE_MS = 1_000;
+
+interface Queued {
+  call: PendingCall;
+  work: Work;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+interface Thread {
+  worker: Worker;
+  lastBeat: number;
+  answered: boolean;
+}
+
+export class PoolBackend implements WorkerBackend {
+  readonly #options: ResolvedOptions;
+  readonly #hooks: BackendHooks;
+  readonly #control: BroadcastChannel;
+  readonly #channelName = `parley-pool-${randomUUID()}`;
+  #pool: Piscina<PoolTask, PoolReply>;
+  readonly #threads = new Map<number, Thread>();
+  #queue: Queued[] = [];
+  #running = 0;
+  #state: BackendState = 'running';
+  #restarts = 0;
+  #crashTimes: number[] = [];
+  #lastCrash: CrashRecord | undefined;
+  #failure: string | undefined;
+  #statsSeq = 0;
+  /** Threads started by the current pool: beyond `workers`, each is a replacement. */
+  #spawned = 0;
+  readonly #statsWaiters = new Map<number, (stats: WorkerStats) => void>();
+  readonly #closedWaiters = new Set<(workerId: number) => void>();
+  readonly #timer: NodeJS.Timeout;
+
+  constructor(options: ResolvedOptions, hooks: BackendHooks) {
+    this.#options = options;
+    this.#hooks = hooks;
+    this.#control = new BroadcastChannel(this.#channelName);
+    this.#control.unref();
+    this.#control.onmessage = (event) => this.#onControl((event as unknown as { data: PoolControl }).data);
+    this.#pool = this.#createPool();
+    this.#timer = setInterval(() => this.#checkHeartbeats(), options.heartbeatIntervalMs).unref();
+  }
+
+  get state(): BackendState {
+    return this.#state;
+  }
+  get restarts(): number {
+    return this.#restarts;
+  }
+  get lastCrash(): CrashRecord | undefined {
+    return this.#lastCrash;
+  }
+
+  dispatch(call: PendingCall, work: Work): Promise<unknown> {
+    if (this.#state === 'failed') return Promise.reject(this.#failedError());
+    if (this.#state === 'closed') return Promise.reject(new ParleyError('SHUTDOWN', 'the runtime is shut down'));
+    if (this.#running < this.#options.workers * CALLS_PER_WORKER) return this.#run(call, work);
+    if (this.#queue.length >= this.#options.maxQueue) {
+      return Promise.reject(
+        new ParleyError('QUEUE_FULL', `the call queue is full (${this.#queue.length} waiting, ${this.#running} running, maxQueue ${this.#options.maxQueue})`, {
+          retryable: true,
+        }),
+      );
+    }
+    return new Promise((resolve, reject) => this.#queue.push({ call, work, resolve, reject }));
+  }
+
+  cancel(call: PendingCall, reason: ParleyError): void {
+    const index = this.#queue.findIndex((q) => q.call === call);
+    if (index >= 0) {
+      // Never started: it just leaves the queue; later calls move up.
+      this.#queue.splice(index, 1);
+      return;
+    }
+    this.#post({ type: 'cancel', callId: call.id, reason: toWireError(reason) });
+  }
+
+  async stats(): Promise<WorkerStats[]> {
+    const seq = ++this.#statsSeq;
+    const expected = this.#threads.size;
+    const collected: WorkerStats[] = [];
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, STATS_DEADLINE_MS);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#statsWaiters.set(seq, (stats) => {
+        collected.push(stats);
+        if (collected.length >= expected) done();
+      });
+      this.#post({ type: 'stats-request', seq });
+      if (expected === 0) done();
+    });
+    this.#statsWaiters.delete(seq);
+    return collected.sort((a, b) => a.workerId - b.workerId);
+  }
+
+  restart(): void {
+    if (this.#state === 'closed') throw new ParleyError('SHUTDOWN', 'the runtime is shut down');
+    this.#crashTimes = [];
+    this.#failure = undefined;
+    if (this.#state === 'failed') {
+      this.#state = 'running';
+      this.#spawned = 0;
+      this.#pool = this.#createPool();
+    }
+  }
+
+  async close(ms: number): Promise<{ forced: boolean }> {
+    this.#state = 'closed';
+    clearInterval(this.#timer);
+    for (const q of this.#queue.splice(0)) q.reject(new ParleyError('SHUTDOWN', 'the runtime is shutting down'));
+    const pending = new Set(this.#threads.keys());
+    const allClosed = new Promise<void>((resolve) => {
+      const waiter = (workerId: number) => {
+        pending.delete(workerId);
+        if (pending.size === 0) resolve();
+      };
+      this.#closedWaiters.add(waiter);
+      if (pending.size === 0) resolve();
+    });
+    this.#post({ type: 'close' });
+    const timedOut = await Promise.race([allClosed.then(() => false), delay(ms).then(() => true)]);
+    // Every thread has aborted its calls and closed its Agents (or ran out of
+    // time); piscina then retires the threads, which hold nothing any more.
+    await this.#pool.destroy();
+    this.#control.close();
+    return { forced: timedOut };
+  }
+
+  #createPool(): Piscina<PoolTask, PoolReply> {
+    const script = workerScript('provider-task');
+    const init: PoolInit = {
+      providers: this.#options.providers,
+      transport: this.#options.transport,
+      controlChannel: this.#channelName,
+      heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
+    };
+    const pool = new Piscina<PoolTask, PoolReply>({
+      filename: script.filename,
+      argv: script.argv,
+      execArgv: workerExecArgv(this.#options.workerExecArgv),
+      minThreads: this.#options.workers,
+      maxThreads: this.#options.workers,
+      // Threads own long-lived Agents: they must never be reaped for idleness.
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+      concurrentTasksPerWorker: CALLS_PER_WORKER,
+      // Atomics.wait between tasks would block the thread's event loop, and
+      // with it every socket and heartbeat the thread owns.
+      atomics: 'disabled',
+      resourceLimits: this.#options.resourceLimits,
+      workerData: init,
+      name: 'default',
+    });
+    pool.on('workerCreate', () => this.#adoptThreads(pool));
+    // A thread that fails with no task running would otherwise be an unhandled 'error' event.
+    pool.on('error', () => undefined);
+    return pool;
+  }
+
+  /** Piscina announces new threads without their Worker objects: find and watch them. */
+  #adoptThreads(pool: Piscina<PoolTask, PoolReply>): void {
+    for (const worker of pool.threads) {
+      if (this.#threads.has(worker.threadId)) continue;
+      const threadId = worker.threadId;
+      this.#threads.set(threadId, { worker, lastBeat: Date.now(), answered: false });
+      this.#hooks.started(threadId);
+      if (++this.#spawned > this.#options.workers) {
+        this.#restarts++;
+        this.#hooks.restarted(threadId);
+      }
+      worker.once('exit', (code) => this.#onExit(pool, threadId, `worker exited with code ${code}`));
+      worker.once('error', (err) => this.#onExit(pool, threadId, `worker threw: ${err.message}`));
+    }
+  }
+
+  #onExit(pool: Piscina<PoolTask, PoolReply>, threadId: number, reason: string): void {
+    if (!this.#threads.delete(threadId)) return;
+    if (this.#state === 'closed' || pool !== this.#pool) return;
+    this.#lastCrash = { workerId: threadId, reason, at: new Date().toISOString() };
+    this.#hooks.crashed(threadId, reason);
+    const now = Date.now();
+    this.#crashTimes = this.#crashTimes.filter((t) => now - t < this.#options.restart.windowMs);
+    this.#crashTimes.push(now);
+    if (this.#crashTimes.length > this.#options.restart.maxRestarts) {
+      this.#state = 'failed';
+      this.#failure = `${this.#crashTimes.length} worker crashes within ${this.#options.restart.windowMs} ms; last: ${reason}`;
+      for (const q of this.#queue.splice(0)) q.reject(this.#failedError());
+      this.#threads.clear();
+      void pool.destroy();
+      this.#hooks.failed(this.#failure);
+    }
+  }
+
+  #run(call: PendingCall, work: Work): Promise<unknown> {
+    if (call.settled) return Promise.resolve(undefined);
+    const meta = { callId: call.id, deadlineAt: call.deadlineAt };
+    let task: PoolTask;
+    let transferList: Parameters<Piscina['run']>[1] = {};
+    if (work.kind === 'stream') {
+      task = { kind: 'stream', meta, provider: work.provider, req: work.req, port: work.port };
+      transferList = { transferList: [work.port] as never };
+    } else {
+      task = { ...work, meta } as PoolTask;
+    }
+    this.#running++;
+    return this.#pool.run(task, transferList).then(
+      (reply) => {
+        this.#done();
+        if (reply.ok) return reply.value;
+        throw fromWireError(reply.error);
+      },
+      (err: unknown) => {
+        this.#done();
+        // Piscina rejects the tasks of a thread that died.
+        const reason = err instanceof Error ? err.message : String(err);
+        throw new ParleyError('WORKER_CRASHED', `pool worker died while serving the call: ${reason}`);
+      },
+    );
+  }
+
+  #done(): void {
+    this.#running--;
+    while (this.#queue.length > 0 && this.#running < this.#options.workers * CALLS_PER_WORKER) {
+      const next = this.#queue.shift()!;
+      if (next.call.settled) continue;
+      this.#run(next.call, next.work).then(next.resolve, next.reject);
+    }
+  }
+
+  #onControl(msg: PoolControl): void {
+    if (msg.type === 'beat') {
+      const thread = this.#threads.get(msg.workerId);
+      if (thread) {
+        thread.lastBeat = Date.now();
+        thread.answered = true;
+      }
+    } else if (msg.type === 'stats') {
+      this.#statsWaiters.get(msg.seq)?.(msg.stats);
+    } else if (msg.type === 'closed') {
+      for (const waiter of this.#closedWaiters) waiter(msg.workerId);
+    }
+  }
+
+  #checkHeartbeats(): void {
+    if (this.#state !== 'running') return;
+    const now = Date.now();
+    for (const [threadId, thread] of this.#threads) {
+      const allowed = thread.answered ? this.#options.heartbeatTimeoutMs : Math.max(STARTUP_ALLOWANCE_MS, this.#options.heartbeatTimeoutMs);
+      if (now - thread.lastBeat <= allowed) continue;
+      const silence = now - thread.lastBeat;
+      // Terminating it makes piscina fail its calls and start a replacement.
+      this.#onExit(this.#pool, threadId, `worker missed heartbeats for ${silence} ms (event loop blocked)`);
+      void thread.worker.terminate();
+    }
+  }
+
+  #post(msg: PoolControl): void {
+    this.#control.postMessage(msg);
+  }
+
+  #failedError(): ParleyError {
+    return new ParleyError('WORKER_CRASHED', `the runtime has failed (${this.#failure ?? 'worker crashes'}); call runtime.restart() or shut it down`, {
+      retryable: false,
+    });
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

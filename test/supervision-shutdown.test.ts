@@ -1,0 +1,84 @@
+/**
+ * Shutdown after faults: after a crash, during a restart and during a wedge,
+ * shutdown() completes within its grace time, settles every call, and
+ * reports honestly whether the worker had to be terminated.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createRuntime, type ParleyError } from '../src/index.ts';
+import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { injectWorkerFault, withWorkerHooks } from './helpers/worker-hooks.ts';
+
+const ask = { model: 'parley-echo', messages: [{ role: 'user' as const, content: 'hello' }], maxTokens: 4 };
+const GRACE_MS = 500;
+/** Slack over the grace time for thread teardown on a loaded machine. */
+const SLACK_MS = 1_500;
+
+describe('shutdown after faults', () => {
+  let server: ModelServer;
+  before(async () => {
+    server = await startModelServer();
+  });
+  after(() => server.close());
+
+  test('after a crash and restart: graceful, the new worker exits by itself', async () => {
+    const rt = await createRuntime({ providers: { local: { kind: 'ollama', baseUrl: server.url } }, ...withWorkerHooks });
+    await rt.chat(ask);
+    const restarted = once(rt, 'worker-restarted');
+    injectWorkerFault('crash');
+    await restarted;
+    await rt.chat(ask);
+    const report = await rt.shutdown({ graceMs: GRACE_MS });
+    assert.equal(report.forced, false);
+    assert.ok(report.durationMs < GRACE_MS + SLACK_MS, `took ${report.durationMs} ms`);
+    assert.equal(rt.state, 'closed');
+    await waitFor(() => server.stats().connectionsOpen === 0, { what: 'sockets closed' });
+  });
+
+  test('during a restart backoff: completes at once and the pending restart never happens', async () => {
+    const rt = await createRuntime({
+      providers: { local: { kind: 'ollama', baseUrl: server.url } },
+      restart: { backoffBaseMs: 5_000 },
+      ...withWorkerHooks,
+    });
+    let restarts = 0;
+    rt.on('worker-restarted', () => restarts++);
+    await rt.chat(ask);
+    const crashed = once(rt, 'worker-crashed');
+    injectWorkerFault('crash');
+    await crashed;
+    assert.equal(rt.state, 'restarting');
+    const waiting = rt.chat(ask).catch((err: ParleyError) => err.code);
+    const report = await rt.shutdown({ graceMs: GRACE_MS });
+    assert.ok(report.durationMs < GRACE_MS + SLACK_MS, `took ${report.durationMs} ms`);
+    assert.equal(report.forced, false);
+    assert.equal(await waiting, 'SHUTDOWN');
+    assert.equal(restarts, 0);
+  });
+
+  test('during a wedge: in-flight calls fail with SHUTDOWN, the worker is terminated and the report says so', async () => {
+    const rt = await createRuntime({
+      providers: { local: { kind: 'ollama', baseUrl: server.url } },
+      // Long enough that the heartbeat does not notice first: shutdown must cope alone.
+      heartbeatTimeoutMs: 60_000,
+      ...withWorkerHooks,
+    });
+    await rt.chat(ask);
+    server.setOptions({ tokenDelayMs: 50 });
+    try {
+      const inFlight = rt.chat({ ...ask, maxTokens: 100 }).catch((err: ParleyError) => err.code);
+      await waitFor(() => server.stats().connectionsOpen > 0, { what: 'call in flight' });
+      injectWorkerFault('wedge');
+      const report = await rt.shutdown({ graceMs: GRACE_MS });
+      assert.equal(report.forced, true);
+      assert.equal(report.aborted, 1);
+      assert.ok(report.durationMs < GRACE_MS * 3 + SLACK_MS, `took ${report.durationMs} ms`);
+      assert.equal(await inFlight, 'SHUTDOWN');
+      assert.equal(rt.state, 'closed');
+      assert.strictEqual(await rt.shutdown(), report, 'idempotent: the same report');
+    } finally {
+      server.setOptions({ tokenDelayMs: 0 });
+    }
+  });
+});

@@ -1,0 +1,56 @@
+/**
+ * Entry point of a pool worker (workers > 1), loaded by piscina. Each thread
+ * builds one ProviderHost when it starts and keeps its Agents for the life of
+ * the pool; every task is one call on it. Heartbeats, cancels, stats and
+ * close travel on a BroadcastChannel, since piscina gives no way to address
+ * one thread.
+ */
+import { BroadcastChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
+import { toWireError } from '../src/error-wire.ts';
+import type { PoolControl, PoolInit, PoolReply, PoolTask } from '../src/protocol.ts';
+import { ProviderHost } from '../src/provider/provider-host.ts';
+
+const init = workerData as PoolInit;
+const host = new ProviderHost(threadId, init.providers, init.transport);
+const control = new BroadcastChannel(init.controlChannel);
+const post = (msg: PoolControl) => control.postMessage(msg);
+
+const beat = setInterval(() => post({ type: 'beat', workerId: threadId }), init.heartbeatIntervalMs);
+post({ type: 'beat', workerId: threadId });
+
+control.onmessage = (event) => {
+  const msg = (event as unknown as { data: PoolControl }).data;
+  switch (msg.type) {
+    case 'cancel':
+      host.cancel(msg.callId, msg.reason);
+      break;
+    case 'stats-request':
+      void host.stats().then((stats) => post({ type: 'stats', seq: msg.seq, stats }));
+      break;
+    case 'close':
+      clearInterval(beat);
+      void host.close().then((report) => {
+        post({ type: 'closed', workerId: threadId, report });
+        control.close();
+      });
+      break;
+  }
+};
+
+export default async function providerTask(task: PoolTask): Promise<PoolReply> {
+  try {
+    switch (task.kind) {
+      case 'chat':
+        return { ok: true, value: await host.chat(task.meta, task.provider, task.req) };
+      case 'stream':
+        await host.streamToEnd(task.meta, task.provider, task.req, task.port as MessagePort);
+        return { ok: true, value: undefined };
+      case 'models':
+        return { ok: true, value: await host.models(task.meta, task.provider) };
+      case 'health':
+        return { ok: true, value: await host.health(task.meta, task.provider) };
+    }
+  } catch (err) {
+    return { ok: false, error: toWireError(err) };
+  }
+}

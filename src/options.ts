@@ -52,7 +52,9 @@ export interface RuntimeOptions {
   resourceLimits?: ResourceLimits;
   /** Extra Node flags for each worker, e.g. ['--import', './preload.js']. */
   workerExecArgv?: string[];
-  /** Calls waiting for a worker (pool mode) beyond this reject with QUEUE_FULL. @default 1_024 */
+  /** Pool mode: calls one worker runs at once; more wait in the queue. @default 256 */
+  concurrencyPerWorker?: number;
+  /** Pool mode: calls waiting for a worker beyond this reject with QUEUE_FULL. @default 1_024 */
   maxQueue?: number;
 }
 
@@ -67,6 +69,7 @@ export interface ResolvedOptions {
   restart: Required<RestartPolicy>;
   resourceLimits: ResourceLimits | undefined;
   workerExecArgv: string[];
+  concurrencyPerWorker: number;
   maxQueue: number;
 }
 
@@ -172,6 +175,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     },
     resourceLimits: o.resourceLimits,
     workerExecArgv: o.workerExecArgv ?? [],
+    concurrencyPerWorker: integer(o.concurrencyPerWorker, 'concurrencyPerWorker', 256, 1, 1_000_000),
     maxQueue: integer(o.maxQueue, 'maxQueue', 1_024, 0, 100_000_000),
   };
 }

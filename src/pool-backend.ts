@@ -17,8 +17,6 @@ import type { PoolControl, PoolInit, PoolReply, PoolTask, WorkerStats } from './
 import type { BackendHooks, BackendState, CrashRecord, Work, WorkerBackend } from './worker-backend.ts';
 import { workerExecArgv, workerScript } from './worker-entry.ts';
 
-/** Calls one pool thread runs at once before the pool queues. I/O-bound calls share a thread well. */
-const CALLS_PER_WORKER = 256;
 /** How long a new thread may take to load before its silence counts as a wedge. */
 const STARTUP_ALLOWANCE_MS = 15_000;
 const STATS_DEADLINE_MS = 1_000;
@@ -67,6 +65,11 @@ export class PoolBackend implements WorkerBackend {
     this.#timer = setInterval(() => this.#checkHeartbeats(), options.heartbeatIntervalMs).unref();
   }
 
+  /** Calls the pool runs at once; I/O-bound calls share a thread well. */
+  get #capacity(): number {
+    return this.#options.workers * this.#options.concurrencyPerWorker;
+  }
+
   get state(): BackendState {
     return this.#state;
   }
@@ -80,7 +83,7 @@ export class PoolBackend implements WorkerBackend {
   dispatch(call: PendingCall, work: Work): Promise<unknown> {
     if (this.#state === 'failed') return Promise.reject(this.#failedError());
     if (this.#state === 'closed') return Promise.reject(new ParleyError('SHUTDOWN', 'the runtime is shut down'));
-    if (this.#running < this.#options.workers * CALLS_PER_WORKER) return this.#run(call, work);
+    if (this.#running < this.#capacity) return this.#run(call, work);
     if (this.#queue.length >= this.#options.maxQueue) {
       return Promise.reject(
         new ParleyError('QUEUE_FULL', `the call queue is full (${this.#queue.length} waiting, ${this.#running} running, maxQueue ${this.#options.maxQueue})`, {
@@ -171,7 +174,7 @@ export class PoolBackend implements WorkerBackend {
       maxThreads: this.#options.workers,
       // Threads own long-lived Agents: they must never be reaped for idleness.
       idleTimeout: Number.MAX_SAFE_INTEGER,
-      concurrentTasksPerWorker: CALLS_PER_WORKER,
+      concurrentTasksPerWorker: this.#options.concurrencyPerWorker,
       // Atomics.wait between tasks would block the thread's event loop, and
       // with it every socket and heartbeat the thread owns.
       atomics: 'disabled',
@@ -248,7 +251,7 @@ export class PoolBackend implements WorkerBackend {
 
   #done(): void {
     this.#running--;
-    while (this.#queue.length > 0 && this.#running < this.#options.workers * CALLS_PER_WORKER) {
+    while (this.#queue.length > 0 && this.#running < this.#capacity) {
       const next = this.#queue.shift()!;
       if (next.call.settled) continue;
       this.#run(next.call, next.work).then(next.resolve, next.reject);

@@ -4,7 +4,8 @@
  * a WireError and is rebuilt as a ParleyError on the other side; anything
  * else keeps Comlink's behaviour. Both threads install it before any call.
  */
-import { transferHandlers, type TransferHandler } from 'comlink/dist/esm/comlink.mjs';
+import type { TransferHandler } from 'comlink';
+import { transferHandlers } from 'comlink/dist/esm/comlink.mjs';
 import { ParleyError } from './errors.ts';
 import { fromWireError, toWireError, type WireError } from './error-wire.ts';
 

@@ -5,7 +5,8 @@
  * itself), and never waits for a wedged thread to come back.
  */
 import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
-import { wrap, type Remote } from 'comlink/dist/esm/comlink.mjs';
+import type { Remote } from 'comlink';
+import { wrap } from 'comlink/dist/esm/comlink.mjs';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { Heartbeat, ProviderHostApi, TransportSettings, WorkerInit } from './protocol.ts';
 import type { ProviderConfig } from './types.ts';

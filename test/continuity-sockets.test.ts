@@ -7,7 +7,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ServerResponse } from 'node:http';
 import { createRuntime, type Conversation, type Runtime } from '../src/index.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { assertSentWholeHistory, delay } from './fixtures/continuity-support.ts';
@@ -19,33 +18,14 @@ const DROP_EVERY = 7;
 const GAP_TURNS = new Set([5, 40, 77, 111, 150, 188, 222, 260, 299, 333, 370, 404, 441, 470, 499]);
 const SAMPLE_EVERY = 10;
 
-/**
- * Node's server advertises its keep-alive timeout in whole seconds
- * ("Keep-Alive: timeout=0" for 200 ms), and undici does not reuse a socket
- * whose advertised timeout is under its 2 s threshold: every request would get
- * a fresh socket and nothing here would be tested. Real providers often send
- * no hint at all (Go's net/http, which Ollama runs on, never does) and close
- * idle sockets when they please. An explicit "Connection: keep-alive" stops
- * Node from adding the hint; closeAfterRequests' "Connection: close" still wins.
- */
-function withoutKeepAliveHint(): () => void {
-  const original = ServerResponse.prototype.writeHead;
-  ServerResponse.prototype.writeHead = function (this: ServerResponse, ...args: unknown[]) {
-    if (!this.hasHeader('connection')) this.setHeader('connection', 'keep-alive');
-    return (original as (...a: unknown[]) => ServerResponse).apply(this, args);
-  } as typeof original;
-  return () => {
-    ServerResponse.prototype.writeHead = original;
-  };
-}
-
 test('conversation: 500 turns over ollama and openai survive dropped and expiring sockets', async (t) => {
   let server: ModelServer | undefined;
   let rt: Runtime | undefined;
   let conversation: Conversation | undefined;
-  const restoreHint = withoutKeepAliveHint();
   try {
-    server = await startModelServer({ keepAliveTimeoutMs: SERVER_KEEP_ALIVE_MS, closeAfterRequests: 3 });
+    // Without the hint, the client reuses sockets the server is about to close
+    // (see ModelServerOptions.advertiseKeepAlive): the race under test.
+    server = await startModelServer({ keepAliveTimeoutMs: SERVER_KEEP_ALIVE_MS, closeAfterRequests: 3, advertiseKeepAlive: false });
     rt = await createRuntime({
       providers: {
         ollama: { kind: 'ollama', baseUrl: server.url },
@@ -104,6 +84,5 @@ test('conversation: 500 turns over ollama and openai survive dropped and expirin
     await conversation?.close();
     await rt?.shutdown({ graceMs: 500 });
     await server?.close();
-    restoreHint();
   }
 });

@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { createRuntime, ParleyError, type Runtime, type RuntimeOptions } from '../src/index.ts';
+import { createRuntime, ParleyError, type Runtime, type RuntimeOptions, type RuntimeStats } from '../src/index.ts';
 import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
 import { injectWorkerFault, withWorkerHooks } from './helpers/worker-hooks.ts';
 
@@ -28,6 +28,19 @@ async function consume(rt: Runtime, content: string, signal?: AbortSignal): Prom
       }
     })(),
   );
+}
+
+/** stats() once every thread answers (a thread still loading misses the stats deadline). */
+async function statsOfAll(rt: Runtime, threads: number): Promise<RuntimeStats> {
+  let stats: RuntimeStats | undefined;
+  await waitFor(
+    async () => {
+      stats = await rt.stats();
+      return stats.workers.length === threads;
+    },
+    { what: `${threads} threads answering`, timeoutMs: 20_000 },
+  );
+  return stats!;
 }
 
 describe('pool mode', () => {
@@ -60,10 +73,7 @@ describe('pool mode', () => {
     try {
       const results = await Promise.all(Array.from({ length: 40 }, (_, i) => rt.chat(ask(`spread ${i}`))));
       assert.equal(results.length, 40);
-      const stats = await waitFor(async () => {
-        const current = await rt.stats();
-        return current.workers.length === 2 && current;
-      }, { what: 'both threads answering', timeoutMs: 20_000 });
+      const stats = await statsOfAll(rt, 2);
       const served = stats.workers.map((w) => w.providers[0]!.requests);
       assert.ok(served.every((n) => n > 0), `both workers served calls: ${served.join(', ')}`);
       assert.equal(served.reduce((a, b) => a + b, 0), 40);
@@ -116,11 +126,7 @@ describe('pool mode', () => {
     test(`a ${fault} of one thread fails only its calls; the pool replaces it and keeps serving`, async () => {
       const rt = await pool();
       await rt.chat(ask('warm'));
-      const threads = await waitFor(async () => {
-        const workers = (await rt.stats()).workers;
-        return workers.length === 2 && workers.map((w) => w.workerId);
-      }, { what: 'both threads answering', timeoutMs: 20_000 });
-      const [victim, survivor] = threads;
+      const [victim, survivor] = (await statsOfAll(rt, 2)).workers.map((w) => w.workerId);
       assert.ok(victim !== undefined && survivor !== undefined);
       server.setOptions({ tokenDelayMs: 10 });
       try {

@@ -168,6 +168,8 @@ class EmbeddedModelServer implements ModelServer {
     this.#requestsPerSocket.set(socket, count);
     const limit = this.#options.closeAfterRequests;
     if (limit !== undefined && count >= limit) res.setHeader('connection', 'close');
+    // An explicit Connection header is what stops Node from adding its hint.
+    else if (!this.#options.advertiseKeepAlive) res.setHeader('connection', 'keep-alive');
     handleRequest(req, res, {
       options: () => this.#options,
       faults: this.#faults,

@@ -24,6 +24,14 @@ export interface ModelServerOptions {
   keepAliveTimeoutMs?: number;
   /** Close each keep-alive socket after it served N requests (Connection: close on the Nth response). */
   closeAfterRequests?: number;
+  /**
+   * Send Node's "Keep-Alive: timeout=N" hint. Node rounds it down to whole
+   * seconds and undici keeps a 2 s margin under it, so with a short
+   * keepAliveTimeoutMs the hint makes clients never reuse a socket. Real
+   * providers often send none (Go's net/http never does): set false to
+   * reproduce the stale keep-alive socket race. @default true
+   */
+  advertiseKeepAlive?: boolean;
 }
 
 export type Fault =
@@ -52,6 +60,7 @@ export interface ResolvedOptions {
   fault: Fault | undefined;
   keepAliveTimeoutMs: number;
   closeAfterRequests: number | undefined;
+  advertiseKeepAlive: boolean;
 }
 
 export const DEFAULT_OPTIONS: ResolvedOptions = {
@@ -65,6 +74,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   fault: undefined,
   keepAliveTimeoutMs: 5000,
   closeAfterRequests: undefined,
+  advertiseKeepAlive: true,
 };
 
 function isCount(value: unknown, min: number): value is number {
@@ -120,6 +130,10 @@ export function resolveOptions(patch: Partial<ModelServerOptions> = {}, base: Re
   if ('closeAfterRequests' in p) {
     expect(p.closeAfterRequests === undefined || isCount(p.closeAfterRequests, 1), 'options.closeAfterRequests', 'an integer >= 1 or undefined');
     out.closeAfterRequests = p.closeAfterRequests;
+  }
+  if (p.advertiseKeepAlive !== undefined) {
+    expect(typeof p.advertiseKeepAlive === 'boolean', 'options.advertiseKeepAlive', 'a boolean');
+    out.advertiseKeepAlive = p.advertiseKeepAlive;
   }
   return out;
 }

@@ -8,7 +8,7 @@ export type { RestartPolicy, RuntimeOptions } from './options.ts';
 export { ParleyError, ERROR_CODES, isParleyError, hasCode } from './errors.ts';
 export type { ErrorCode, ParleyErrorOptions } from './errors.ts';
 export type { Conversation, ConversationInit } from './conversation.ts';
-export type { BreakerState, ProviderHealthStats } from './fallback-router.ts';
+export type { BreakerOptions, BreakerState, ProviderHealthStats } from './fallback-router.ts';
 export type { CrashRecord } from './worker-backend.ts';
 export type { ProviderConnectionStats, WorkerStats } from './protocol.ts';
 export type {

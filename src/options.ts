@@ -5,6 +5,7 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import { ParleyError } from './errors.ts';
 import type { TransportSettings } from './protocol.ts';
+import type { BreakerOptions } from './fallback-router.ts';
 import type { ProviderConfig } from './types.ts';
 
 export interface RestartPolicy {
@@ -48,6 +49,8 @@ export interface RuntimeOptions {
   /** A worker silent this long is declared wedged, terminated and replaced. @default 1_500 */
   heartbeatTimeoutMs?: number;
   restart?: RestartPolicy;
+  /** Fallback routing: when a provider is skipped for a cooldown. */
+  breaker?: BreakerOptions;
   /** Passed to each worker thread (e.g. maxOldGenerationSizeMb). */
   resourceLimits?: ResourceLimits;
   /** Extra Node flags for each worker, e.g. ['--import', './preload.js']. */
@@ -67,6 +70,7 @@ export interface ResolvedOptions {
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   restart: Required<RestartPolicy>;
+  breaker: Required<BreakerOptions>;
   resourceLimits: ResourceLimits | undefined;
   workerExecArgv: string[];
   concurrencyPerWorker: number;
@@ -144,6 +148,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   const heartbeatTimeoutMs = integer(o.heartbeatTimeoutMs, 'heartbeatTimeoutMs', Math.max(1_500, heartbeatIntervalMs * 3), heartbeatIntervalMs, MAX_TIMER_MS);
   if (o.restart !== undefined && (typeof o.restart !== 'object' || o.restart === null)) fail('options.restart must be an object');
   const r = o.restart ?? {};
+  if (o.breaker !== undefined && (typeof o.breaker !== 'object' || o.breaker === null)) fail('options.breaker must be an object');
+  const b = o.breaker ?? {};
   if (o.workerExecArgv !== undefined && (!Array.isArray(o.workerExecArgv) || o.workerExecArgv.some((a) => typeof a !== 'string'))) {
     fail('options.workerExecArgv must be an array of strings');
   }
@@ -172,6 +178,10 @@ export function resolveOptions(options: unknown): ResolvedOptions {
       windowMs: integer(r.windowMs, 'restart.windowMs', 60_000, 1, MAX_TIMER_MS),
       backoffBaseMs: integer(r.backoffBaseMs, 'restart.backoffBaseMs', 50, 0, MAX_TIMER_MS),
       backoffMaxMs: integer(r.backoffMaxMs, 'restart.backoffMaxMs', 2_000, 0, MAX_TIMER_MS),
+    },
+    breaker: {
+      failureThreshold: integer(b.failureThreshold, 'breaker.failureThreshold', 3, 1, 1_000_000),
+      cooldownMs: integer(b.cooldownMs, 'breaker.cooldownMs', 30_000, 0, MAX_TIMER_MS),
     },
     resourceLimits: o.resourceLimits,
     workerExecArgv: o.workerExecArgv ?? [],

@@ -65,7 +65,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   constructor(options: ResolvedOptions) {
     super();
     this.#options = options;
-    this.#router = new FallbackRouter(options.defaultProvider, Object.keys(options.providers));
+    this.#router = new FallbackRouter(options.defaultProvider, Object.keys(options.providers), options.breaker);
     let failedCalls: number | undefined;
     const hooks: BackendHooks = {
       started: (workerId) => this.emit('worker-started', { workerId }),

@@ -1,0 +1,121 @@
+/**
+ * A model server and a runtime pointed at it, torn down together. Every
+ * runtime suite starts from here so that each test cleans up what it started.
+ */
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { createRuntime, ParleyError, type ChatRequest, type ErrorCode, type Runtime, type RuntimeOptions, type StreamEvent } from '../../src/index.ts';
+import { startModelServer, waitFor, type ModelServer, type ModelServerOptions } from '../../src/testing/index.ts';
+
+export interface Stack {
+  server: ModelServer;
+  rt: Runtime;
+  /** Shuts the runtime down and closes the server; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Providers on one server: 'ollama' (the default) and 'openai'. */
+export function providersFor(server: ModelServer, apiKey?: string): RuntimeOptions['providers'] {
+  return {
+    ollama: { kind: 'ollama', baseUrl: server.url },
+    openai: { kind: 'openai', baseUrl: `${server.url}/v1`, ...(apiKey ? { apiKey } : {}) },
+  };
+}
+
+/**
+ * Defaults for test runtimes. heartbeatTimeoutMs is raised because the
+ * heartbeat clock starts when the Worker is constructed, before tsx has
+ * compiled the worker's modules: on a loaded machine a healthy worker that
+ * is still starting is declared wedged (see worker-handle.ts).
+ */
+export const TEST_RUNTIME_DEFAULTS = { timeoutMs: 10_000, heartbeatTimeoutMs: 10_000 } satisfies Partial<RuntimeOptions>;
+
+export async function startStack(
+  serverOptions: ModelServerOptions = {},
+  runtimeOptions: (server: ModelServer) => Partial<RuntimeOptions> = () => ({}),
+): Promise<Stack> {
+  const server = await startModelServer(serverOptions);
+  let rt: Runtime;
+  try {
+    rt = await createRuntime({ providers: providersFor(server), ...TEST_RUNTIME_DEFAULTS, ...runtimeOptions(server) });
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  return {
+    server,
+    rt,
+    async close() {
+      await rt.shutdown({ graceMs: 500 });
+      await server.close();
+    },
+  };
+}
+
+/** Runs `body` with a fresh stack and always tears it down. */
+export async function withStack(
+  serverOptions: ModelServerOptions,
+  runtimeOptions: (server: ModelServer) => Partial<RuntimeOptions>,
+  body: (stack: Stack) => Promise<void>,
+): Promise<void> {
+  const stack = await startStack(serverOptions, runtimeOptions);
+  try {
+    await body(stack);
+  } finally {
+    await stack.close();
+  }
+}
+
+/** A loopback port with nothing listening on it. */
+export async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const address = srv.address();
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  assert.ok(address && typeof address === 'object');
+  return address.port;
+}
+
+export function ask(content: string, extra: Partial<ChatRequest> = {}): ChatRequest {
+  return { model: 'parley-echo', messages: [{ role: 'user', content }], ...extra };
+}
+
+/** Awaits a rejection and checks it is a ParleyError with `code`; returns it for further checks. */
+export async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<ParleyError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof ParleyError, `expected a ParleyError, got ${String(err)}`);
+    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
+    return err;
+  }
+  assert.fail(`expected a rejection with ${code}, but the call succeeded`);
+}
+
+/** Reads a whole stream: its events, or the error that ended it. */
+export async function collect(stream: AsyncIterable<StreamEvent>): Promise<{ events: StreamEvent[]; error?: unknown }> {
+  const events: StreamEvent[] = [];
+  try {
+    for await (const event of stream) events.push(event);
+    return { events };
+  } catch (error) {
+    return { events, error };
+  }
+}
+
+export function textOf(events: StreamEvent[]): string {
+  return events.map((e) => (e.type === 'text' ? e.text : '')).join('');
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Starts the worker (its first call pays for thread start-up) and leaves the
+ * server with no open socket, so short deadlines measure only the call and
+ * connection counts start from 0.
+ */
+export async function warm({ server, rt }: Pick<Stack, 'server' | 'rt'>): Promise<void> {
+  await rt.models(undefined, { timeoutMs: 30_000 });
+  server.dropConnections();
+  await waitFor(() => server.stats().connectionsOpen === 0, { what: 'warm-up socket closed' });
+}

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
+import { describe, test } from 'node:test';
+import { createRuntime } from '../src/index.ts';
+import { FAULT_HEADER, waitFor } from '../src/testing/index.ts';
+import { TEST_RUNTIME_DEFAULTS, ask, collect, rejectsWith, textOf, warm, withStack } from './helpers/fixtures.ts';
+import { settlesWithin } from './helpers/wait-for.ts';
+
+const stallHeader = (fault: object) => ({ [FAULT_HEADER]: JSON.stringify(fault) });
+
+describe('runtime deadlines', () => {
+  test('TIMEOUT while the headers are slow, and the socket is released', async () => {
+    await withStack({ fault: { kind: 'slow-headers', delayMs: 8_000 } }, () => ({ timeoutMs: 300 }), async ({ server, rt }) => {
+      await warm({ server, rt });
+      const before = server.stats().connectionsOpen;
+      const { ms, error } = await settlesWithin(rt.chat(ask('a')), 4_000);
+      await rejectsWith(Promise.reject(error), 'TIMEOUT');
+      assert.ok(ms < 4_000);
+      assert.ok(server.stats().requestsServed >= 1, 'the request had reached the server');
+      await waitFor(() => server.stats().connectionsOpen === before, { what: 'connectionsOpen back to its previous value', timeoutMs: 3_000 });
+      const stats = await rt.stats();
+      assert.equal(stats.inFlight, 0);
+      assert.equal(stats.workers[0]?.inFlight, 0);
+    });
+  });
+
+  test('TIMEOUT on a stream that stalls while sending SSE comments, with the tokens before it delivered', async () => {
+    await withStack({ fault: { kind: 'stall', afterTokens: 3, commentEveryMs: 50 } }, () => ({ timeoutMs: 600 }), async ({ server, rt }) => {
+      await warm({ server, rt });
+      const { ms, value } = await settlesWithin(collect(rt.stream(ask('a', { provider: 'openai' }))), 4_000);
+      assert.ok(ms < 4_000);
+      const { events, error } = value!;
+      await rejectsWith(Promise.reject(error), 'TIMEOUT');
+      assert.ok(events.some((e) => e.type === 'text'), 'tokens before the stall arrived');
+      assert.ok(!events.some((e) => e.type === 'done'));
+      await waitFor(() => server.stats().connectionsOpen === 0, { what: 'stalled socket closed', timeoutMs: 3_000 });
+    });
+  });
+
+  test('TIMEOUT on a chat whose body never ends', async () => {
+    await withStack({ fault: { kind: 'stall' } }, () => ({ timeoutMs: 300 }), async ({ server, rt }) => {
+      await warm({ server, rt });
+      for (const provider of ['ollama', 'openai']) {
+        await rejectsWith(rt.chat(ask('a', { provider })), 'TIMEOUT');
+      }
+      await waitFor(() => server.stats().connectionsOpen === 0, { what: 'sockets closed', timeoutMs: 3_000 });
+    });
+  });
+
+  test('a per-call timeoutMs overrides the runtime timeoutMs, both ways', async () => {
+    await withStack({}, () => ({ timeoutMs: 30_000 }), async ({ server, rt }) => {
+      await warm({ server, rt });
+      server.injectFault({ kind: 'slow-headers', delayMs: 8_000 });
+      const { ms, error } = await settlesWithin(rt.chat(ask('a'), { timeoutMs: 250 }), 4_000);
+      await rejectsWith(Promise.reject(error), 'TIMEOUT');
+      assert.ok(ms < 4_000);
+    });
+    await withStack({}, () => ({ timeoutMs: 200 }), async ({ server, rt }) => {
+      await warm({ server, rt });
+      server.injectFault({ kind: 'slow-headers', delayMs: 600 });
+      const result = await rt.chat(ask('a'), { timeoutMs: 10_000 });
+      assert.ok(result.content.length > 0);
+      server.injectFault({ kind: 'slow-headers', delayMs: 600 });
+      await rejectsWith(rt.chat(ask('a')), 'TIMEOUT');
+    });
+  });
+
+  test('the timeout of one call does not disturb another running at the same time', async () => {
+    await withStack(
+      { tokenDelayMs: 5 },
+      (server) => ({
+        providers: {
+          good: { kind: 'openai', baseUrl: `${server.url}/v1` },
+          stalled: { kind: 'ollama', baseUrl: server.url, headers: stallHeader({ kind: 'stall', afterTokens: 1 }) },
+        },
+      }),
+      async ({ server, rt }) => {
+        await warm({ server, rt });
+        const slowOne = rejectsWith(rt.chat(ask('a', { provider: 'stalled' }), { timeoutMs: 300 }), 'TIMEOUT');
+        const stalledStream = collect(rt.stream(ask('b', { provider: 'stalled' }), { timeoutMs: 400 }));
+        const good = collect(rt.stream(ask('long reply please', { provider: 'good', maxTokens: 150 })));
+        const goodChat = rt.chat(ask('and a chat', { provider: 'good', maxTokens: 100 }));
+        await slowOne;
+        const stalled = await stalledStream;
+        await rejectsWith(Promise.reject(stalled.error), 'TIMEOUT');
+        const { events, error } = await good;
+        assert.equal(error, undefined);
+        const last = events.at(-1);
+        assert.ok(last && last.type === 'done');
+        assert.equal(textOf(events), last.result.content);
+        assert.ok((await goodChat).content.length > 0);
+        const stats = await rt.stats();
+        assert.equal(stats.inFlight, 0);
+        assert.equal(stats.failed, 2);
+      },
+    );
+  });
+
+  test('health() of a provider that never answers reports ok:false at the probe deadline, not the call timeout', async () => {
+    const sockets = new Set<Socket>();
+    // Reads the request and never answers.
+    const blackhole = createServer((socket) => {
+      sockets.add(socket);
+      socket.resume();
+      socket.once('close', () => sockets.delete(socket));
+    });
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+    const { port } = blackhole.address() as { port: number };
+    const rt = await createRuntime({
+      providers: { silent: { kind: 'ollama', baseUrl: `http://127.0.0.1:${port}` } },
+      ...TEST_RUNTIME_DEFAULTS,
+      timeoutMs: 60_000,
+    });
+    try {
+      const { ms, value: report } = await settlesWithin(rt.health('silent'), 9_000, 'health()');
+      assert.ok(ms < 9_000);
+      assert.equal(report?.ok, false);
+      assert.equal(report?.error?.code, 'TIMEOUT');
+      await waitFor(() => sockets.size === 0, { what: 'probe socket closed', timeoutMs: 3_000 });
+    } finally {
+      await rt.shutdown();
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => blackhole.close(() => resolve()));
+    }
+  });
+});

@@ -110,11 +110,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     );
   }
 
+  /** Bad input surfaces where every other failure does: from the iteration, not from this call. */
   stream(req: ChatRequest, opts?: CallOptions): AsyncIterable<StreamEvent> {
-    const request = validateChatRequest(req);
-    const options = validateCallOptions(opts ?? {});
-    const route = this.#router.route(request.provider);
-    return this.#router.stream(route, (provider) => this.#openStream(provider, request, options));
+    try {
+      const request = validateChatRequest(req);
+      const options = validateCallOptions(opts ?? {});
+      const route = this.#router.route(request.provider);
+      return this.#router.stream(route, (provider) => this.#openStream(provider, request, options));
+    } catch (err) {
+      return failedStream(err);
+    }
   }
 
   models(provider?: string, opts?: CallOptions): Promise<ModelInfo[]> {
@@ -268,6 +273,21 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const resolved = resolveOptions(options);
   installErrorTransfer();
   return new Runtime(resolved);
+}
+
+function failedStream(err: unknown): AsyncIterable<StreamEvent> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      let thrown = false;
+      return {
+        next: () => {
+          if (thrown) return Promise.resolve({ value: undefined, done: true });
+          thrown = true;
+          return Promise.reject(err);
+        },
+      };
+    },
+  };
 }
 
 function asParleyError(err: unknown): ParleyError {

@@ -10,6 +10,9 @@ import type { WireError } from '../error-wire.ts';
 import type { StreamToHost, StreamToWorker } from '../protocol.ts';
 import type { ChatResult, StreamEvent } from '../types.ts';
 
+/** Events one batch gathers before the reader waits for it to be sent. */
+const MAX_BATCH_EVENTS = 512;
+
 export class StreamWriter {
   readonly #port: MessagePort;
   #credits: number;
@@ -46,9 +49,14 @@ export class StreamWriter {
     }
   }
 
-  /** Resolves when the host has room for another batch (immediately if it has). */
+  /**
+   * Resolves when the reader may go on: the host has room for another batch,
+   * and the batch being gathered is not already large (a credit bounds the
+   * number of batches; this bounds what one batch can hold).
+   */
   waitForCredit(): Promise<void> | undefined {
-    if (this.#credits > 0 || this.#closed) return undefined;
+    if (this.#closed) return undefined;
+    if (this.#credits > 0 && this.#queue.length < MAX_BATCH_EVENTS) return undefined;
     return new Promise((resolve) => {
       this.#creditWaiter = resolve;
     });
@@ -78,6 +86,7 @@ export class StreamWriter {
     const events = this.#queue;
     this.#queue = [];
     this.#post({ type: 'events', events });
+    if (this.#credits > 0) this.#wakeWaiter();
   }
 
   #finish(last: StreamToHost): void {

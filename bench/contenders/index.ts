@@ -1,0 +1,24 @@
+/**
+ * The contender lists, one per protocol. Adding a contender (a parley pool
+ * size, another SDK) is one line here; the scenarios, table and chart pick it up.
+ */
+import type { Contender } from './contender.ts';
+import { ollamaJs } from './ollama-js.ts';
+import { openaiSdk } from './openai-sdk.ts';
+import { parley } from './parley.ts';
+import { undiciRaw } from './undici-raw.ts';
+
+export const OPENAI_CONTENDERS: Contender[] = [
+  undiciRaw('openai', 'undici (floor)'),
+  parley('openai', 1),
+  parley('openai', 2),
+  openaiSdk(),
+];
+
+export const OLLAMA_CONTENDERS: Contender[] = [
+  undiciRaw('ollama', 'undici ollama (floor)'),
+  parley('ollama', 1),
+  ollamaJs(),
+];
+
+export type { Client, Contender, Protocol } from './contender.ts';

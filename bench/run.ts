@@ -1,0 +1,95 @@
+/**
+ * npm run bench [-- --quick] [--only chat-c1,stream-c16,...] [--rounds N]
+ *
+ * Starts the model server in a child process, runs the scenarios, prints the
+ * table and writes bench/results/latest.json and latest.svg.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { machineInfo } from './machine.ts';
+import { FULL, QUICK, type Plan } from './plan.ts';
+import { renderSvg } from './report-svg.ts';
+import { renderTable } from './report-table.ts';
+import { chatLatency } from './scenarios/chat-latency.ts';
+import { chatThroughput, ollamaThroughput } from './scenarios/chat-throughput.ts';
+import type { BenchEnv } from './scenarios/compare.ts';
+import { continuity } from './scenarios/continuity.ts';
+import type { ScenarioResult } from './scenarios/result.ts';
+import { soak } from './scenarios/soak.ts';
+import { streamThroughput } from './scenarios/stream-throughput.ts';
+import { startServerProcess } from './server-process.ts';
+
+type Scenario = { id: string; run(env: BenchEnv, plan: Plan): Promise<ScenarioResult | ScenarioResult[]> };
+
+const SCENARIOS: Scenario[] = [
+  { id: 'chat-c1', run: chatLatency },
+  { id: 'chat-c64', run: chatThroughput },
+  { id: 'stream-c16', run: streamThroughput },
+  { id: 'ollama-c64', run: ollamaThroughput },
+  { id: 'soak', run: soak },
+  { id: 'continuity', run: continuity },
+];
+
+const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.id).join(',')}] [--rounds N] [--out DIR]`;
+
+interface Args {
+  quick: boolean;
+  only: string[] | undefined;
+  rounds: number | undefined;
+  out: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, only: undefined, rounds: undefined, out: fileURLToPath(new URL('results', import.meta.url)) };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
+    const value = () => inline ?? argv[++i] ?? '';
+    if (flag === '--quick') args.quick = true;
+    else if (flag === '--only') args.only = value().split(',').filter(Boolean);
+    else if (flag === '--rounds') args.rounds = Number(value());
+    else if (flag === '--out') args.out = value();
+    else if (flag === '--help' || flag === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new TypeError(`unknown option ${JSON.stringify(argv[i])}\n${USAGE}`);
+  }
+  for (const id of args.only ?? []) if (!SCENARIOS.some((s) => s.id === id)) throw new TypeError(`--only: unknown scenario ${JSON.stringify(id)}\n${USAGE}`);
+  if (args.rounds !== undefined && !(Number.isInteger(args.rounds) && args.rounds >= 2)) throw new TypeError('--rounds must be an integer >= 2');
+  return args;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const plan: Plan = { ...(args.quick ? QUICK : FULL), ...(args.rounds ? { rounds: args.rounds } : {}) };
+  const started = performance.now();
+  const machine = machineInfo();
+  const server = await startServerProcess();
+  process.stderr.write(`model server pid ${server.pid} at ${server.url}; ${args.quick ? 'quick' : 'full'} run, ${plan.rounds} rounds\n`);
+  const env: BenchEnv = { url: server.url, port: server.port, quick: args.quick };
+  const results: ScenarioResult[] = [];
+  try {
+    for (const scenario of SCENARIOS) {
+      if (args.only && !args.only.includes(scenario.id)) continue;
+      const out = await scenario.run(env, plan);
+      results.push(...(Array.isArray(out) ? out : [out]));
+    }
+  } finally {
+    await server.stop();
+  }
+  const wallMs = Math.round(performance.now() - started);
+  const report = { date: new Date().toISOString(), mode: args.quick ? 'quick' : 'full', wallMs, plan, machine, scenarios: results };
+  mkdirSync(args.out, { recursive: true });
+  writeFileSync(`${args.out}/latest.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${args.out}/latest.svg`, renderSvg(report));
+  console.log(renderTable(results));
+  const bars = results.flatMap((r) => r.bars).filter((b) => b.pass !== undefined);
+  console.log(
+    `\n${bars.filter((b) => b.pass).length}/${bars.length} bars passed; wall time ${(wallMs / 1000).toFixed(1)} s; ` +
+      `${machine.cpus} cpus, load ${machine.loadAverage.join(' ')}, node ${machine.node}\nwrote ${args.out}/latest.json and latest.svg`,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof TypeError ? err.message : err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,39 @@
+/** Chat at concurrency 1 over the OpenAI protocol: what parley adds to one call's latency. */
+import { OPENAI_CONTENDERS } from '../contenders/index.ts';
+import type { Plan } from '../plan.ts';
+import { pairedDifference, percentile } from '../stats.ts';
+import { SHORT_CHAT } from '../workload.ts';
+import { find, runComparison, type BenchEnv } from './compare.ts';
+import { closedLoop } from './load.ts';
+import { bar, type ScenarioResult } from './result.ts';
+
+const ADDED_P50_BAR_US = 60;
+
+export async function chatLatency(env: BenchEnv, plan: Plan): Promise<ScenarioResult> {
+  const result = await runComparison(
+    {
+      id: 'chat-c1',
+      title: 'chat c=1 (openai) p50',
+      unit: 'µs',
+      higherIsBetter: false,
+      contenders: OPENAI_CONTENDERS,
+      rounds: plan.rounds,
+      warmup: async (client) => void (await closedLoop(async () => (await client.chat(SHORT_CHAT), 1), { concurrency: 1, maxOps: plan.warmupOps })),
+      async measure(client, latencies) {
+        const round = await closedLoop(async () => (await client.chat(SHORT_CHAT), 1), { concurrency: 1, maxOps: plan.latencyChats });
+        if (round.failures) throw new Error(`chat c=1: ${round.failures} failures: ${round.firstError}`);
+        for (const v of round.latencies.values) latencies.add(v);
+        return { value: percentile(round.latencies.values, 50) * 1000, metrics: { p99Us: percentile(round.latencies.values, 99) * 1000 } };
+      },
+    },
+    env,
+  );
+  const floor = find(result, result.floor!)!;
+  for (const c of result.contenders) {
+    if (c === floor) continue;
+    const added = pairedDifference(c.rounds, floor.rounds).median;
+    c.metrics = { ...c.metrics, addedP50Us: added };
+    if (c.name.startsWith('parley')) result.bars.push(bar(c.name, 'added p50 vs undici', added, '<=', ADDED_P50_BAR_US, 'µs'));
+  }
+  return result;
+}

@@ -6,7 +6,8 @@
  * delays it and Comlink never sees a message that is not its own.
  */
 import type { WireError } from './error-wire.ts';
-import type { ChatRequest, ChatResult, HealthReport, ModelInfo, ProviderConfig, StreamEvent } from './types.ts';
+import type { EventBatch } from './event-batch.ts';
+import type { ChatRequest, ChatResult, HealthReport, ModelInfo, ProviderConfig } from './types.ts';
 
 /** Handed to the worker once, in workerData. The only place API keys cross. */
 export interface WorkerInit {
@@ -58,8 +59,13 @@ export interface ProviderHostApi {
 }
 
 export type StreamToHost =
-  | { type: 'events'; events: StreamEvent[] }
-  | { type: 'end'; result: ChatResult }
+  | { type: 'events'; batch: EventBatch }
+  /**
+   * `result.content` and `result.reasoning` are left empty: the host joins
+   * them from the events it received. `batch`: the last events, when they
+   * were still waiting to be sent.
+   */
+  | { type: 'end'; result: ChatResult; batch?: EventBatch }
   | { type: 'error'; error: WireError };
 
 export type StreamToWorker =

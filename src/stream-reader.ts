@@ -7,6 +7,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { ParleyError } from './errors.ts';
 import { fromWireError, toWireError } from './error-wire.ts';
+import { BatchCursor, collectText } from './event-batch.ts';
 import type { StreamToHost, StreamToWorker } from './protocol.ts';
 import type { ChatResult, StreamEvent } from './types.ts';
 
@@ -17,9 +18,10 @@ export class StreamReader {
   readonly remotePort: MessagePort;
   readonly #port: MessagePort;
   readonly #creditBatch: number;
-  #batches: StreamEvent[][] = [];
-  #index = 0;
+  #batches: BatchCursor[] = [];
   #consumed = 0;
+  readonly #text: string[] = [];
+  readonly #reasoning: string[] = [];
   #result: ChatResult | undefined;
   #error: ParleyError | undefined;
   #finished = false;
@@ -72,11 +74,10 @@ export class StreamReader {
     });
   }
 
-  #take(batch: StreamEvent[]): StreamEvent {
-    const event = batch[this.#index++]!;
-    if (this.#index === batch.length) {
+  #take(batch: BatchCursor): StreamEvent {
+    const event = batch.next();
+    if (batch.done) {
       this.#batches.shift();
-      this.#index = 0;
       if (++this.#consumed >= this.#creditBatch) {
         this.#send({ type: 'credit', batches: this.#consumed });
         this.#consumed = 0;
@@ -88,9 +89,15 @@ export class StreamReader {
   #receive(msg: StreamToHost): void {
     if (this.#finished) return;
     if (msg.type === 'events') {
-      if (msg.events.length > 0) this.#batches.push(msg.events);
+      if (msg.batch.kinds.length === 0) return;
+      collectText(msg.batch, this.#text, this.#reasoning);
+      this.#batches.push(new BatchCursor(msg.batch));
     } else if (msg.type === 'end') {
-      this.#result = msg.result;
+      if (msg.batch) this.#receive({ type: 'events', batch: msg.batch });
+      const result = msg.result;
+      result.content = this.#text.join('');
+      if (this.#reasoning.length > 0) result.reasoning = this.#reasoning.join('');
+      this.#result = result;
       this.#close();
       this.#onEnd(undefined);
     } else {

@@ -91,6 +91,7 @@ export class ProviderHost implements ProviderHostApi {
         async () => {
           const res = await dispatch(ctx, spec);
           const parser = session.adapter.streamParser(req);
+          let result: ChatResult | undefined;
           let bytes = 0;
           try {
             for await (const chunk of res.body as AsyncIterable<Buffer>) {
@@ -98,17 +99,26 @@ export class ProviderHost implements ProviderHostApi {
               if (bytes > this.#settings.maxResponseBytes) {
                 throw new ParleyError('TOO_LARGE', `stream from provider "${session.name}" passed the ${this.#settings.maxResponseBytes}-byte cap`, { provider: session.name });
               }
+              // After the end marker the caller has its result; the rest of
+              // the body is read, not parsed, so the socket goes back to the
+              // pool (breaking out would destroy it, with an AbortError and
+              // its stack trace for every stream).
+              if (result) continue;
               w.push(parser.push(chunk));
-              if (parser.done) break;
+              if (parser.done) {
+                result = parser.finish();
+                w.end(result);
+                continue;
+              }
               const wait = w.waitForCredit();
               if (wait) await wait;
               if (w.closed) break;
             }
           } finally {
-            // Leaving the loop early destroys the body, which frees the socket;
-            // after the end marker there is nothing left worth keeping it for.
-            if (!res.body.destroyed) res.body.destroy();
+            // Leaving the loop early (cancel, error) destroys the body, which frees the socket.
+            if (!res.body.destroyed && !res.body.readableEnded) res.body.destroy();
           }
+          if (result) return result;
           if (w.closed) throw ctx.signal.reason ?? shutdownError();
           return parser.finish();
         },

@@ -7,6 +7,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { WireError } from '../error-wire.ts';
+import { packEvents } from '../event-batch.ts';
 import type { StreamToHost, StreamToWorker } from '../protocol.ts';
 import type { ChatResult, StreamEvent } from '../types.ts';
 
@@ -63,7 +64,11 @@ export class StreamWriter {
   }
 
   end(result: ChatResult): void {
-    this.#finish({ type: 'end', result });
+    // The host already holds every text and reasoning event: sending the
+    // joined content again would double the bytes of every stream.
+    const slim: ChatResult = { ...result, content: '' };
+    delete slim.reasoning;
+    this.#finish({ type: 'end', result: slim });
   }
 
   fail(error: WireError): void {
@@ -85,16 +90,20 @@ export class StreamWriter {
     this.#credits--;
     const events = this.#queue;
     this.#queue = [];
-    this.#post({ type: 'events', events });
+    this.#post({ type: 'events', batch: packEvents(events) });
     if (this.#credits > 0) this.#wakeWaiter();
   }
 
   #finish(last: StreamToHost): void {
     if (this.#closed) return;
-    // The final batch goes out regardless of credit: the reader has stopped.
+    // The final batch goes out regardless of credit (the reader has stopped),
+    // in the same message as the end: a reply that arrived in one piece costs
+    // one postMessage.
     if (this.#queue.length > 0) {
-      this.#post({ type: 'events', events: this.#queue });
+      const batch = packEvents(this.#queue);
       this.#queue = [];
+      if (last.type === 'end') last = { ...last, batch };
+      else this.#post({ type: 'events', batch });
     }
     this.#post(last);
     this.close();

@@ -1,0 +1,76 @@
+/**
+ * How stream events cross the thread boundary. Structured clone pays per
+ * object, and a batch is mostly tiny text events, so a batch travels as one
+ * string of kinds and one array of strings; tool calls, which are rare, ride
+ * alongside. The host rebuilds event objects one at a time as they are read.
+ */
+import type { StreamEvent, ToolCall } from './types.ts';
+
+export interface EventBatch {
+  /** One character per event: 't' text, 'r' reasoning, 'c' the next entry of toolCalls. */
+  kinds: string;
+  /** The text of each 't' and 'r' event, in order ('' for 'c'). */
+  parts: string[];
+  toolCalls?: ToolCall[];
+}
+
+export function packEvents(events: readonly StreamEvent[]): EventBatch {
+  let kinds = '';
+  const parts: string[] = new Array(events.length);
+  let toolCalls: ToolCall[] | undefined;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i]!;
+    switch (event.type) {
+      case 'text':
+        kinds += 't';
+        parts[i] = event.text;
+        break;
+      case 'reasoning':
+        kinds += 'r';
+        parts[i] = event.text;
+        break;
+      case 'tool_call':
+        kinds += 'c';
+        parts[i] = '';
+        (toolCalls ??= []).push(event.toolCall);
+        break;
+      case 'done':
+        // 'done' is never batched: it is the stream's end message.
+        break;
+    }
+  }
+  return toolCalls ? { kinds, parts, toolCalls } : { kinds, parts };
+}
+
+/** Reads a batch's events in order, building each event object only when asked. */
+export class BatchCursor {
+  readonly #batch: EventBatch;
+  #index = 0;
+  #toolIndex = 0;
+
+  constructor(batch: EventBatch) {
+    this.#batch = batch;
+  }
+
+  get done(): boolean {
+    return this.#index >= this.#batch.kinds.length;
+  }
+
+  next(): StreamEvent {
+    const i = this.#index++;
+    const kind = this.#batch.kinds.charCodeAt(i);
+    if (kind === 116 /* t */) return { type: 'text', text: this.#batch.parts[i]! };
+    if (kind === 114 /* r */) return { type: 'reasoning', text: this.#batch.parts[i]! };
+    return { type: 'tool_call', toolCall: this.#batch.toolCalls![this.#toolIndex++]! };
+  }
+}
+
+/** Appends a batch's text and reasoning to the running totals (the end message leaves them out). */
+export function collectText(batch: EventBatch, text: string[], reasoning: string[]): void {
+  const { kinds, parts } = batch;
+  for (let i = 0; i < kinds.length; i++) {
+    const kind = kinds.charCodeAt(i);
+    if (kind === 116) text.push(parts[i]!);
+    else if (kind === 114) reasoning.push(parts[i]!);
+  }
+}

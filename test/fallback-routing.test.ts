@@ -1,0 +1,215 @@
+/**
+ * Fallback routing through `provider: [a, b]`: a provider that is down, or
+ * fails with a retryable status after its retries, hands the call to the next;
+ * a request the provider refuses, or a stream that already showed text, does
+ * not move; a provider that keeps failing is skipped for a cooldown, then
+ * probed again.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { createRuntime, ParleyError, type Runtime, type RuntimeOptions } from '../src/index.ts';
+import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { TEST_RUNTIME_DEFAULTS, ask, closedPort, collect, rejectsWith, textOf } from './helpers/fixtures.ts';
+
+interface Routes {
+  rt: Runtime;
+  /** The first choice, a real server (faults injected per test). */
+  first: ModelServer;
+  /** The fallback. */
+  up: ModelServer;
+}
+
+/** Providers: 'down' (nothing listening), 'first' and 'up' (two servers), all Ollama. */
+async function withRoutes(options: Partial<RuntimeOptions>, body: (routes: Routes) => Promise<void>): Promise<void> {
+  const first = await startModelServer();
+  const up = await startModelServer();
+  const port = await closedPort();
+  let rt: Runtime | undefined;
+  try {
+    rt = await createRuntime({
+      providers: {
+        down: { kind: 'ollama', baseUrl: `http://127.0.0.1:${port}` },
+        first: { kind: 'ollama', baseUrl: first.url },
+        up: { kind: 'ollama', baseUrl: up.url },
+      },
+      ...TEST_RUNTIME_DEFAULTS,
+      retryBaseMs: 1,
+      ...options,
+    });
+    await body({ rt, first, up });
+  } finally {
+    await rt?.shutdown({ graceMs: 500 });
+    await first.close();
+    await up.close();
+  }
+}
+
+const served = (server: ModelServer) => server.stats().requestsServed;
+
+async function providerStats(rt: Runtime, name: string) {
+  const stats = (await rt.stats()).providers.find((p) => p.provider === name);
+  assert.ok(stats, `stats().providers has ${name}`);
+  return stats;
+}
+
+describe('fallback routing', () => {
+  test('a provider that refuses connections is skipped: chat and stream succeed on the next', async () => {
+    await withRoutes({}, async ({ rt, up }) => {
+      const result = await rt.chat(ask('hello fallback', { provider: ['down', 'up'] }));
+      assert.equal(result.provider, 'up');
+      assert.match(result.content, /hello fallback/);
+
+      const { events, error } = await collect(rt.stream(ask('stream fallback', { provider: ['down', 'up'] })));
+      assert.equal(error, undefined);
+      const last = events.at(-1);
+      assert.ok(last && last.type === 'done');
+      assert.equal(last.result.provider, 'up');
+      assert.equal(textOf(events), last.result.content);
+      assert.equal(served(up), 2);
+
+      const down = await providerStats(rt, 'down');
+      assert.equal(down.failures, 2);
+      assert.equal(down.lastError?.code, 'UNREACHABLE');
+    });
+  });
+
+  test('a server that stopped listening (refuse) is skipped too', async () => {
+    await withRoutes({}, async ({ rt, first }) => {
+      await first.refuse(true);
+      const result = await rt.chat(ask('first is gone', { provider: ['first', 'up'] }));
+      assert.equal(result.provider, 'up');
+      await first.refuse(false);
+      assert.equal((await rt.chat(ask('first is back', { provider: ['first', 'up'] }))).provider, 'first');
+    });
+  });
+
+  test('a retryable HTTP 503 falls back after the first provider used its retries', async () => {
+    await withRoutes({ maxRetries: 2 }, async ({ rt, first, up }) => {
+      first.setFault({ kind: 'status', status: 503, message: 'maintenance' });
+      const result = await rt.chat(ask('unavailable first', { provider: ['first', 'up'] }));
+      assert.equal(result.provider, 'up');
+      assert.equal(served(first), 3, 'one attempt and two retries on the first provider');
+      assert.equal(served(up), 1);
+
+      const { events, error } = await collect(rt.stream(ask('unavailable stream', { provider: ['first', 'up'] })));
+      assert.equal(error, undefined);
+      const last = events.at(-1);
+      assert.ok(last && last.type === 'done');
+      assert.equal(last.result.provider, 'up');
+      assert.equal(served(first), 6);
+    });
+  });
+
+  test('a non-retryable HTTP 400 does not fall back: the first provider\'s error is the answer', async () => {
+    await withRoutes({}, async ({ rt, first, up }) => {
+      first.setFault({ kind: 'status', status: 400, message: 'bad request body' });
+      const err = await rejectsWith(rt.chat(ask('bad request', { provider: ['first', 'up'] })), 'HTTP');
+      assert.equal(err.status, 400);
+      assert.equal(err.provider, 'first');
+      assert.equal(err.retryable, false);
+      assert.equal(served(first), 1);
+
+      const { events, error } = await collect(rt.stream(ask('bad stream', { provider: ['first', 'up'] })));
+      assert.equal(events.length, 0);
+      assert.ok(error instanceof ParleyError);
+      assert.equal(error.code, 'HTTP');
+      assert.equal(error.status, 400);
+      assert.equal(served(up), 0, 'the fallback never saw a request');
+      // A refused request says nothing about the provider's health.
+      assert.equal((await providerStats(rt, 'first')).failures, 0);
+    });
+  });
+
+  test('a stream that already delivered text and then breaks is not continued by another provider', async () => {
+    await withRoutes({}, async ({ rt, first, up }) => {
+      first.injectFault({ kind: 'reset', afterTokens: 3 });
+      const { events, error } = await collect(rt.stream(ask('break after three tokens', { provider: ['first', 'up'] })));
+      assert.ok(error instanceof ParleyError, `expected a ParleyError, got ${String(error)}`);
+      assert.equal(error.code, 'CONNECTION');
+      assert.equal(error.provider, 'first');
+      assert.equal(events.filter((e) => e.type === 'text').length, 3, 'the caller saw the first three tokens');
+      assert.ok(!events.some((e) => e.type === 'done'));
+      assert.equal(served(first), 1, 'not retried either: the caller already saw text');
+      assert.equal(served(up), 0, 'the second provider saw no request');
+    });
+  });
+
+  test('an unknown provider in the list is INVALID_REQUEST before any I/O', async () => {
+    await withRoutes({}, async ({ rt, first, up }) => {
+      await rejectsWith(rt.chat(ask('nobody', { provider: ['first', 'nope'] })), 'INVALID_REQUEST');
+      const { error } = await collect(rt.stream(ask('nobody', { provider: ['nope', 'up'] })));
+      assert.ok(error instanceof ParleyError);
+      assert.equal(error.code, 'INVALID_REQUEST');
+      assert.equal(served(first) + served(up), 0);
+    });
+  });
+
+  test('breaker: after failureThreshold failures the provider is skipped while cooling, then probed and closed again', async () => {
+    await withRoutes({ maxRetries: 0, breaker: { failureThreshold: 2, cooldownMs: 300 } }, async ({ rt, first, up }) => {
+      first.setFault({ kind: 'status', status: 503 });
+      const route = { provider: ['first', 'up'] };
+
+      assert.equal((await rt.chat(ask('one', route))).provider, 'up');
+      let stats = await providerStats(rt, 'first');
+      assert.equal(stats.breaker, 'closed');
+      assert.equal(stats.consecutiveFailures, 1);
+      assert.equal((await rt.chat(ask('two', route))).provider, 'up');
+      assert.equal(served(first), 2);
+
+      // Open: skipped while cooling.
+      stats = await providerStats(rt, 'first');
+      assert.equal(stats.breaker, 'open');
+      assert.equal(stats.consecutiveFailures, 2);
+      assert.equal(stats.lastError?.code, 'HTTP');
+      assert.ok(stats.cooldownUntil, 'an open breaker says until when');
+      assert.ok(Date.parse(stats.cooldownUntil) > Date.now() - 1_000);
+      assert.equal((await rt.chat(ask('three', route))).provider, 'up');
+      const { events } = await collect(rt.stream(ask('four', route)));
+      const done = events.at(-1);
+      assert.ok(done && done.type === 'done');
+      assert.equal(done.result.provider, 'up');
+      assert.equal(served(first), 2, 'the cooling provider saw no new request');
+      assert.equal((await providerStats(rt, 'up')).breaker, 'closed');
+
+      // Half-open after the cooldown: the next call probes; a failed probe re-opens at once.
+      await waitFor(async () => (await providerStats(rt, 'first')).breaker === 'half-open', { what: 'cooldown over', timeoutMs: 5_000 });
+      assert.equal((await rt.chat(ask('probe fails', route))).provider, 'up');
+      assert.equal(served(first), 3, 'the probe went to the cooling provider');
+      assert.equal((await providerStats(rt, 'first')).breaker, 'open', 'one failed probe re-opens the breaker');
+
+      // A successful probe closes it.
+      await waitFor(async () => (await providerStats(rt, 'first')).breaker === 'half-open', { what: 'second cooldown over', timeoutMs: 5_000 });
+      first.setFault(undefined);
+      const healed = await rt.chat(ask('probe succeeds', route));
+      assert.equal(healed.provider, 'first');
+      assert.equal(served(first), 4);
+      stats = await providerStats(rt, 'first');
+      assert.equal(stats.breaker, 'closed');
+      assert.equal(stats.consecutiveFailures, 0);
+      assert.equal(stats.cooldownUntil, undefined);
+      assert.equal((await rt.chat(ask('back to normal', route))).provider, 'first');
+    });
+  });
+
+  test('a conversation with provider [down, up] sends and streams through the fallback', async () => {
+    await withRoutes({}, async ({ rt }) => {
+      const conv = await rt.conversation({ provider: ['down', 'up'], model: 'parley-echo', system: 'Be brief.' });
+      try {
+        const first = await conv.send('hello over there');
+        assert.equal(first.provider, 'up');
+        const { events, error } = await collect(conv.stream('and again'));
+        assert.equal(error, undefined);
+        const last = events.at(-1);
+        assert.ok(last && last.type === 'done');
+        assert.equal(last.result.provider, 'up');
+        assert.deepEqual(
+          conv.messages.map((m) => m.role),
+          ['system', 'user', 'assistant', 'user', 'assistant'],
+        );
+        assert.equal(conv.messages[4]!.content, last.result.content);
+      } finally {
+        await conv.close();
+      }
+    });
+  });
+});

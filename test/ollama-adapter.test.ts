@@ -160,9 +160,17 @@ describe('OllamaAdapter.streamParser()', () => {
     assert.throws(() => parser.finish(), { code: 'INCOMPLETE', provider: 'local' });
   });
 
-  it('push() throws PROVIDER for an error line', () => {
+  it('an error line: the text before it in the same chunk is kept, then finish() throws PROVIDER', () => {
     const parser = adapter().streamParser(REQ);
-    assert.throws(() => parser.push(bytes(ndjson(line({ content: 'a' }), { error: 'model runner has unexpectedly stopped' }))), {
+    const events = parser.push(bytes(ndjson(line({ content: 'a' }), { error: 'model runner has unexpectedly stopped' })));
+    assert.deepEqual(events, [{ type: 'text', text: 'a' }]);
+    assert.equal(parser.done, true);
+    assert.throws(() => parser.finish(), { code: 'PROVIDER', message: 'model runner has unexpectedly stopped', provider: 'local' });
+  });
+
+  it('push() throws PROVIDER for an error line with nothing before it', () => {
+    const parser = adapter().streamParser(REQ);
+    assert.throws(() => parser.push(bytes(ndjson({ error: 'model runner has unexpectedly stopped' }))), {
       code: 'PROVIDER',
       message: 'model runner has unexpectedly stopped',
       provider: 'local',

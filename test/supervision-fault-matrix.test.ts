@@ -89,7 +89,8 @@ for (const kind of ['openai', 'ollama'] as const) {
           if (c.worker) server.setOptions({ tokenDelayMs: 50 });
           const started = performance.now();
           try {
-            const outcome = run(rt, 'p', mode);
+            // A wedge must be caught by the heartbeat, not by the call's own deadline.
+            const outcome = run(rt, 'p', mode, c.worker ? 10_000 : undefined);
             if (c.worker) {
               await waitFor(() => server.stats().connectionsOpen > 0 && server.requests.length > 0, { what: 'request in flight' });
               injectWorkerFault(c.worker);

@@ -27,15 +27,19 @@ export interface ProviderContext {
 export interface StreamParser {
   /**
    * Decode a chunk; returns the text / reasoning / tool_call events it completed.
-   * Throws ParleyError PROVIDER for an error the provider reports inside the
-   * stream, BAD_RESPONSE for data that cannot be understood.
+   * An error the provider reports inside the stream (PROVIDER) or data that
+   * cannot be understood (BAD_RESPONSE) is thrown here, unless the same chunk
+   * completed events before it: then those events are returned, `done`
+   * turns true and finish() throws the error, so what the provider sent
+   * before failing does not depend on how TCP split the bytes.
    */
   push(chunk: Uint8Array): StreamEvent[];
-  /** True once the protocol's end marker was seen; the rest of the body can be ignored. */
+  /** True once the protocol's end marker (or a held error) was seen; the rest of the body can be ignored. */
   readonly done: boolean;
   /**
    * The body ended. Returns the assembled result (content = all text events
-   * joined), or throws ParleyError INCOMPLETE when the end marker was never seen.
+   * joined), or throws the held error, or ParleyError INCOMPLETE when the
+   * end marker was never seen.
    */
   finish(): ChatResult;
 }

@@ -104,6 +104,7 @@ class OllamaStreamParser implements StreamParser {
   readonly #reply: ReplyAssembler;
   readonly #ids = { next: 0 };
   #done = false;
+  #failure: unknown;
 
   constructor(ctx: ProviderContext, req: ChatRequest) {
     this.#ctx = ctx;
@@ -112,17 +113,25 @@ class OllamaStreamParser implements StreamParser {
   }
 
   get done(): boolean {
-    return this.#done;
+    return this.#done || this.#failure !== undefined;
   }
 
   push(chunk: Uint8Array): StreamEvent[] {
     const events: StreamEvent[] = [];
-    if (this.#done) return events;
-    this.#read(this.#lines.push(chunk), events);
+    if (this.done) return events;
+    try {
+      this.#read(this.#lines.push(chunk), events);
+    } catch (err) {
+      // What the provider sent before its error, in the same chunk, still
+      // reaches the caller; finish() then throws the error.
+      if (events.length === 0) throw err;
+      this.#failure = err;
+    }
     return events;
   }
 
   finish(): ChatResult {
+    if (this.#failure !== undefined) throw this.#failure;
     // A last line without its newline still counts, end marker included.
     if (!this.#done) this.#read(this.#lines.end(), []);
     if (!this.#done) throw new ParleyError('INCOMPLETE', 'the stream ended without a line with "done": true', { provider: this.#ctx.name });

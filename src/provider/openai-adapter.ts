@@ -128,6 +128,7 @@ class OpenAIStreamParser implements StreamParser {
   readonly #reply: ReplyAssembler;
   readonly #calls = new ToolCallAssembler();
   #done = false;
+  #failure: unknown;
 
   constructor(ctx: ProviderContext, req: ChatRequest) {
     this.#ctx = ctx;
@@ -135,20 +136,28 @@ class OpenAIStreamParser implements StreamParser {
   }
 
   get done(): boolean {
-    return this.#done;
+    return this.#done || this.#failure !== undefined;
   }
 
   push(chunk: Uint8Array): StreamEvent[] {
     const events: StreamEvent[] = [];
-    if (this.#done) return events;
-    for (const sse of this.#sse.push(chunk)) {
-      this.#event(sse, events);
-      if (this.#done) break;
+    if (this.done) return events;
+    try {
+      for (const sse of this.#sse.push(chunk)) {
+        this.#event(sse, events);
+        if (this.#done) break;
+      }
+    } catch (err) {
+      // What the provider sent before its error, in the same chunk, still
+      // reaches the caller; finish() then throws the error.
+      if (events.length === 0) throw err;
+      this.#failure = err;
     }
     return events;
   }
 
   finish(): ChatResult {
+    if (this.#failure !== undefined) throw this.#failure;
     if (!this.#done) {
       this.#sse.end();
       throw new ParleyError('INCOMPLETE', 'the stream ended without data: [DONE]', { provider: this.#ctx.name });

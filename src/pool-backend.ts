@@ -9,6 +9,9 @@
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import { Piscina } from 'piscina';
+
+/** Piscina does not export its balancer's worker type: this is the part of it parley reads. */
+type PiscinaWorker = Parameters<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer'] & {}>[1][number];
 import { ParleyError } from './errors.ts';
 import { fromWireError, toWireError } from './error-wire.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -20,6 +23,7 @@ import { workerExecArgv, workerScript } from './worker-entry.ts';
 /** How long a new thread may take to load before its silence counts as a wedge. */
 const STARTUP_ALLOWANCE_MS = 15_000;
 const STATS_DEADLINE_MS = 1_000;
+const CLOSE_REPEAT_MS = 100;
 
 interface Queued {
   call: PendingCall;
@@ -31,7 +35,10 @@ interface Queued {
 interface Thread {
   worker: Worker;
   lastBeat: number;
+  /** Its first heartbeat arrived: it runs parley's code (and 'worker-started' was told). */
   answered: boolean;
+  /** It replaced a thread that died. */
+  replacement: boolean;
 }
 
 export class PoolBackend implements WorkerBackend {
@@ -41,6 +48,9 @@ export class PoolBackend implements WorkerBackend {
   readonly #channelName = `parley-pool-${randomUUID()}`;
   #pool: Piscina<PoolTask, PoolReply>;
   readonly #threads = new Map<number, Thread>();
+  /** Threads declared dead (exited, or wedged and being terminated): never given another call. */
+  readonly #condemned = new Set<number>();
+  readonly #earlyBeats = new Map<number, number>();
   #queue: Queued[] = [];
   #running = 0;
   #state: BackendState = 'running';
@@ -149,8 +159,18 @@ export class PoolBackend implements WorkerBackend {
       this.#closedWaiters.add(waiter);
       if (pending.size === 0) resolve();
     });
+    // A thread still loading its modules is not listening yet and would miss
+    // a single broadcast: repeat it until every thread has answered.
     this.#post({ type: 'close' });
-    const timedOut = await Promise.race([allClosed.then(() => false), delay(ms).then(() => true)]);
+    const repeat = setInterval(() => this.#post({ type: 'close' }), CLOSE_REPEAT_MS);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      allClosed.then(() => false),
+      // Shutdown is awaited by the host: this timer keeps the process alive until it is done.
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms))),
+    ]);
+    clearTimeout(timer);
+    clearInterval(repeat);
     // Every thread has aborted its calls and closed its Agents (or ran out of
     // time); piscina then retires the threads, which hold nothing any more.
     await this.#pool.destroy();
@@ -175,6 +195,7 @@ export class PoolBackend implements WorkerBackend {
       // Threads own long-lived Agents: they must never be reaped for idleness.
       idleTimeout: Number.MAX_SAFE_INTEGER,
       concurrentTasksPerWorker: this.#options.concurrencyPerWorker,
+      loadBalancer: (_task, workers) => this.#leastLoaded(workers),
       // Atomics.wait between tasks would block the thread's event loop, and
       // with it every socket and heartbeat the thread owns.
       atomics: 'disabled',
@@ -193,18 +214,33 @@ export class PoolBackend implements WorkerBackend {
     for (const worker of pool.threads) {
       if (this.#threads.has(worker.threadId)) continue;
       const threadId = worker.threadId;
-      this.#threads.set(threadId, { worker, lastBeat: Date.now(), answered: false });
-      this.#hooks.started(threadId);
-      if (++this.#spawned > this.#options.workers) {
-        this.#restarts++;
-        this.#hooks.restarted(threadId);
-      }
+      const replacement = ++this.#spawned > this.#options.workers;
+      const thread: Thread = { worker, lastBeat: Date.now(), answered: false, replacement };
+      this.#threads.set(threadId, thread);
+      if (this.#earlyBeats.delete(threadId)) this.#beat(thread, threadId);
       worker.once('exit', (code) => this.#onExit(pool, threadId, `worker exited with code ${code}`));
       worker.once('error', (err) => this.#onExit(pool, threadId, `worker threw: ${err.message}`));
     }
   }
 
+  /**
+   * Piscina's own balancer, minus the threads parley has declared dead:
+   * piscina still sees a wedged thread as idle until its exit arrives.
+   * No candidate means the task waits in piscina for a replacement.
+   */
+  #leastLoaded(workers: PiscinaWorker[]): PiscinaWorker | null {
+    let best: PiscinaWorker | null = null;
+    for (const worker of workers) {
+      if (worker.terminating || worker.destroyed || this.#condemned.has(worker.id)) continue;
+      if (worker.currentUsage >= this.#options.concurrencyPerWorker) continue;
+      if (best === null || worker.currentUsage < best.currentUsage) best = worker;
+      if (worker.currentUsage === 0) break;
+    }
+    return best;
+  }
+
   #onExit(pool: Piscina<PoolTask, PoolReply>, threadId: number, reason: string): void {
+    this.#condemned.add(threadId);
     if (!this.#threads.delete(threadId)) return;
     if (this.#state === 'closed' || pool !== this.#pool) return;
     this.#lastCrash = { workerId: threadId, reason, at: new Date().toISOString() };
@@ -219,7 +255,10 @@ export class PoolBackend implements WorkerBackend {
       this.#threads.clear();
       void pool.destroy();
       this.#hooks.failed(this.#failure);
+      return;
     }
+    // Piscina has already started the replacement.
+    this.#restarts++;
   }
 
   #run(call: PendingCall, work: Work): Promise<unknown> {
@@ -261,15 +300,23 @@ export class PoolBackend implements WorkerBackend {
   #onControl(msg: PoolControl): void {
     if (msg.type === 'beat') {
       const thread = this.#threads.get(msg.workerId);
-      if (thread) {
-        thread.lastBeat = Date.now();
-        thread.answered = true;
-      }
+      // A thread beats as soon as it has loaded, which can be before piscina
+      // announces it: keep that first beat for when it is adopted.
+      if (!thread) this.#earlyBeats.set(msg.workerId, Date.now());
+      else this.#beat(thread, msg.workerId);
     } else if (msg.type === 'stats') {
       this.#statsWaiters.get(msg.seq)?.(msg.stats);
     } else if (msg.type === 'closed') {
       for (const waiter of this.#closedWaiters) waiter(msg.workerId);
     }
+  }
+
+  #beat(thread: Thread, threadId: number): void {
+    thread.lastBeat = Date.now();
+    if (thread.answered) return;
+    thread.answered = true;
+    this.#hooks.started(threadId);
+    if (thread.replacement) this.#hooks.restarted(threadId);
   }
 
   #checkHeartbeats(): void {
@@ -294,8 +341,4 @@ export class PoolBackend implements WorkerBackend {
       retryable: false,
     });
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

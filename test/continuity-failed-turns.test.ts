@@ -13,6 +13,7 @@ import { createRuntime, type CallOptions, type Conversation, type ErrorCode, typ
 import { startModelServer, waitFor, type Fault, type ModelServer } from '../src/testing/index.ts';
 import { rejectsWith } from './helpers/fixtures.ts';
 import { assertSentWholeHistory, chatRequestCount, plain } from './fixtures/continuity-support.ts';
+import { testWorkers } from './helpers/workers-mode.ts';
 
 const PROVIDERS = ['ollama', 'openai'] as const;
 
@@ -25,7 +26,7 @@ interface Shared {
 async function startShared(): Promise<Shared> {
   const server = await startModelServer({ tokenDelayMs: 5 });
   try {
-    const rt = await createRuntime({
+    const rt = await createRuntime({ workers: testWorkers,
       providers: { ollama: { kind: 'ollama', baseUrl: server.url }, openai: { kind: 'openai', baseUrl: `${server.url}/v1` } },
       timeoutMs: 10_000,
       maxRetries: 0,
@@ -193,7 +194,7 @@ test('conversation with a store: failed turns write nothing; a reopened store ho
   const server = await startModelServer({ tokenDelayMs: 5 });
   let rt: Runtime | undefined;
   try {
-    rt = await createRuntime({
+    rt = await createRuntime({ workers: testWorkers,
       providers: { ollama: { kind: 'ollama', baseUrl: server.url }, openai: { kind: 'openai', baseUrl: `${server.url}/v1` } },
       timeoutMs: 10_000,
       maxRetries: 0,

@@ -12,6 +12,7 @@ import { createRuntime, type Conversation, type Runtime } from '../src/index.ts'
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { rejectsWith } from './helpers/fixtures.ts';
 import { assertSentWholeHistory, plain } from './fixtures/continuity-support.ts';
+import { testWorkers } from './helpers/workers-mode.ts';
 
 function providers(server: ModelServer) {
   return { ollama: { kind: 'ollama' as const, baseUrl: server.url }, openai: { kind: 'openai' as const, baseUrl: `${server.url}/v1` } };
@@ -24,7 +25,7 @@ async function withConversation(
   const server = await startModelServer();
   let rt: Runtime | undefined;
   try {
-    rt = await createRuntime({ providers: providers(server), timeoutMs: 10_000, ...runtimeOptions });
+    rt = await createRuntime({ workers: testWorkers, providers: providers(server), timeoutMs: 10_000, ...runtimeOptions });
     const conversation = await rt.conversation({ model: 'parley-echo', system: 'Keep it short.', maxTokens: 5 });
     try {
       await body(server, rt, conversation);
@@ -116,7 +117,7 @@ test('conversation with a store: 20 runtimes in a row in one process resume the 
   const started = performance.now();
   try {
     for (let r = 0; r < RUNTIMES; r++) {
-      const rt = await createRuntime({ providers: providers(server), timeoutMs: 10_000 });
+      const rt = await createRuntime({ workers: testWorkers, providers: providers(server), timeoutMs: 10_000 });
       try {
         const conversation = await rt.conversation({
           provider: r % 2 ? 'openai' : 'ollama',
@@ -140,7 +141,7 @@ test('conversation with a store: 20 runtimes in a row in one process resume the 
         assert.equal(report.forced, false, 'the worker should exit by itself');
       }
     }
-    const rt = await createRuntime({ providers: providers(server) });
+    const rt = await createRuntime({ workers: testWorkers, providers: providers(server) });
     try {
       const resumed = await rt.conversation({ model: 'parley-echo', store });
       assert.equal(resumed.messages.length, 1 + 2 * TURNS * RUNTIMES);

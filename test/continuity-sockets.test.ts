@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { createRuntime, type Conversation, type Runtime } from '../src/index.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { assertSentWholeHistory, delay } from './fixtures/continuity-support.ts';
+import { testWorkers } from './helpers/workers-mode.ts';
 
 const TURNS = 500;
 const SERVER_KEEP_ALIVE_MS = 200;
@@ -26,7 +27,7 @@ test('conversation: 500 turns over ollama and openai survive dropped and expirin
     // Without the hint, the client reuses sockets the server is about to close
     // (see ModelServerOptions.advertiseKeepAlive): the race under test.
     server = await startModelServer({ keepAliveTimeoutMs: SERVER_KEEP_ALIVE_MS, closeAfterRequests: 3, advertiseKeepAlive: false });
-    rt = await createRuntime({
+    rt = await createRuntime({ workers: testWorkers,
       providers: {
         ollama: { kind: 'ollama', baseUrl: server.url },
         openai: { kind: 'openai', baseUrl: `${server.url}/v1` },

@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { createRuntime, type Runtime } from '../src/index.ts';
 import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
 import { assertSentWholeHistory, chatRequestCount } from './fixtures/continuity-support.ts';
+import { testWorkers } from './helpers/workers-mode.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHILD = 'test/fixtures/continuity-child.ts';
@@ -83,7 +84,7 @@ test('conversation with a store: SIGKILL mid-turn, again and again; the next pro
       server.setOptions({ tokenDelayMs: FAST_TOKEN_MS });
 
       // Resume in this process: no exception, every acknowledged turn, nothing beyond the one in flight.
-      const rt: Runtime = await createRuntime({ providers: { ollama: { kind: 'ollama', baseUrl: server.url } }, timeoutMs: 10_000 });
+      const rt: Runtime = await createRuntime({ workers: testWorkers, providers: { ollama: { kind: 'ollama', baseUrl: server.url } }, timeoutMs: 10_000 });
       try {
         const warnings: string[] = [];
         const conversation = await rt.conversation({ model: 'parley-echo', store: storePath, maxTokens: 6, onWarning: (m) => warnings.push(m) });

@@ -13,6 +13,7 @@ import { createRuntime, type ChatResult, type Message, type Runtime } from '../s
 import { estimateTokens, trimToWindow, updateCalibration } from '../src/context-window.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { lastSent, plain, type SentMessage } from './fixtures/continuity-support.ts';
+import { testWorkers } from './helpers/workers-mode.ts';
 
 const BUDGET = 600;
 const TURNS = 40;
@@ -33,7 +34,7 @@ test('conversation with maxContextTokens: requests stay under the budget, drop o
   let rt: Runtime | undefined;
   try {
     server = await startModelServer();
-    rt = await createRuntime({
+    rt = await createRuntime({ workers: testWorkers,
       providers: { ollama: { kind: 'ollama', baseUrl: server.url }, openai: { kind: 'openai', baseUrl: `${server.url}/v1` } },
       timeoutMs: 10_000,
     });

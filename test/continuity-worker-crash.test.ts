@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createRuntime, type Conversation, type Runtime } from '../src/index.ts';
 import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
-import { injectWorkerFault, withWorkerHooks, type WorkerFault } from './helpers/worker-hooks.ts';
+import { hitWorker, withWorkerHooks, type WorkerFault } from './helpers/worker-hooks.ts';
 import { rejectsWith } from './helpers/fixtures.ts';
 import { assertSentWholeHistory, chatRequestCount, plain } from './fixtures/continuity-support.ts';
+import { testWorkers } from './helpers/workers-mode.ts';
 
 const FAULTS: WorkerFault[] = ['crash', 'wedge'];
 
@@ -27,7 +28,7 @@ async function withSetup(body: (s: Setup) => Promise<void>): Promise<void> {
   const server = await startModelServer({ tokenDelayMs: 25 });
   let rt: Runtime | undefined;
   try {
-    rt = await createRuntime({
+    rt = await createRuntime({ workers: testWorkers,
       providers: { ollama: { kind: 'ollama', baseUrl: server.url }, openai: { kind: 'openai', baseUrl: `${server.url}/v1` } },
       timeoutMs: 10_000,
       heartbeatIntervalMs: 50,
@@ -62,7 +63,7 @@ for (const fault of FAULTS) {
       await withSetup(async ({ server, rt, conversation }) => {
         await turns(conversation, 3, 'before');
         const crashed = once(rt, 'worker-crashed');
-        injectWorkerFault(fault);
+        await hitWorker(rt, fault);
         await crashed;
         assert.equal(conversation.messages.length, 1 + 2 * 3);
         await conversation.send('after the fault');
@@ -73,7 +74,7 @@ for (const fault of FAULTS) {
     });
 
     test(`conversation.send: a ${fault} mid-turn fails the turn with WORKER_CRASHED and leaves history untouched`, async () => {
-      await withSetup(async ({ server, conversation }) => {
+      await withSetup(async ({ server, rt, conversation }) => {
         await turns(conversation, 3, 'before');
         const history = plain(conversation.messages);
         const before = chatRequestCount(server);
@@ -81,7 +82,7 @@ for (const fault of FAULTS) {
         server.injectFault({ kind: 'slow-headers', delayMs: 3_000 });
         const turn = conversation.send('this one dies', { timeoutMs: 8_000 });
         await requestArrived(server, before);
-        injectWorkerFault(fault);
+        await hitWorker(rt, fault);
         await rejectsWith(turn, 'WORKER_CRASHED');
         assert.deepEqual(plain(conversation.messages), history);
         await conversation.send('this one dies');
@@ -91,14 +92,14 @@ for (const fault of FAULTS) {
     });
 
     test(`conversation.stream: a ${fault} mid-stream fails the turn with WORKER_CRASHED and leaves history untouched`, async () => {
-      await withSetup(async ({ server, conversation }) => {
+      await withSetup(async ({ server, rt, conversation }) => {
         conversation.setProvider('openai');
         await turns(conversation, 3, 'before');
         const history = plain(conversation.messages);
         let texts = 0;
         const failed = (async () => {
           for await (const event of conversation.stream('this stream dies')) {
-            if (event.type === 'text' && ++texts === 1) injectWorkerFault(fault);
+            if (event.type === 'text' && ++texts === 1) void hitWorker(rt, fault);
           }
         })();
         await rejectsWith(failed, 'WORKER_CRASHED');
@@ -119,7 +120,7 @@ test('conversation: a turn sent as the worker dies either works or fails with WO
     await turns(conversation, 2, 'before');
     const history = plain(conversation.messages);
     const crashed = once(rt, 'worker-crashed');
-    injectWorkerFault('crash');
+    await hitWorker(rt, 'crash');
     // No wait: the host cannot know yet that the worker is gone.
     try {
       await conversation.send('racing the crash');
@@ -144,7 +145,7 @@ test('conversation: repeated crashes across turns never lose a recorded turn', a
       server.injectFault({ kind: 'slow-headers', delayMs: 3_000 });
       const turn = conversation.send(`round ${round} doomed`);
       await requestArrived(server, before);
-      injectWorkerFault('crash');
+      await hitWorker(rt, 'crash');
       await rejectsWith(turn, 'WORKER_CRASHED');
       assert.equal(conversation.messages.length, 1 + 2 * recorded);
     }

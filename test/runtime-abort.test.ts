@@ -4,6 +4,7 @@ import type { StreamEvent } from '../src/index.ts';
 import { waitFor } from '../src/testing/index.ts';
 import { ask, collect, rejectsWith, textOf, warm, withStack } from './helpers/fixtures.ts';
 import { settlesWithin } from './helpers/wait-for.ts';
+import { testWorkers, inFlightOf } from './helpers/workers-mode.ts';
 
 const LONG = { maxTokens: 1_000 };
 
@@ -33,7 +34,7 @@ describe('runtime abort and early exit', () => {
       }
       const stats = await rt.stats();
       assert.equal(stats.inFlight, 0);
-      assert.equal(stats.workers[0]?.inFlight, 0);
+      assert.equal(inFlightOf(stats), 0);
     });
   });
 
@@ -66,7 +67,7 @@ describe('runtime abort and early exit', () => {
         assert.ok(server.stats().connectionsOpen <= 1);
         await waitFor(() => server.stats().connectionsOpen === 0, { what: 'the cancelled request socket closed', timeoutMs: 3_000 });
       }
-      await waitFor(async () => (await rt.stats()).workers[0]?.inFlight === 0, { what: 'worker call ended' });
+      await waitFor(async () => inFlightOf(await rt.stats()) === 0, { what: 'worker call ended' });
       const stats = await rt.stats();
       assert.equal(stats.inFlight, 0);
       // The runtime keeps working afterwards.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { StreamEvent } from '../src/index.ts';
 import { ask, collect, sleep, textOf, warm, withStack } from './helpers/fixtures.ts';
+import { testWorkers, inFlightOf } from './helpers/workers-mode.ts';
 
 /**
  * About 1500 tokens of 4 KiB each, sent as fast as the socket takes them:
@@ -36,7 +37,7 @@ describe('runtime stream backpressure', () => {
             // Far longer than the whole reply took at full speed: without
             // backpressure the worker would have read it all and finished.
             await sleep(Math.min(3_000, Math.max(400, 3 * fastMs)));
-            stillReadingDuringPause = (await rt.stats()).workers[0]?.inFlight;
+            stillReadingDuringPause = inFlightOf(await rt.stats());
           } else if (events.length % 100 === 0) {
             await sleep(5);
           }

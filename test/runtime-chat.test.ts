@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRuntime, type ChatResult } from '../src/index.ts';
 import { startModelServer } from '../src/testing/index.ts';
 import { TEST_RUNTIME_DEFAULTS, ask, closedPort, collect, startStack, textOf, type Stack } from './helpers/fixtures.ts';
+import { testWorkers } from './helpers/workers-mode.ts';
 
 const KINDS = ['openai', 'ollama'] as const;
 
@@ -121,7 +122,7 @@ describe('runtime health()', () => {
   test('a provider that is down reports ok:false with a code, without throwing', async () => {
     const server = await startModelServer();
     const port = await closedPort();
-    const rt = await createRuntime({
+    const rt = await createRuntime({ workers: testWorkers,
       providers: {
         up: { kind: 'ollama', baseUrl: server.url },
         down: { kind: 'openai', baseUrl: `http://127.0.0.1:${port}/v1` },

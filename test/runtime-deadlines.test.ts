@@ -5,6 +5,7 @@ import { createRuntime } from '../src/index.ts';
 import { FAULT_HEADER, waitFor } from '../src/testing/index.ts';
 import { TEST_RUNTIME_DEFAULTS, ask, collect, rejectsWith, textOf, warm, withStack } from './helpers/fixtures.ts';
 import { settlesWithin } from './helpers/wait-for.ts';
+import { testWorkers, inFlightOf } from './helpers/workers-mode.ts';
 
 const stallHeader = (fault: object) => ({ [FAULT_HEADER]: JSON.stringify(fault) });
 
@@ -20,7 +21,7 @@ describe('runtime deadlines', () => {
       await waitFor(() => server.stats().connectionsOpen === before, { what: 'connectionsOpen back to its previous value', timeoutMs: 3_000 });
       const stats = await rt.stats();
       assert.equal(stats.inFlight, 0);
-      assert.equal(stats.workers[0]?.inFlight, 0);
+      assert.equal(inFlightOf(stats), 0);
     });
   });
 
@@ -106,7 +107,7 @@ describe('runtime deadlines', () => {
     });
     await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
     const { port } = blackhole.address() as { port: number };
-    const rt = await createRuntime({
+    const rt = await createRuntime({ workers: testWorkers,
       providers: { silent: { kind: 'ollama', baseUrl: `http://127.0.0.1:${port}` } },
       ...TEST_RUNTIME_DEFAULTS,
       timeoutMs: 60_000,

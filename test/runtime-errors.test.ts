@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRuntime, ParleyError, type ChatRequest, type Runtime, type RuntimeOptions, type StreamEvent } from '../src/index.ts';
 import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
 import { TEST_RUNTIME_DEFAULTS, ask, closedPort, collect, rejectsWith, startStack, withStack, type Stack } from './helpers/fixtures.ts';
+import { testWorkers } from './helpers/workers-mode.ts';
 
 const KINDS = ['openai', 'ollama'] as const;
 
@@ -239,7 +240,7 @@ describe('errors of a running runtime', () => {
 describe('UNREACHABLE', () => {
   test('a port with nothing listening', async () => {
     const port = await closedPort();
-    const rt = await createRuntime({ providers: { gone: { kind: 'openai', baseUrl: `http://127.0.0.1:${port}/v1` } }, ...TEST_RUNTIME_DEFAULTS, maxRetries: 0 });
+    const rt = await createRuntime({ workers: testWorkers, providers: { gone: { kind: 'openai', baseUrl: `http://127.0.0.1:${port}/v1` } }, ...TEST_RUNTIME_DEFAULTS, maxRetries: 0 });
     try {
       const err = await rejectsWith(rt.chat(ask('a')), 'UNREACHABLE');
       assert.equal(err.provider, 'gone');
@@ -266,7 +267,7 @@ describe('SHUTDOWN', () => {
   test('every call after shutdown() rejects with SHUTDOWN', async () => {
     const server = await startModelServer();
     try {
-      const rt = await createRuntime({ providers: { local: { kind: 'ollama', baseUrl: server.url } }, ...TEST_RUNTIME_DEFAULTS });
+      const rt = await createRuntime({ workers: testWorkers, providers: { local: { kind: 'ollama', baseUrl: server.url } }, ...TEST_RUNTIME_DEFAULTS });
       await rt.chat(ask('a'));
       await rt.shutdown();
       const served = server.stats().requestsServed;
@@ -285,7 +286,7 @@ describe('secrets', () => {
   test('the API key never appears in errors, their JSON, stacks, causes, health or stats', async () => {
     const key = 'sk-test-SECRET-abcdef123456';
     const server = await startModelServer();
-    const rt = await createRuntime({
+    const rt = await createRuntime({ workers: testWorkers,
       providers: {
         openai: { kind: 'openai', baseUrl: `${server.url}/v1`, apiKey: key },
         claude: { kind: 'anthropic', baseUrl: server.url, apiKey: key },

@@ -4,6 +4,7 @@ import type { Runtime } from '../src/index.ts';
 import type { ModelServer } from '../src/testing/index.ts';
 import { ask, collect, rejectsWith, warm, withStack } from './helpers/fixtures.ts';
 import { settlesWithin } from './helpers/wait-for.ts';
+import { testWorkers, providerFigure } from './helpers/workers-mode.ts';
 
 /** Chat requests the server received since `from`. */
 const chatRequests = (server: ModelServer, from: number) =>
@@ -11,7 +12,7 @@ const chatRequests = (server: ModelServer, from: number) =>
 
 async function retriesOf(rt: Runtime, provider: string): Promise<number> {
   const stats = await rt.stats();
-  return stats.workers[0]!.providers.find((p) => p.provider === provider)!.retries;
+  return providerFigure(stats, provider, 'retries');
 }
 
 describe('runtime retries', () => {

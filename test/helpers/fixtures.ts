@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { createRuntime, ParleyError, type ChatRequest, type ErrorCode, type Runtime, type RuntimeOptions, type StreamEvent } from '../../src/index.ts';
 import { startModelServer, waitFor, type ModelServer, type ModelServerOptions } from '../../src/testing/index.ts';
+import { testWorkers } from './workers-mode.ts';
 
 export interface Stack {
   server: ModelServer;
@@ -37,7 +38,7 @@ export async function startStack(
   const server = await startModelServer(serverOptions);
   let rt: Runtime;
   try {
-    rt = await createRuntime({ providers: providersFor(server), ...TEST_RUNTIME_DEFAULTS, ...runtimeOptions(server) });
+    rt = await createRuntime({ workers: testWorkers, providers: providersFor(server), ...TEST_RUNTIME_DEFAULTS, ...runtimeOptions(server) });
   } catch (err) {
     await server.close();
     throw err;

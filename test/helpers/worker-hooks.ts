@@ -4,6 +4,8 @@
  */
 import { BroadcastChannel } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import type { Runtime } from '../../src/index.ts';
+import { testWorkers } from './workers-mode.ts';
 
 export const hookPreload = fileURLToPath(new URL('../fixtures/worker-hooks.mjs', import.meta.url));
 
@@ -17,4 +19,31 @@ export function injectWorkerFault(action: WorkerFault, options: { threadId?: num
   const channel = new BroadcastChannel('parley-test-hooks');
   channel.postMessage({ action, ...options });
   channel.close();
+}
+
+/**
+ * The thread serving a call right now (the one with calls in flight): in
+ * pool mode a fault aimed at it leaves the other threads alone.
+ */
+export async function threadServing(rt: Runtime, timeoutMs = 5_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const busy = (await rt.stats()).workers.find((w) => w.inFlight > 0);
+    if (busy) return busy.workerId;
+    if (Date.now() > deadline) throw new Error(`threadServing: no thread had a call in flight within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+/**
+ * Injects a worker fault the way the suites mean it: the one actor, or in
+ * pool mode one thread (the one serving a call, else the first), since a
+ * real fault takes down a thread, not the whole pool at the same instant.
+ */
+export async function hitWorker(rt: Runtime, fault: WorkerFault): Promise<void> {
+  if (testWorkers <= 1) return injectWorkerFault(fault);
+  const workers = (await rt.stats()).workers;
+  const target = workers.find((w) => w.inFlight > 0) ?? workers[0];
+  if (!target) throw new Error('hitWorker: no pool thread answered stats()');
+  injectWorkerFault(fault, { threadId: target.workerId });
 }

@@ -20,10 +20,13 @@ export function workerScript(name: 'provider-actor' | 'provider-task'): WorkerSc
   return { filename: fileURLToPath(new URL('../workers/tsx-bootstrap.mjs', import.meta.url)), argv: [entry.href] };
 }
 
-/** Flags for a worker thread: the parent's (minus debugger and profiler flags), then the host's own. */
-export function workerExecArgv(extra: readonly string[]): string[] {
-  const inherited = process.execArgv.filter(
-    (arg) => !arg.startsWith('--inspect') && !arg.startsWith('--cpu-prof') && !arg.startsWith('--heap-prof'),
-  );
-  return [...inherited, ...extra];
+/**
+ * Flags for a worker thread. Without extra flags, undefined: the thread
+ * inherits the parent's flags the way Node filters them (a host started with
+ * --expose-gc or --max-old-space-size must still work). With extra flags,
+ * only those: passing the parent's per-process flags explicitly would make
+ * Node refuse to start the thread.
+ */
+export function workerExecArgv(extra: readonly string[]): string[] | undefined {
+  return extra.length > 0 ? [...extra] : undefined;
 }

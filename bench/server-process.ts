@@ -20,7 +20,7 @@ const START_TIMEOUT_MS = 20_000;
 export function startServerProcess(extraArgs: string[] = []): Promise<ServerProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/testing/serve.ts', '--port', '0', '--token-delay-ms', '0', ...extraArgs],
+    ['--import', 'tsx', 'src/testing/serve.ts', '--port', '0', '--token-delay-ms', '0', '--fill-to-max-tokens', ...extraArgs],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

@@ -17,6 +17,7 @@ import { fromWireError, toWireError } from './error-wire.ts';
 import type { ResolvedOptions } from './options.ts';
 import type { PendingCall } from './pending-calls.ts';
 import type { PoolControl, PoolInit, PoolReply, PoolTask, WorkerStats } from './protocol.ts';
+import { RestartBudget } from './restart-budget.ts';
 import type { BackendHooks, BackendState, CrashRecord, Work, WorkerBackend } from './worker-backend.ts';
 import { workerExecArgv, workerScript } from './worker-entry.ts';
 
@@ -55,9 +56,8 @@ export class PoolBackend implements WorkerBackend {
   #running = 0;
   #state: BackendState = 'running';
   #restarts = 0;
-  #crashTimes: number[] = [];
+  readonly #budget: RestartBudget;
   #lastCrash: CrashRecord | undefined;
-  #failure: string | undefined;
   #statsSeq = 0;
   /** Threads started by the current pool: beyond `workers`, each is a replacement. */
   #spawned = 0;
@@ -68,6 +68,7 @@ export class PoolBackend implements WorkerBackend {
   constructor(options: ResolvedOptions, hooks: BackendHooks) {
     this.#options = options;
     this.#hooks = hooks;
+    this.#budget = new RestartBudget(options.restart);
     this.#control = new BroadcastChannel(this.#channelName);
     this.#control.unref();
     this.#control.onmessage = (event) => this.#onControl((event as unknown as { data: PoolControl }).data);
@@ -91,7 +92,7 @@ export class PoolBackend implements WorkerBackend {
   }
 
   dispatch(call: PendingCall, work: Work): Promise<unknown> {
-    if (this.#state === 'failed') return Promise.reject(this.#failedError());
+    if (this.#state === 'failed') return Promise.reject(this.#budget.failedError());
     if (this.#state === 'closed') return Promise.reject(new ParleyError('SHUTDOWN', 'the runtime is shut down'));
     if (this.#running < this.#capacity) return this.#run(call, work);
     if (this.#queue.length >= this.#options.maxQueue) {
@@ -137,8 +138,7 @@ export class PoolBackend implements WorkerBackend {
 
   restart(): void {
     if (this.#state === 'closed') throw new ParleyError('SHUTDOWN', 'the runtime is shut down');
-    this.#crashTimes = [];
-    this.#failure = undefined;
+    this.#budget.reset();
     if (this.#state === 'failed') {
       this.#state = 'running';
       this.#spawned = 0;
@@ -245,16 +245,13 @@ export class PoolBackend implements WorkerBackend {
     if (this.#state === 'closed' || pool !== this.#pool) return;
     this.#lastCrash = { workerId: threadId, reason, at: new Date().toISOString() };
     this.#hooks.crashed(threadId, reason);
-    const now = Date.now();
-    this.#crashTimes = this.#crashTimes.filter((t) => now - t < this.#options.restart.windowMs);
-    this.#crashTimes.push(now);
-    if (this.#crashTimes.length > this.#options.restart.maxRestarts) {
+    // Piscina restarts at once: the budget's backoff does not apply, its bound does.
+    if (this.#budget.crashed(reason) === undefined) {
       this.#state = 'failed';
-      this.#failure = `${this.#crashTimes.length} worker crashes within ${this.#options.restart.windowMs} ms; last: ${reason}`;
-      for (const q of this.#queue.splice(0)) q.reject(this.#failedError());
+      for (const q of this.#queue.splice(0)) q.reject(this.#budget.failedError());
       this.#threads.clear();
       void pool.destroy();
-      this.#hooks.failed(this.#failure);
+      this.#hooks.failed(this.#budget.failure!);
       return;
     }
     // Piscina has already started the replacement.
@@ -334,11 +331,5 @@ export class PoolBackend implements WorkerBackend {
 
   #post(msg: PoolControl): void {
     this.#control.postMessage(msg);
-  }
-
-  #failedError(): ParleyError {
-    return new ParleyError('WORKER_CRASHED', `the runtime has failed (${this.#failure ?? 'worker crashes'}); call runtime.restart() or shut it down`, {
-      retryable: false,
-    });
   }
 }

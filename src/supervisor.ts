@@ -6,6 +6,7 @@
  */
 import { ParleyError } from './errors.ts';
 import type { ResolvedOptions } from './options.ts';
+import { RestartBudget } from './restart-budget.ts';
 import type { BackendState, CrashRecord } from './worker-backend.ts';
 import { WorkerHandle } from './worker-handle.ts';
 
@@ -23,16 +24,16 @@ export class Supervisor {
   #handle: WorkerHandle | undefined;
   #state: BackendState = 'running';
   #nextWorkerId = 1;
-  #crashTimes: number[] = [];
   #restarts = 0;
   #lastCrash: CrashRecord | undefined;
-  #failure: string | undefined;
   #restartTimer: NodeJS.Timeout | undefined;
+  readonly #budget: RestartBudget;
   #waiters: { resolve: (h: WorkerHandle) => void; reject: (e: ParleyError) => void }[] = [];
 
   constructor(options: ResolvedOptions, hooks: SupervisorHooks) {
     this.#options = options;
     this.#hooks = hooks;
+    this.#budget = new RestartBudget(options.restart);
     this.#handle = this.#spawn();
   }
 
@@ -54,7 +55,7 @@ export class Supervisor {
   acquire(): WorkerHandle | Promise<WorkerHandle> {
     const live = this.handle;
     if (live && this.#state === 'running') return live;
-    if (this.#state === 'failed') throw this.#failedError();
+    if (this.#state === 'failed') throw this.#budget.failedError();
     if (this.#state === 'closed') throw new ParleyError('SHUTDOWN', 'the runtime is shut down');
     return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
   }
@@ -62,8 +63,7 @@ export class Supervisor {
   /** Forget the crash history and start a fresh worker (the way out of 'failed'). */
   restart(): void {
     if (this.#state === 'closed') throw new ParleyError('SHUTDOWN', 'the runtime is shut down');
-    this.#crashTimes = [];
-    this.#failure = undefined;
+    this.#budget.reset();
     if (this.#state === 'failed') {
       this.#state = 'running';
       this.#handle = this.#spawn();
@@ -99,19 +99,14 @@ export class Supervisor {
     this.#lastCrash = { workerId: handle.id, reason, at: new Date().toISOString() };
     this.#hooks.crashed(handle, reason);
     if (handle !== this.#handle) return;
-    const now = Date.now();
-    this.#crashTimes = this.#crashTimes.filter((t) => now - t < this.#options.restart.windowMs);
-    this.#crashTimes.push(now);
-    if (this.#crashTimes.length > this.#options.restart.maxRestarts) {
+    const delay = this.#budget.crashed(reason);
+    if (delay === undefined) {
       this.#state = 'failed';
-      this.#failure = `${this.#crashTimes.length} worker crashes within ${this.#options.restart.windowMs} ms; last: ${reason}`;
-      this.#rejectWaiters(this.#failedError());
-      this.#hooks.failed(this.#failure);
+      this.#rejectWaiters(this.#budget.failedError());
+      this.#hooks.failed(this.#budget.failure!);
       return;
     }
     this.#state = 'restarting';
-    const { backoffBaseMs, backoffMaxMs } = this.#options.restart;
-    const delay = Math.min(backoffMaxMs, backoffBaseMs * 2 ** (this.#crashTimes.length - 1));
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
       if (this.#state !== 'restarting') return;
@@ -124,14 +119,6 @@ export class Supervisor {
       for (const w of waiters) w.resolve(this.#handle);
     }, delay);
     this.#restartTimer.unref();
-  }
-
-  #failedError(): ParleyError {
-    return new ParleyError(
-      'WORKER_CRASHED',
-      `the runtime has failed (${this.#failure ?? 'worker crashes'}); call runtime.restart() or shut it down`,
-      { retryable: false },
-    );
   }
 
   #rejectWaiters(err: ParleyError): void {

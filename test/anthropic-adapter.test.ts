@@ -2,9 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AnthropicAdapter } from '../src/provider/anthropic-adapter.ts';
 import { ParleyError } from '../src/errors.ts';
-import type { AnthropicProviderConfig, ChatRequest, ChatResult, StreamEvent } from '../src/types.ts';
-
-const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+import type { AnthropicProviderConfig, ChatRequest, ChatResult } from '../src/types.ts';
+import { assertSplitAnywhere, bytes, runStream, type StreamRun } from './helpers/adapter-fixtures.ts';
 
 function adapter(config: Partial<AnthropicProviderConfig> = {}): AnthropicAdapter {
   return new AnthropicAdapter({ name: 'claude', config: { kind: 'anthropic', apiKey: 'sk-ant-secret', ...config } });
@@ -12,12 +11,7 @@ function adapter(config: Partial<AnthropicProviderConfig> = {}): AnthropicAdapte
 
 const REQ: ChatRequest = { model: 'claude-x', messages: [{ role: 'user', content: 'hi' }] };
 
-function run(chunks: Uint8Array[]): { events: StreamEvent[]; result: ChatResult } {
-  const parser = adapter().streamParser(REQ);
-  const events: StreamEvent[] = [];
-  for (const chunk of chunks) events.push(...parser.push(chunk));
-  return { events, result: parser.finish() };
-}
+const run = (chunks: Uint8Array[]): StreamRun => runStream(adapter(), REQ, chunks);
 
 const sse = (...events: Record<string, unknown>[]): string =>
   events.map((e) => `event: ${String(e.type)}\ndata: ${JSON.stringify(e)}\n\n`).join('');
@@ -151,21 +145,13 @@ describe('AnthropicAdapter.chatRequest()', () => {
 
 describe('AnthropicAdapter.streamParser()', () => {
   it('push() yields the same events and result wherever the bytes are split', () => {
-    const data = bytes(STREAM);
-    const whole = run([data]);
-    assert.deepEqual(whole.result, EXPECTED);
-    assert.deepEqual(whole.events, [
+    assertSplitAnywhere(adapter(), REQ, bytes(STREAM), EXPECTED, [
       { type: 'reasoning', text: 'let me think' },
       { type: 'text', text: 'héllo 🌍' },
       { type: 'text', text: ' 日本' },
       { type: 'tool_call', toolCall: EXPECTED.toolCalls![0] },
       { type: 'tool_call', toolCall: EXPECTED.toolCalls![1] },
     ]);
-    for (let i = 0; i <= data.length; i++) {
-      const { events, result } = run([data.subarray(0, i), data.subarray(i)]);
-      assert.deepEqual(result, EXPECTED, `split at ${i}`);
-      assert.equal(events.flatMap((e) => (e.type === 'text' ? [e.text] : [])).join(''), result.content);
-    }
   });
 
   it('push() emits a tool call at its content_block_stop, not before', () => {

@@ -1,9 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { OllamaAdapter } from '../src/provider/ollama-adapter.ts';
-import type { ChatRequest, ChatResult, OllamaProviderConfig, StreamEvent } from '../src/types.ts';
-
-const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+import type { ChatRequest, ChatResult, OllamaProviderConfig } from '../src/types.ts';
+import { assertSplitAnywhere, bytes, runStream, type StreamRun } from './helpers/adapter-fixtures.ts';
 
 function adapter(config: Partial<OllamaProviderConfig> = {}): OllamaAdapter {
   return new OllamaAdapter({ name: 'local', config: { kind: 'ollama', ...config } });
@@ -11,12 +10,7 @@ function adapter(config: Partial<OllamaProviderConfig> = {}): OllamaAdapter {
 
 const REQ: ChatRequest = { model: 'qwen3', messages: [{ role: 'user', content: 'hi' }] };
 
-function run(chunks: Uint8Array[]): { events: StreamEvent[]; result: ChatResult } {
-  const parser = adapter().streamParser(REQ);
-  const events: StreamEvent[] = [];
-  for (const chunk of chunks) events.push(...parser.push(chunk));
-  return { events, result: parser.finish() };
-}
+const run = (chunks: Uint8Array[]): StreamRun => runStream(adapter(), REQ, chunks);
 
 const ndjson = (...lines: unknown[]): string => lines.map((l) => JSON.stringify(l) + '\n').join('');
 const line = (message: Record<string, unknown>, rest: Record<string, unknown> = {}) => ({
@@ -112,10 +106,7 @@ describe('OllamaAdapter.chatRequest()', () => {
 
 describe('OllamaAdapter.streamParser()', () => {
   it('push() yields the same events and result wherever the bytes are split', () => {
-    const data = bytes(STREAM);
-    const whole = run([data]);
-    assert.deepEqual(whole.result, EXPECTED);
-    assert.deepEqual(whole.events, [
+    assertSplitAnywhere(adapter(), REQ, bytes(STREAM), EXPECTED, [
       { type: 'reasoning', text: 'let me ' },
       { type: 'reasoning', text: 'see' },
       { type: 'text', text: 'héllo 🌍' },
@@ -123,11 +114,6 @@ describe('OllamaAdapter.streamParser()', () => {
       { type: 'tool_call', toolCall: EXPECTED.toolCalls![0] },
       { type: 'tool_call', toolCall: EXPECTED.toolCalls![1] },
     ]);
-    for (let i = 0; i <= data.length; i++) {
-      const { events, result } = run([data.subarray(0, i), data.subarray(i)]);
-      assert.deepEqual(result, EXPECTED, `split at ${i}`);
-      assert.equal(events.flatMap((e) => (e.type === 'text' ? [e.text] : [])).join(''), result.content);
-    }
   });
 
   it('push() reads CRLF lines and keeps tool call ids the server sent', () => {

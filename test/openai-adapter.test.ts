@@ -3,9 +3,8 @@ import assert from 'node:assert/strict';
 import { createAdapter } from '../src/provider/adapters.ts';
 import { OpenAIAdapter } from '../src/provider/openai-adapter.ts';
 import type { Adapter } from '../src/provider/adapter.ts';
-import type { ChatRequest, ChatResult, ProviderConfig, StreamEvent } from '../src/types.ts';
-
-const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
+import type { ChatRequest, ChatResult, ProviderConfig } from '../src/types.ts';
+import { assertSplitAnywhere, bytes, runStream, type StreamRun } from './helpers/adapter-fixtures.ts';
 
 function adapter(config: Partial<ProviderConfig> = {}): Adapter {
   return createAdapter({ name: 'router', config: { kind: 'openai', baseUrl: 'http://host/v1', ...config } as ProviderConfig });
@@ -13,12 +12,7 @@ function adapter(config: Partial<ProviderConfig> = {}): Adapter {
 
 const REQ: ChatRequest = { model: 'gpt-x', messages: [{ role: 'user', content: 'hi' }] };
 
-function run(chunks: Uint8Array[], a = adapter()): { events: StreamEvent[]; result: ChatResult; done: boolean } {
-  const parser = a.streamParser(REQ);
-  const events: StreamEvent[] = [];
-  for (const chunk of chunks) events.push(...parser.push(chunk));
-  return { events, done: parser.done, result: parser.finish() };
-}
+const run = (chunks: Uint8Array[], a = adapter()): StreamRun => runStream(a, REQ, chunks);
 
 const sse = (...data: string[]): string => data.map((d) => `data: ${d}\n\n`).join('');
 
@@ -131,11 +125,7 @@ describe('OpenAIAdapter.chatRequest()', () => {
 
 describe('OpenAIAdapter.streamParser()', () => {
   it('push() yields the same events and result wherever the bytes are split', () => {
-    const data = bytes(`: OPENROUTER PROCESSING\n\n${sse(...STREAM)}`);
-    const whole = run([data]);
-    assert.deepEqual(whole.result, EXPECTED);
-    assert.equal(whole.done, true);
-    assert.deepEqual(whole.events, [
+    assertSplitAnywhere(adapter(), REQ, bytes(`: OPENROUTER PROCESSING\n\n${sse(...STREAM)}`), EXPECTED, [
       { type: 'reasoning', text: 'think ' },
       { type: 'reasoning', text: 'more' },
       { type: 'text', text: 'héllo 🌍' },
@@ -143,12 +133,6 @@ describe('OpenAIAdapter.streamParser()', () => {
       { type: 'tool_call', toolCall: EXPECTED.toolCalls![0] },
       { type: 'tool_call', toolCall: EXPECTED.toolCalls![1] },
     ]);
-    for (let i = 0; i <= data.length; i++) {
-      const { events, result } = run([data.subarray(0, i), data.subarray(i)]);
-      assert.deepEqual(result, EXPECTED, `split at ${i}`);
-      const text = events.flatMap((e) => (e.type === 'text' ? [e.text] : [])).join('');
-      assert.equal(text, result.content);
-    }
   });
 
   it('push() reads CRLF and CR framed streams', () => {

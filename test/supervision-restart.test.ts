@@ -26,15 +26,21 @@ async function drainStream(rt: Runtime): Promise<string> {
 
 describe('supervision', () => {
   let server: ModelServer;
+  /** Non-streamed replies ignore the token delay: this server holds its headers so chats stay in flight. */
+  let slow: ModelServer;
   before(async () => {
     server = await startModelServer({ tokenDelayMs: 50 });
+    slow = await startModelServer({ fault: { kind: 'slow-headers', delayMs: 30_000 } });
   });
-  after(() => server.close());
+  after(async () => {
+    await server.close();
+    await slow.close();
+  });
 
   for (const fault of ['crash', 'throw', 'wedge'] as WorkerFault[]) {
     test(`worker ${fault}: 50 streams and 10 chats in flight all settle with WORKER_CRASHED, then the next call works`, async (t) => {
       const rt = await createRuntime({
-        providers: { local: { kind: 'ollama', baseUrl: server.url } },
+        providers: { local: { kind: 'ollama', baseUrl: server.url }, slow: { kind: 'ollama', baseUrl: slow.url } },
         heartbeatIntervalMs: 100,
         heartbeatTimeoutMs: 1_000,
         ...withWorkerHooks,
@@ -44,12 +50,12 @@ describe('supervision', () => {
         const baseline = server.stats().connectionsOpen;
         const streams = Array.from({ length: 50 }, () => drainStream(rt));
         const chats = Array.from({ length: 10 }, () =>
-          rt.chat({ ...ask, maxTokens: 400 }).then(
+          rt.chat({ ...ask, provider: 'slow' }).then(
             () => 'ok',
             (err: ParleyError) => err.code,
           ),
         );
-        await waitFor(() => server.stats().connectionsOpen >= baseline + 50, { what: 'streams connected', timeoutMs: 5000 });
+        await waitFor(() => server.stats().connectionsOpen >= baseline + 50 && slow.stats().connectionsOpen >= 10, { what: 'calls connected', timeoutMs: 5000 });
         const crashed = once(rt, 'worker-crashed');
         const injectedAt = performance.now();
         injectWorkerFault(fault);
@@ -154,7 +160,8 @@ describe('supervision', () => {
     });
     try {
       await rt.chat(ask);
-      const pending = rt.chat({ ...ask, maxTokens: 400 }).catch((err: ParleyError) => err.code);
+      server.injectFault({ kind: 'slow-headers', delayMs: 30_000 });
+      const pending = rt.chat(ask).catch((err: ParleyError) => err.code);
       const crashed = once(rt, 'worker-crashed');
       injectWorkerFault('oom');
       const [event] = (await crashed) as [{ reason: string }];

@@ -12,6 +12,7 @@ export const OPENAI_CONTENDERS: Contender[] = [
   undiciRaw('openai', 'undici (floor)'),
   parley('openai', 1),
   parley('openai', 2),
+  parley('openai', 4),
   openaiSdk(),
 ];
 

@@ -48,7 +48,7 @@ export async function streamThroughput(env: BenchEnv, plan: Plan): Promise<Scena
     },
     env,
   );
-  result.notes.push(`${tokensPerStream} text tokens per stream (the model server's longest reply; 256 asked)`);
+  result.notes.push(`${tokensPerStream} text tokens per stream`);
   for (const c of result.contenders.filter((c) => c.name.startsWith('parley'))) {
     result.bars.push(bar(c.name, '× undici+parse', c.ratioVsFloor!.median, '>=', 0.95, '×'));
     result.bars.push(bar(c.name, '× openai SDK', ratioBetween(result, c.name, 'openai SDK'), '>=', 5, '×'));

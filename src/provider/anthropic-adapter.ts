@@ -5,9 +5,11 @@
  * alternation (tool results travel in user turns).
  */
 import { ParleyError } from '../errors.ts';
-import type { ChatRequest, ChatResult, Message, ModelInfo, StreamEvent } from '../types.ts';
+import type { ChatRequest, ChatResult, Message, ModelInfo, ProviderConfig, StreamEvent } from '../types.ts';
 import type { Adapter, HttpRequestSpec, ProviderContext, StreamParser } from './adapter.ts';
+import { ProviderEndpoint } from './provider-endpoint.ts';
 import { SseDecoder, type SseEvent } from './sse-decoder.ts';
+import { StreamParserBase } from './stream-parser-base.ts';
 import { ReplyAssembler, ToolCallAssembler } from './tool-call-assembler.ts';
 import {
   asNumber,
@@ -15,11 +17,10 @@ import {
   badResponse,
   errorBodyMessage,
   isObject,
-  joinUrl,
+  modelList,
   parseJson,
   parseToolArguments,
   redact,
-  requestHeaders,
   type JsonObject,
 } from './wire-format.ts';
 
@@ -40,11 +41,11 @@ interface WireTurn {
 export class AnthropicAdapter implements Adapter {
   readonly kind = 'anthropic';
   readonly #ctx: ProviderContext;
-  readonly #baseUrl: string;
+  readonly #endpoint: ProviderEndpoint;
 
   constructor(ctx: ProviderContext) {
     this.#ctx = ctx;
-    this.#baseUrl = ctx.config.baseUrl || ANTHROPIC_DEFAULT_BASE_URL;
+    this.#endpoint = new ProviderEndpoint(ctx, ctx.config.baseUrl || ANTHROPIC_DEFAULT_BASE_URL, anthropicHeaders);
   }
 
   chatRequest(req: ChatRequest, stream: boolean): HttpRequestSpec {
@@ -64,12 +65,7 @@ export class AnthropicAdapter implements Adapter {
     }
     body.stream = stream;
     if (req.extra !== undefined) Object.assign(body, req.extra);
-    return {
-      method: 'POST',
-      url: joinUrl(this.#baseUrl, 'v1/messages'),
-      headers: this.#headers(stream ? 'text/event-stream' : 'application/json', true),
-      body: JSON.stringify(body),
-    };
+    return this.#endpoint.post('v1/messages', stream ? 'text/event-stream' : 'application/json', body);
   }
 
   parseChat(body: unknown, req: ChatRequest): ChatResult {
@@ -101,21 +97,11 @@ export class AnthropicAdapter implements Adapter {
   }
 
   modelsRequest(): HttpRequestSpec {
-    return { method: 'GET', url: joinUrl(this.#baseUrl, 'v1/models'), headers: this.#headers('application/json', false) };
+    return this.#endpoint.get('v1/models');
   }
 
   parseModels(body: unknown): ModelInfo[] {
-    if (!isObject(body) || !Array.isArray(body.data)) throw badResponse(this.#ctx.name, 'model list has no data array', body);
-    const models: ModelInfo[] = [];
-    for (const entry of body.data) {
-      if (!isObject(entry) || typeof entry.id !== 'string') continue;
-      const model: ModelInfo = { id: entry.id };
-      // Seconds since the epoch, as OpenAI's `created`, so callers see one unit.
-      const created = typeof entry.created_at === 'string' ? Date.parse(entry.created_at) : NaN;
-      if (Number.isFinite(created)) model.created = Math.floor(created / 1000);
-      models.push(model);
-    }
-    return models;
+    return modelList(this.#ctx.name, body, 'data', toModelInfo);
   }
 
   healthRequest(): HttpRequestSpec {
@@ -125,102 +111,57 @@ export class AnthropicAdapter implements Adapter {
   errorMessage(status: number, bodyText: string): string {
     return errorBodyMessage(this.#ctx, status, bodyText, errorText);
   }
-
-  #headers(accept: string, hasBody: boolean): Record<string, string> {
-    const config = this.#ctx.config;
-    const headers: Record<string, string> = {
-      accept,
-      'anthropic-version': (config.kind === 'anthropic' ? config.version : undefined) ?? DEFAULT_VERSION,
-    };
-    if (hasBody) headers['content-type'] = 'application/json';
-    if (config.apiKey) headers['x-api-key'] = config.apiKey;
-    return requestHeaders(this.#ctx, headers);
-  }
 }
 
-class AnthropicStreamParser implements StreamParser {
-  readonly #ctx: ProviderContext;
-  readonly #sse = new SseDecoder();
-  readonly #reply: ReplyAssembler;
+class AnthropicStreamParser extends StreamParserBase<SseEvent> {
   readonly #calls = new ToolCallAssembler();
-  #done = false;
-  #failure: unknown;
 
   constructor(ctx: ProviderContext, req: ChatRequest) {
-    this.#ctx = ctx;
-    this.#reply = new ReplyAssembler(ctx.name, req.model);
+    super(ctx, req, { decoder: new SseDecoder(), endMarker: 'message_stop', normalFinish: NORMAL_FINISH });
   }
 
-  get done(): boolean {
-    return this.#done || this.#failure !== undefined;
-  }
-
-  push(chunk: Uint8Array): StreamEvent[] {
-    const events: StreamEvent[] = [];
-    if (this.done) return events;
-    try {
-      for (const sse of this.#sse.push(chunk)) {
-        this.#event(sse, events);
-        if (this.#done) break;
-      }
-    } catch (err) {
-      // What the provider sent before its error, in the same chunk, still
-      // reaches the caller; finish() then throws the error.
-      if (events.length === 0) throw err;
-      this.#failure = err;
-    }
-    return events;
-  }
-
-  finish(): ChatResult {
-    if (this.#failure !== undefined) throw this.#failure;
-    if (!this.#done) {
-      this.#sse.end();
-      throw new ParleyError('INCOMPLETE', 'the stream ended without message_stop', { provider: this.#ctx.name });
-    }
-    return this.#reply.result(NORMAL_FINISH);
-  }
-
-  #event(sse: SseEvent, events: StreamEvent[]): void {
-    const data = parseJson(sse.data, this.#ctx.name);
-    if (!isObject(data)) throw badResponse(this.#ctx.name, 'stream event is not a JSON object', data);
+  protected override read(sse: SseEvent, events: StreamEvent[]): boolean {
+    const data = parseJson(sse.data, this.ctx.name);
+    if (!isObject(data)) throw badResponse(this.ctx.name, 'stream event is not a JSON object', data);
     // The data repeats the SSE event name as `type`; either one is enough.
     const type = asString(data.type) ?? sse.event;
     switch (type) {
       case 'message_start': {
         const message = isObject(data.message) ? data.message : {};
-        this.#reply.setModel(message.model);
-        if (isObject(message.usage)) this.#reply.setUsage(message.usage.input_tokens, message.usage.output_tokens);
-        return;
+        this.reply.setModel(message.model);
+        if (isObject(message.usage)) this.reply.setUsage(message.usage.input_tokens, message.usage.output_tokens);
+        break;
       }
       case 'content_block_start':
-        return this.#blockStart(data, events);
+        this.#blockStart(data, events);
+        break;
       case 'content_block_delta':
-        return this.#blockDelta(data, events);
+        this.#blockDelta(data, events);
+        break;
       case 'content_block_stop': {
         const call = this.#calls.complete(asNumber(data.index) ?? -1);
-        if (call !== undefined) this.#reply.addToolCall(call, events);
-        return;
+        if (call !== undefined) this.reply.addToolCall(call, events);
+        break;
       }
       case 'message_delta':
-        if (isObject(data.delta)) this.#reply.setFinishReason(data.delta.stop_reason);
+        if (isObject(data.delta)) this.reply.setFinishReason(data.delta.stop_reason);
         // Some Anthropic-compatible gateways report input tokens only here.
-        if (isObject(data.usage)) this.#reply.setUsage(data.usage.input_tokens, data.usage.output_tokens);
-        return;
+        if (isObject(data.usage)) this.reply.setUsage(data.usage.input_tokens, data.usage.output_tokens);
+        break;
       case 'message_stop':
-        this.#done = true;
-        return;
+        return true;
       case 'error':
-        throw providerError(this.#ctx, data);
+        throw providerError(this.ctx, data);
       // 'ping' and event types added later are ignored, as Anthropic asks.
     }
+    return false;
   }
 
   #blockStart(data: JsonObject, events: StreamEvent[]): void {
     const block = data.content_block;
     if (!isObject(block)) return;
-    if (block.type === 'text') this.#reply.addText(block.text, events);
-    else if (block.type === 'thinking') this.#reply.addReasoning(block.thinking, events);
+    if (block.type === 'text') this.reply.addText(block.text, events);
+    else if (block.type === 'thinking') this.reply.addReasoning(block.thinking, events);
     else if (block.type === 'tool_use') {
       this.#calls.add(asNumber(data.index) ?? -1, { id: asString(block.id), name: asString(block.name) });
     }
@@ -231,9 +172,9 @@ class AnthropicStreamParser implements StreamParser {
     if (!isObject(delta)) return;
     switch (delta.type) {
       case 'text_delta':
-        return this.#reply.addText(delta.text, events);
+        return this.reply.addText(delta.text, events);
       case 'thinking_delta':
-        return this.#reply.addReasoning(delta.thinking, events);
+        return this.reply.addReasoning(delta.thinking, events);
       case 'input_json_delta': {
         const index = asNumber(data.index) ?? -1;
         // Deltas of blocks not opened as tool_use (e.g. server tools) are not ours to run.
@@ -242,6 +183,23 @@ class AnthropicStreamParser implements StreamParser {
       }
     }
   }
+}
+
+function anthropicHeaders(config: ProviderConfig): Record<string, string> {
+  const headers: Record<string, string> = {
+    'anthropic-version': (config.kind === 'anthropic' ? config.version : undefined) ?? DEFAULT_VERSION,
+  };
+  if (config.apiKey) headers['x-api-key'] = config.apiKey;
+  return headers;
+}
+
+function toModelInfo(entry: JsonObject): ModelInfo | undefined {
+  if (typeof entry.id !== 'string') return undefined;
+  const model: ModelInfo = { id: entry.id };
+  // Seconds since the epoch, as OpenAI's `created`, so callers see one unit.
+  const created = typeof entry.created_at === 'string' ? Date.parse(entry.created_at) : NaN;
+  if (Number.isFinite(created)) model.created = Math.floor(created / 1000);
+  return model;
 }
 
 /**

@@ -6,17 +6,19 @@ import { ParleyError } from '../errors.ts';
 import type { ChatRequest, ChatResult, Message, ModelInfo, StreamEvent } from '../types.ts';
 import type { Adapter, HttpRequestSpec, ProviderContext, StreamParser } from './adapter.ts';
 import { NdjsonDecoder } from './ndjson-decoder.ts';
+import { bearerAuth, ProviderEndpoint } from './provider-endpoint.ts';
+import { StreamParserBase } from './stream-parser-base.ts';
 import { ReplyAssembler } from './tool-call-assembler.ts';
 import {
   asString,
   badResponse,
   errorBodyMessage,
-  excerpt,
+  errorFieldText,
+  functionTools,
   isObject,
-  joinUrl,
+  modelList,
   parseToolArguments,
   redact,
-  requestHeaders,
   type JsonObject,
 } from './wire-format.ts';
 
@@ -26,21 +28,16 @@ const NORMAL_FINISH = 'stop';
 export class OllamaAdapter implements Adapter {
   readonly kind = 'ollama';
   readonly #ctx: ProviderContext;
-  readonly #baseUrl: string;
+  readonly #endpoint: ProviderEndpoint;
 
   constructor(ctx: ProviderContext) {
     this.#ctx = ctx;
-    this.#baseUrl = ctx.config.baseUrl || OLLAMA_DEFAULT_BASE_URL;
+    this.#endpoint = new ProviderEndpoint(ctx, ctx.config.baseUrl || OLLAMA_DEFAULT_BASE_URL, bearerAuth);
   }
 
   chatRequest(req: ChatRequest, stream: boolean): HttpRequestSpec {
     const body: JsonObject = { model: req.model, messages: req.messages.map(toWireMessage), stream };
-    if (req.tools !== undefined && req.tools.length > 0) {
-      body.tools = req.tools.map((tool) => ({
-        type: 'function',
-        function: { name: tool.name, description: tool.description, parameters: tool.parameters },
-      }));
-    }
+    if (req.tools !== undefined && req.tools.length > 0) body.tools = functionTools(req.tools);
     const options: JsonObject = {};
     if (req.temperature !== undefined) options.temperature = req.temperature;
     if (req.maxTokens !== undefined) options.num_predict = req.maxTokens;
@@ -49,12 +46,7 @@ export class OllamaAdapter implements Adapter {
     if (req.seed !== undefined) options.seed = req.seed;
     if (Object.keys(options).length > 0) body.options = options;
     if (req.extra !== undefined) Object.assign(body, req.extra);
-    return {
-      method: 'POST',
-      url: joinUrl(this.#baseUrl, 'api/chat'),
-      headers: this.#headers(stream ? 'application/x-ndjson' : 'application/json', true),
-      body: JSON.stringify(body),
-    };
+    return this.#endpoint.post('api/chat', stream ? 'application/x-ndjson' : 'application/json', body);
   }
 
   parseChat(body: unknown, req: ChatRequest): ChatResult {
@@ -68,83 +60,36 @@ export class OllamaAdapter implements Adapter {
   }
 
   modelsRequest(): HttpRequestSpec {
-    return { method: 'GET', url: joinUrl(this.#baseUrl, 'api/tags'), headers: this.#headers('application/json', false) };
+    return this.#endpoint.get('api/tags');
   }
 
   parseModels(body: unknown): ModelInfo[] {
-    if (!isObject(body) || !Array.isArray(body.models)) throw badResponse(this.#ctx.name, 'model list has no models array', body);
-    const models: ModelInfo[] = [];
-    for (const entry of body.models) {
-      const name = isObject(entry) ? (asString(entry.name) ?? asString(entry.model)) : undefined;
-      if (name !== undefined) models.push({ id: name });
-    }
-    return models;
+    return modelList(this.#ctx.name, body, 'models', toModelInfo);
   }
 
   /** The root answers "Ollama is running" without touching any model. */
   healthRequest(): HttpRequestSpec {
-    return { method: 'GET', url: joinUrl(this.#baseUrl, ''), headers: this.#headers('*/*', false) };
+    return this.#endpoint.get('', '*/*');
   }
 
   errorMessage(status: number, bodyText: string): string {
-    return errorBodyMessage(this.#ctx, status, bodyText, errorText);
-  }
-
-  #headers(accept: string, hasBody: boolean): Record<string, string> {
-    const headers: Record<string, string> = { accept };
-    if (hasBody) headers['content-type'] = 'application/json';
-    if (this.#ctx.config.apiKey) headers.authorization = `Bearer ${this.#ctx.config.apiKey}`;
-    return requestHeaders(this.#ctx, headers);
+    return errorBodyMessage(this.#ctx, status, bodyText, errorFieldText);
   }
 }
 
-class OllamaStreamParser implements StreamParser {
-  readonly #ctx: ProviderContext;
-  readonly #lines: NdjsonDecoder;
-  readonly #reply: ReplyAssembler;
+class OllamaStreamParser extends StreamParserBase<unknown> {
   readonly #ids = { next: 0 };
-  #done = false;
-  #failure: unknown;
 
   constructor(ctx: ProviderContext, req: ChatRequest) {
-    this.#ctx = ctx;
-    this.#lines = new NdjsonDecoder({ provider: ctx.name, isEnd: (line) => isObject(line) && line.done === true });
-    this.#reply = new ReplyAssembler(ctx.name, req.model);
+    super(ctx, req, {
+      decoder: new NdjsonDecoder({ provider: ctx.name, isEnd: (line) => isObject(line) && line.done === true }),
+      endMarker: 'a line with "done": true',
+      normalFinish: NORMAL_FINISH,
+    });
   }
 
-  get done(): boolean {
-    return this.#done || this.#failure !== undefined;
-  }
-
-  push(chunk: Uint8Array): StreamEvent[] {
-    const events: StreamEvent[] = [];
-    if (this.done) return events;
-    try {
-      this.#read(this.#lines.push(chunk), events);
-    } catch (err) {
-      // What the provider sent before its error, in the same chunk, still
-      // reaches the caller; finish() then throws the error.
-      if (events.length === 0) throw err;
-      this.#failure = err;
-    }
-    return events;
-  }
-
-  finish(): ChatResult {
-    if (this.#failure !== undefined) throw this.#failure;
-    // A last line without its newline still counts, end marker included.
-    if (!this.#done) this.#read(this.#lines.end(), []);
-    if (!this.#done) throw new ParleyError('INCOMPLETE', 'the stream ended without a line with "done": true', { provider: this.#ctx.name });
-    return this.#reply.result(NORMAL_FINISH);
-  }
-
-  #read(lines: unknown[], events: StreamEvent[]): void {
-    for (const line of lines) {
-      if (readReply(this.#ctx, line, this.#reply, this.#ids, events)) {
-        this.#done = true;
-        return;
-      }
-    }
+  protected override read(line: unknown, events: StreamEvent[]): boolean {
+    return readReply(this.ctx, line, this.reply, this.#ids, events);
   }
 }
 
@@ -152,7 +97,7 @@ class OllamaStreamParser implements StreamParser {
 function readReply(ctx: ProviderContext, line: unknown, reply: ReplyAssembler, ids: { next: number }, events: StreamEvent[]): boolean {
   if (!isObject(line)) throw badResponse(ctx.name, 'reply line is not a JSON object', line);
   if (line.error !== undefined && line.error !== null) {
-    throw new ParleyError('PROVIDER', redact(errorText(line) ?? 'unknown error', ctx), { provider: ctx.name });
+    throw new ParleyError('PROVIDER', redact(errorFieldText(line) ?? 'unknown error', ctx), { provider: ctx.name });
   }
   reply.setModel(line.model);
   const message = line.message;
@@ -184,6 +129,11 @@ function readReply(ctx: ProviderContext, line: unknown, reply: ReplyAssembler, i
   return true;
 }
 
+function toModelInfo(entry: JsonObject): ModelInfo | undefined {
+  const name = asString(entry.name) ?? asString(entry.model);
+  return name === undefined ? undefined : { id: name };
+}
+
 function toWireMessage(message: Message, index: number): JsonObject {
   if (message.role === 'tool') {
     const wire: JsonObject = { role: 'tool', content: message.content };
@@ -203,11 +153,4 @@ function toWireMessage(message: Message, index: number): JsonObject {
     };
   }
   return { role: message.role, content: message.content };
-}
-
-function errorText(body: JsonObject): string | undefined {
-  const error = body.error;
-  if (typeof error === 'string') return error;
-  if (isObject(error)) return asString(error.message) ?? excerpt(JSON.stringify(error));
-  return undefined;
 }

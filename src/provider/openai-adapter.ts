@@ -6,19 +6,22 @@
 import { ParleyError } from '../errors.ts';
 import type { ChatRequest, ChatResult, Message, ModelInfo, StreamEvent } from '../types.ts';
 import type { Adapter, HttpRequestSpec, ProviderContext, StreamParser } from './adapter.ts';
+import { bearerAuth, ProviderEndpoint } from './provider-endpoint.ts';
 import { SseDecoder, type SseEvent } from './sse-decoder.ts';
+import { StreamParserBase } from './stream-parser-base.ts';
 import { ReplyAssembler, ToolCallAssembler } from './tool-call-assembler.ts';
 import {
   asNumber,
   asString,
   badResponse,
   errorBodyMessage,
+  errorFieldText,
   excerpt,
+  functionTools,
   isObject,
-  joinUrl,
+  modelList,
   parseJson,
   redact,
-  requestHeaders,
   type JsonObject,
 } from './wire-format.ts';
 
@@ -27,7 +30,7 @@ const NORMAL_FINISH = 'stop';
 export class OpenAIAdapter implements Adapter {
   readonly kind = 'openai';
   readonly #ctx: ProviderContext;
-  readonly #baseUrl: string;
+  readonly #endpoint: ProviderEndpoint;
 
   constructor(ctx: ProviderContext) {
     const baseUrl = ctx.config.baseUrl;
@@ -35,7 +38,7 @@ export class OpenAIAdapter implements Adapter {
       throw new ParleyError('CONFIG', `providers.${ctx.name}.baseUrl must be a URL such as "https://api.openai.com/v1" (got ${String(baseUrl)})`);
     }
     this.#ctx = ctx;
-    this.#baseUrl = baseUrl;
+    this.#endpoint = new ProviderEndpoint(ctx, baseUrl, bearerAuth);
   }
 
   chatRequest(req: ChatRequest, stream: boolean): HttpRequestSpec {
@@ -46,19 +49,9 @@ export class OpenAIAdapter implements Adapter {
     if (req.topP !== undefined) body.top_p = req.topP;
     if (req.stop !== undefined) body.stop = req.stop;
     if (req.seed !== undefined) body.seed = req.seed;
-    if (req.tools !== undefined && req.tools.length > 0) {
-      body.tools = req.tools.map((tool) => ({
-        type: 'function',
-        function: { name: tool.name, description: tool.description, parameters: tool.parameters },
-      }));
-    }
+    if (req.tools !== undefined && req.tools.length > 0) body.tools = functionTools(req.tools);
     if (req.extra !== undefined) Object.assign(body, req.extra);
-    return {
-      method: 'POST',
-      url: joinUrl(this.#baseUrl, 'chat/completions'),
-      headers: this.#headers(stream ? 'text/event-stream' : 'application/json', true),
-      body: JSON.stringify(body),
-    };
+    return this.#endpoint.post('chat/completions', stream ? 'text/event-stream' : 'application/json', body);
   }
 
   parseChat(body: unknown, req: ChatRequest): ChatResult {
@@ -88,22 +81,11 @@ export class OpenAIAdapter implements Adapter {
   }
 
   modelsRequest(): HttpRequestSpec {
-    return { method: 'GET', url: joinUrl(this.#baseUrl, 'models'), headers: this.#headers('application/json', false) };
+    return this.#endpoint.get('models');
   }
 
   parseModels(body: unknown): ModelInfo[] {
-    if (!isObject(body) || !Array.isArray(body.data)) throw badResponse(this.#ctx.name, 'model list has no data array', body);
-    const models: ModelInfo[] = [];
-    for (const entry of body.data) {
-      if (!isObject(entry) || typeof entry.id !== 'string') continue;
-      const model: ModelInfo = { id: entry.id };
-      const ownedBy = asString(entry.owned_by);
-      const created = asNumber(entry.created);
-      if (ownedBy !== undefined) model.ownedBy = ownedBy;
-      if (created !== undefined) model.created = created;
-      models.push(model);
-    }
-    return models;
+    return modelList(this.#ctx.name, body, 'data', toModelInfo);
   }
 
   healthRequest(): HttpRequestSpec {
@@ -113,92 +95,49 @@ export class OpenAIAdapter implements Adapter {
   errorMessage(status: number, bodyText: string): string {
     return errorBodyMessage(this.#ctx, status, bodyText, errorText);
   }
-
-  #headers(accept: string, hasBody: boolean): Record<string, string> {
-    const headers: Record<string, string> = { accept };
-    if (hasBody) headers['content-type'] = 'application/json';
-    if (this.#ctx.config.apiKey) headers.authorization = `Bearer ${this.#ctx.config.apiKey}`;
-    return requestHeaders(this.#ctx, headers);
-  }
 }
 
-class OpenAIStreamParser implements StreamParser {
-  readonly #ctx: ProviderContext;
-  readonly #sse = new SseDecoder();
-  readonly #reply: ReplyAssembler;
+class OpenAIStreamParser extends StreamParserBase<SseEvent> {
   readonly #calls = new ToolCallAssembler();
-  #done = false;
-  #failure: unknown;
 
   constructor(ctx: ProviderContext, req: ChatRequest) {
-    this.#ctx = ctx;
-    this.#reply = new ReplyAssembler(ctx.name, req.model);
+    super(ctx, req, { decoder: new SseDecoder(), endMarker: 'data: [DONE]', normalFinish: NORMAL_FINISH });
   }
 
-  get done(): boolean {
-    return this.#done || this.#failure !== undefined;
-  }
-
-  push(chunk: Uint8Array): StreamEvent[] {
-    const events: StreamEvent[] = [];
-    if (this.done) return events;
-    try {
-      for (const sse of this.#sse.push(chunk)) {
-        this.#event(sse, events);
-        if (this.#done) break;
-      }
-    } catch (err) {
-      // What the provider sent before its error, in the same chunk, still
-      // reaches the caller; finish() then throws the error.
-      if (events.length === 0) throw err;
-      this.#failure = err;
-    }
-    return events;
-  }
-
-  finish(): ChatResult {
-    if (this.#failure !== undefined) throw this.#failure;
-    if (!this.#done) {
-      this.#sse.end();
-      throw new ParleyError('INCOMPLETE', 'the stream ended without data: [DONE]', { provider: this.#ctx.name });
-    }
-    return this.#reply.result(NORMAL_FINISH);
-  }
-
-  #event(sse: SseEvent, events: StreamEvent[]): void {
+  protected override read(sse: SseEvent, events: StreamEvent[]): boolean {
     if (sse.data === '[DONE]') {
       this.#closeToolCalls(events);
-      this.#done = true;
-      return;
+      return true;
     }
-    const chunk = parseJson(sse.data, this.#ctx.name);
-    if (!isObject(chunk)) throw badResponse(this.#ctx.name, 'stream chunk is not a JSON object', chunk);
-    if ((chunk.error !== undefined && chunk.error !== null) || sse.event === 'error') throw providerError(this.#ctx, chunk);
-    this.#reply.setModel(chunk.model);
-    if (isObject(chunk.usage)) this.#reply.setUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens);
-    if (!Array.isArray(chunk.choices)) return;
+    const chunk = parseJson(sse.data, this.ctx.name);
+    if (!isObject(chunk)) throw badResponse(this.ctx.name, 'stream chunk is not a JSON object', chunk);
+    if ((chunk.error !== undefined && chunk.error !== null) || sse.event === 'error') throw providerError(this.ctx, chunk);
+    this.reply.setModel(chunk.model);
+    if (isObject(chunk.usage)) this.reply.setUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens);
+    if (!Array.isArray(chunk.choices)) return false;
     for (const choice of chunk.choices) {
       // Only the first choice is followed: parley asks for one (no `n`).
       if (isObject(choice) && (choice.index ?? 0) === 0) this.#choice(choice, events);
     }
+    return false;
   }
 
   #choice(choice: JsonObject, events: StreamEvent[]): void {
     const delta = choice.delta;
     if (isObject(delta)) {
-      this.#reply.addReasoning(delta.reasoning_content ?? delta.reasoning, events);
-      this.#reply.addText(delta.content, events);
+      this.reply.addReasoning(delta.reasoning_content ?? delta.reasoning, events);
+      this.reply.addText(delta.content, events);
       if (Array.isArray(delta.tool_calls)) delta.tool_calls.forEach((call, i) => addFragment(this.#calls, call, i));
     }
     if (typeof choice.finish_reason === 'string') {
-      this.#reply.setFinishReason(choice.finish_reason);
+      this.reply.setFinishReason(choice.finish_reason);
       this.#closeToolCalls(events);
     }
   }
 
   #closeToolCalls(events: StreamEvent[]): void {
     if (this.#calls.size === 0) return;
-    for (const call of this.#calls.completeAll()) this.#reply.addToolCall(call, events);
+    for (const call of this.#calls.completeAll()) this.reply.addToolCall(call, events);
   }
 }
 
@@ -213,6 +152,16 @@ function addFragment(calls: ToolCallAssembler, call: unknown, position: number):
     // Some servers send the arguments as an object rather than a JSON string.
     arguments: isObject(args) ? JSON.stringify(args) : asString(args),
   });
+}
+
+function toModelInfo(entry: JsonObject): ModelInfo | undefined {
+  if (typeof entry.id !== 'string') return undefined;
+  const model: ModelInfo = { id: entry.id };
+  const ownedBy = asString(entry.owned_by);
+  const created = asNumber(entry.created);
+  if (ownedBy !== undefined) model.ownedBy = ownedBy;
+  if (created !== undefined) model.created = created;
+  return model;
 }
 
 function toWireMessage(message: Message): JsonObject {
@@ -231,11 +180,9 @@ function toWireMessage(message: Message): JsonObject {
   return { role: message.role, content: message.content };
 }
 
+/** Some compatible servers put their message at the top level instead. */
 function errorText(body: JsonObject): string | undefined {
-  const error = body.error;
-  if (typeof error === 'string') return error;
-  if (isObject(error)) return asString(error.message) ?? excerpt(JSON.stringify(error));
-  return asString(body.message);
+  return errorFieldText(body) ?? asString(body.message);
 }
 
 function providerError(ctx: ProviderContext, body: JsonObject): ParleyError {

@@ -1,8 +1,10 @@
 /**
- * What the three adapters share about the wire: endpoint URLs, headers,
- * reading untyped JSON, and the provider's message out of an error body.
+ * What the three adapters share about the wire format: reading untyped JSON,
+ * the OpenAI-style shapes Ollama copied (function tools, the `error` field),
+ * model lists, and the provider's message out of an error body.
  */
 import { ParleyError } from '../errors.ts';
+import type { ModelInfo, ToolSpec } from '../types.ts';
 import type { ProviderContext } from './adapter.ts';
 import { redactText } from './redact.ts';
 
@@ -21,20 +23,6 @@ export function asString(value: unknown): string | undefined {
 
 export function asNumber(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) ? value : undefined;
-}
-
-/** Joins whether or not the base ends with '/' (a `new URL(path, base)` would drop the base's last segment, e.g. `/v1`). */
-export function joinUrl(base: string, path: string): string {
-  let end = base.length;
-  while (end > 0 && base.charCodeAt(end - 1) === 47) end--;
-  let start = 0;
-  while (start < path.length && path.charCodeAt(start) === 47) start++;
-  return `${base.slice(0, end)}/${path.slice(start)}`;
-}
-
-/** Defaults first, so a configured header (e.g. a proxy's own auth) wins. */
-export function requestHeaders(ctx: ProviderContext, own: Record<string, string>): Record<string, string> {
-  return ctx.config.headers === undefined ? own : { ...own, ...ctx.config.headers };
 }
 
 export function excerpt(text: string, max = EXCERPT_CHARS): string {
@@ -103,4 +91,40 @@ export function parseToolArguments(args: string, field: string): unknown {
   } catch (cause) {
     throw new ParleyError('INVALID_REQUEST', `${field} must be a JSON string (got ${JSON.stringify(excerpt(args))})`, { cause });
   }
+}
+
+/** Tools as OpenAI's `{ type: 'function', function }`, which Ollama takes as well. */
+export function functionTools(tools: ToolSpec[]): JsonObject[] {
+  return tools.map((tool) => ({
+    type: 'function',
+    function: { name: tool.name, description: tool.description, parameters: tool.parameters },
+  }));
+}
+
+/** The `error` field as OpenAI and Ollama send it: a string, or an object with a message. */
+export function errorFieldText(body: JsonObject): string | undefined {
+  const error = body.error;
+  if (typeof error === 'string') return error;
+  if (isObject(error)) return asString(error.message) ?? excerpt(JSON.stringify(error));
+  return undefined;
+}
+
+/**
+ * The models listed in `body[field]`; `read` turns one entry into a ModelInfo,
+ * or undefined for an entry to skip.
+ */
+export function modelList(
+  provider: string,
+  body: unknown,
+  field: string,
+  read: (entry: JsonObject) => ModelInfo | undefined,
+): ModelInfo[] {
+  const entries = isObject(body) ? body[field] : undefined;
+  if (!Array.isArray(entries)) throw badResponse(provider, `model list has no ${field} array`, body);
+  const models: ModelInfo[] = [];
+  for (const entry of entries) {
+    const model = isObject(entry) ? read(entry) : undefined;
+    if (model !== undefined) models.push(model);
+  }
+  return models;
 }

@@ -32,6 +32,8 @@ export interface ModelServerOptions {
    * reproduce the stale keep-alive socket race. @default true
    */
   advertiseKeepAlive?: boolean;
+  /** Write every reply up to the request's token cap instead of a short natural reply (for benchmarks). @default false */
+  fillToMaxTokens?: boolean;
 }
 
 export type Fault =
@@ -61,6 +63,7 @@ export interface ResolvedOptions {
   keepAliveTimeoutMs: number;
   closeAfterRequests: number | undefined;
   advertiseKeepAlive: boolean;
+  fillToMaxTokens: boolean;
 }
 
 export const DEFAULT_OPTIONS: ResolvedOptions = {
@@ -75,6 +78,7 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
   keepAliveTimeoutMs: 5000,
   closeAfterRequests: undefined,
   advertiseKeepAlive: true,
+  fillToMaxTokens: false,
 };
 
 function isCount(value: unknown, min: number): value is number {
@@ -130,6 +134,10 @@ export function resolveOptions(patch: Partial<ModelServerOptions> = {}, base: Re
   if ('closeAfterRequests' in p) {
     expect(p.closeAfterRequests === undefined || isCount(p.closeAfterRequests, 1), 'options.closeAfterRequests', 'an integer >= 1 or undefined');
     out.closeAfterRequests = p.closeAfterRequests;
+  }
+  if (p.fillToMaxTokens !== undefined) {
+    expect(typeof p.fillToMaxTokens === 'boolean', 'options.fillToMaxTokens', 'a boolean');
+    out.fillToMaxTokens = p.fillToMaxTokens;
   }
   if (p.advertiseKeepAlive !== undefined) {
     expect(typeof p.advertiseKeepAlive === 'boolean', 'options.advertiseKeepAlive', 'a boolean');

@@ -66,6 +66,8 @@ export interface ReplySettings {
   tools: 'auto' | 'never';
   /** Pad the text until the reply holds at least this many bytes (the 'oversized' fault). */
   minBytes?: number;
+  /** Keep writing until the request's token cap (benchmarks need replies of a known length). */
+  fillToMaxTokens?: boolean;
 }
 
 /** FNV-1a: a stable hash so the same conversation always picks the same phrasing. */
@@ -182,6 +184,12 @@ function padTokens(text: string, minBytes: number): string[] {
   return out;
 }
 
+/** More of the same reply, for replies as long as the request allows. */
+function continuation(turn: ChatTurn, hash: number, part: number): string {
+  const topics = ['the details', 'an example', 'the trade-offs', 'what to try next', 'a summary'];
+  return ` Part ${part + 1} of the answer to ${turn.model} covers ${pick(topics, hash, part)}, one token at a time, so long streams can be measured.`;
+}
+
 export function buildReply(turn: ChatTurn, settings: ReplySettings): Reply {
   const hash = stableHash(`${turn.model}\n${JSON.stringify(turn.messages)}`);
   const promptTokens = turn.messages.reduce((n, m) => n + words(m.text).length, 0);
@@ -215,6 +223,7 @@ export function buildReply(turn: ChatTurn, settings: ReplySettings): Reply {
     tokens = padTokens(full, settings.minBytes);
   } else {
     const cap = Math.max(1, turn.maxTokens ?? settings.maxTokens);
+    for (let part = 1; settings.fillToMaxTokens && tokens.length <= cap; part++) tokens.push(...tokenize(continuation(turn, hash, part)));
     if (tokens.length > cap) {
       tokens = tokens.slice(0, cap);
       finish = 'length';

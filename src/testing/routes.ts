@@ -125,6 +125,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, c
     maxTokens: options.maxTokens,
     reasoning: options.reasoning,
     tools: options.tools,
+    fillToMaxTokens: options.fillToMaxTokens,
     ...(fault?.kind === 'oversized' ? { minBytes: fault.bytes } : {}),
   });
   await runExchange(

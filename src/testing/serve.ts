@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { startModelServer, type ModelServer } from './model-server.ts';
 import { parseFault, type ModelServerOptions } from './options.ts';
 
-export const SERVE_USAGE = `usage: serve [--port N] [--host H] [--token-delay-ms N] [--max-tokens N]
+export const SERVE_USAGE = `usage: serve [--port N] [--host H] [--token-delay-ms N] [--max-tokens N] [--fill-to-max-tokens]
              [--models a,b] [--reasoning] [--tools auto|never] [--fault '<json>']
              [--keep-alive-timeout-ms N] [--close-after-requests N]`;
 
@@ -45,6 +45,9 @@ export function parseServeArgs(argv: readonly string[]): ModelServerOptions {
         break;
       case '--models':
         options.models = (value() ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+        break;
+      case '--fill-to-max-tokens':
+        options.fillToMaxTokens = inline === undefined ? true : inline !== 'false';
         break;
       case '--reasoning':
         options.reasoning = inline === undefined ? true : inline !== 'false';

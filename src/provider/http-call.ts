@@ -6,6 +6,7 @@ import { request, type Agent, type Dispatcher } from 'undici';
 import { ParleyError } from '../errors.ts';
 import type { TransportSettings } from '../protocol.ts';
 import type { Adapter, HttpRequestSpec } from './adapter.ts';
+import type { CallSignal } from './call-signal.ts';
 import { classifyFailure } from './classify-error.ts';
 import { backoffDelay, isRetryableStatus, parseRetryAfter } from './retry-after.ts';
 
@@ -16,7 +17,7 @@ export interface CallContext {
   adapter: Adapter;
   agent: Agent;
   settings: TransportSettings;
-  signal: AbortSignal;
+  signal: CallSignal;
   deadlineAt: number;
   /** Called once per retry, for stats. */
   onRetry?: () => void;
@@ -75,7 +76,8 @@ export async function dispatch(ctx: CallContext, spec: HttpRequestSpec): Promise
       headers: spec.headers,
       body: spec.body,
       dispatcher: ctx.agent,
-      signal: ctx.signal,
+      // undici takes any object with add/removeEventListener as a signal.
+      signal: ctx.signal as unknown as AbortSignal,
     });
   } catch (err) {
     throw ctx.signal.aborted ? ctx.signal.reason : classifyFailure(err, ctx.provider);
@@ -84,7 +86,7 @@ export async function dispatch(ctx: CallContext, spec: HttpRequestSpec): Promise
   return res;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: CallSignal): Promise<void> {
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer);
@@ -94,7 +96,7 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
       signal.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
+    signal.addEventListener('abort', onAbort);
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * What runs inside a provider worker: the owner of the HTTP sessions. It
  * serves chat, stream, models and health for the providers it was given at
- * start, and keeps one AbortController per call so that a cancel, a deadline
+ * start, and keeps one abort signal per call so that a cancel, a deadline
  * or shutdown can stop exactly that call's HTTP request.
  */
 import type { MessagePort } from 'node:worker_threads';
@@ -23,6 +23,7 @@ import { dispatch, readCapped, withRetries, type CallContext } from './http-call
 import { collectSecrets, redactWireError } from './redact.ts';
 import { agentFigures, createAgent } from './sessions.ts';
 import { StreamWriter } from './stream-writer.ts';
+import { CallSignal } from './call-signal.ts';
 
 interface ProviderSession {
   name: string;
@@ -34,6 +35,9 @@ interface ProviderSession {
   errors: number;
 }
 
+/** How long a graceful Agent close may take before its sockets are destroyed. */
+const AGENT_CLOSE_WAIT_MS = 1_000;
+
 /** Health probes answer fast or count as down; a slow probe is not a healthy one. */
 const HEALTH_DEADLINE_MS = 5_000;
 
@@ -41,7 +45,7 @@ export class ProviderHost implements ProviderHostApi {
   readonly #workerId: number;
   readonly #settings: TransportSettings;
   readonly #sessions = new Map<string, ProviderSession>();
-  readonly #calls = new Map<number, AbortController>();
+  readonly #calls = new Map<number, CallSignal>();
   readonly #secrets: string[];
   #closing: Promise<WorkerCloseReport> | undefined;
 
@@ -153,7 +157,7 @@ export class ProviderHost implements ProviderHostApi {
       await this.#run(probeMeta, provider, async (ctx, session) => {
         const res = await dispatch({ ...ctx, settings: { ...ctx.settings, maxRetries: 0 } }, session.adapter.healthRequest());
         await res.body.dump();
-      });
+      }, true);
       return { provider, ok: true, latencyMs: Math.round(performance.now() - started) };
     } catch (err) {
       const wire = this.#wire(err);
@@ -164,8 +168,7 @@ export class ProviderHost implements ProviderHostApi {
   }
 
   cancel(callId: number, reason: WireError): void {
-    const controller = this.#calls.get(callId);
-    if (controller && !controller.signal.aborted) controller.abort(fromWireError(reason));
+    this.#calls.get(callId)?.abort(fromWireError(reason));
   }
 
   async stats(): Promise<WorkerStats> {
@@ -183,38 +186,54 @@ export class ProviderHost implements ProviderHostApi {
 
   async #close(): Promise<WorkerCloseReport> {
     const aborted = this.#calls.size;
-    for (const controller of this.#calls.values()) {
-      controller.abort(shutdownError());
+    for (const signal of this.#calls.values()) {
+      signal.abort(shutdownError());
     }
     await Promise.all(
       [...this.#sessions.values()].map(async (s) => {
         // Every call was just aborted, so close() has nothing to wait for;
         // destroy() is the fallback for a socket that will not let go.
-        await Promise.race([s.agent.close(), new Promise((r) => setTimeout(r, 1_000).unref())]);
-        if (!s.agent.closed || !s.agent.destroyed) await s.agent.destroy().catch(() => undefined);
+        let timer: NodeJS.Timeout | undefined;
+        const closed = await Promise.race([
+          s.agent.close().then(() => true),
+          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), AGENT_CLOSE_WAIT_MS))),
+        ]);
+        clearTimeout(timer);
+        if (!closed) await s.agent.destroy().catch(() => undefined);
       }),
     );
     return { aborted, agentsClosed: this.#sessions.size };
   }
 
-  async #run<T>(meta: CallMeta, provider: string, body: (ctx: CallContext, session: ProviderSession) => Promise<T>): Promise<T> {
+  /**
+   * Runs one call with its own AbortController. The host enforces every
+   * call's deadline and cancels the call here when it passes, so a timer per
+   * call would be wasted; only a deadline the worker sets itself (the health
+   * probe's, shorter than the call's) needs `ownDeadline`.
+   */
+  async #run<T>(
+    meta: CallMeta,
+    provider: string,
+    body: (ctx: CallContext, session: ProviderSession) => Promise<T>,
+    ownDeadline = false,
+  ): Promise<T> {
     const session = this.#sessions.get(provider);
     if (!session) throw this.#boundary(unknownProvider(provider));
     if (this.#closing) throw this.#boundary(shutdownError());
-    const controller = new AbortController();
-    this.#calls.set(meta.callId, controller);
+    const signal = new CallSignal();
+    this.#calls.set(meta.callId, signal);
     session.requests++;
-    // The host keeps the call's deadline too, but a deadline the worker sets
-    // itself (the health probe's) is only kept if the worker enforces it.
-    const deadline = setTimeout(() => {
-      controller.abort(new ParleyError('TIMEOUT', `call to provider "${provider}" passed its deadline`, { provider }));
-    }, Math.max(0, meta.deadlineAt - Date.now()));
+    const deadline = ownDeadline
+      ? setTimeout(() => {
+          signal.abort(new ParleyError('TIMEOUT', `call to provider "${provider}" passed its deadline`, { provider }));
+        }, Math.max(0, meta.deadlineAt - Date.now()))
+      : undefined;
     const ctx: CallContext = {
       provider,
       adapter: session.adapter,
       agent: session.agent,
       settings: this.#settings,
-      signal: controller.signal,
+      signal,
       deadlineAt: meta.deadlineAt,
       onRetry: () => session.retries++,
     };

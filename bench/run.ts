@@ -16,7 +16,7 @@ import type { BenchEnv } from './scenarios/compare.ts';
 import { continuity } from './scenarios/continuity.ts';
 import type { ScenarioResult } from './scenarios/result.ts';
 import { soak } from './scenarios/soak.ts';
-import { streamThroughput } from './scenarios/stream-throughput.ts';
+import { streamThroughput, streamThroughput64 } from './scenarios/stream-throughput.ts';
 import { startServerProcess } from './server-process.ts';
 
 type Scenario = { id: string; run(env: BenchEnv, plan: Plan): Promise<ScenarioResult | ScenarioResult[]> };
@@ -25,6 +25,7 @@ const SCENARIOS: Scenario[] = [
   { id: 'chat-c1', run: chatLatency },
   { id: 'chat-c64', run: chatThroughput },
   { id: 'stream-c16', run: streamThroughput },
+  { id: 'stream-c64', run: streamThroughput64 },
   { id: 'ollama-c64', run: ollamaThroughput },
   { id: 'soak', run: soak },
   { id: 'continuity', run: continuity },

@@ -1,7 +1,8 @@
 /**
  * Streams at concurrency 16, every text token handed to the host thread:
  * tokens per second, and the host thread's event-loop delay while it runs
- * (reported as a scenario of its own).
+ * (reported as a scenario of its own). The same load at concurrency 64 is
+ * reported for reference, without bars.
  */
 import { OPENAI_CONTENDERS } from '../contenders/index.ts';
 import type { Plan } from '../plan.ts';
@@ -11,7 +12,6 @@ import { find, ratioBetween, runComparison, type BenchEnv } from './compare.ts';
 import { closedLoop } from './load.ts';
 import { bar, type ContenderResult, type ScenarioResult } from './result.ts';
 
-const CONCURRENCY = 16;
 const EVENT_LOOP_P99_BAR_MS = 3;
 
 /** What the host does with a token: little, but not nothing, so no client can skip the delivery. */
@@ -21,20 +21,33 @@ const consume = (text: string) => {
 };
 
 export async function streamThroughput(env: BenchEnv, plan: Plan): Promise<ScenarioResult[]> {
+  const result = await streamsAt(16, env, plan);
+  for (const c of result.contenders.filter((c) => c.name.startsWith('parley'))) {
+    result.bars.push(bar(c.name, '× undici+parse', c.ratioVsFloor!.median, '>=', 0.95, '×'));
+    result.bars.push(bar(c.name, '× openai SDK', ratioBetween(result, c.name, 'openai SDK'), '>=', 5, '×'));
+  }
+  return [result, eventLoopDelay(result)];
+}
+
+export function streamThroughput64(env: BenchEnv, plan: Plan): Promise<ScenarioResult> {
+  return streamsAt(64, env, plan);
+}
+
+async function streamsAt(concurrency: number, env: BenchEnv, plan: Plan): Promise<ScenarioResult> {
   let tokensPerStream = 0;
   const result = await runComparison(
     {
-      id: 'stream-c16',
-      title: 'stream c=16 (openai)',
+      id: `stream-c${concurrency}`,
+      title: `stream c=${concurrency} (openai)`,
       unit: 'tok/s',
       higherIsBetter: true,
       contenders: OPENAI_CONTENDERS,
       rounds: plan.rounds,
       warmup: async (client) =>
-        void (await closedLoop(() => client.stream(STREAM_LONG, consume), { concurrency: CONCURRENCY, maxOps: Math.ceil(plan.warmupOps / 4) })),
+        void (await closedLoop(() => client.stream(STREAM_LONG, consume), { concurrency, maxOps: Math.ceil(plan.warmupOps / 4) })),
       async measure(client, latencies) {
         const round = await closedLoop(() => client.stream(STREAM_LONG, consume), {
-          concurrency: CONCURRENCY,
+          concurrency,
           durationMs: plan.roundMs,
           latencies,
           eventLoop: true,
@@ -49,11 +62,7 @@ export async function streamThroughput(env: BenchEnv, plan: Plan): Promise<Scena
     env,
   );
   result.notes.push(`${tokensPerStream} text tokens per stream`);
-  for (const c of result.contenders.filter((c) => c.name.startsWith('parley'))) {
-    result.bars.push(bar(c.name, '× undici+parse', c.ratioVsFloor!.median, '>=', 0.95, '×'));
-    result.bars.push(bar(c.name, '× openai SDK', ratioBetween(result, c.name, 'openai SDK'), '>=', 5, '×'));
-  }
-  return [result, eventLoopDelay(result)];
+  return result;
 }
 
 /** The same rounds seen from the host thread: event-loop delay p99 per round. */

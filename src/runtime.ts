@@ -105,8 +105,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
+    const budget = this.#budget(options);
     return this.#router.run(route, (provider) =>
-      this.#call<ChatResult>(`chat with "${provider}" (${request.model})`, options, { kind: 'chat', provider, req: request }),
+      this.#call<ChatResult>(`chat with "${provider}" (${request.model})`, budget(), { kind: 'chat', provider, req: request }),
     );
   }
 
@@ -116,7 +117,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const request = validateChatRequest(req);
       const options = validateCallOptions(opts ?? {});
       const route = this.#router.route(request.provider);
-      return this.#router.stream(route, (provider) => this.#openStream(provider, request, options));
+      const budget = this.#budget(options);
+      return this.#router.stream(route, (provider) => this.#openStream(provider, request, budget()));
     } catch (err) {
       return failedStream(err);
     }
@@ -202,6 +204,22 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const { forced } = await this.#backend.close(Math.max(100, graceMs - (performance.now() - started)));
     this.#closed = true;
     return { drained: inFlight - aborted, aborted, forced, durationMs: Math.round(performance.now() - started) };
+  }
+
+  /**
+   * One deadline for the whole call, fallbacks included: each provider tried
+   * gets what is left of it, not a fresh timeoutMs. The clock starts with the
+   * first attempt (a stream starts when it is first read).
+   */
+  #budget(options: CallOptions): () => CallOptions {
+    const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
+    let deadlineAt: number | undefined;
+    return () => {
+      deadlineAt ??= Date.now() + timeoutMs;
+      const left = deadlineAt - Date.now();
+      if (left <= 0) throw new ParleyError('TIMEOUT', `the call's ${timeoutMs} ms deadline passed before the next provider could be tried`);
+      return { ...options, timeoutMs: left };
+    };
   }
 
   #admit(): void {

@@ -53,6 +53,20 @@ async function providerStats(rt: Runtime, name: string) {
 }
 
 describe('fallback routing', () => {
+  test('one deadline covers the whole call: the next provider gets what is left of it, not a fresh timeoutMs', async () => {
+    await withRoutes({ maxRetries: 1, retryMaxMs: 10_000 }, async ({ rt, first, up }) => {
+      // 'first' spends ~600 ms (503, a 600 ms Retry-After, 503 again); 'up' then never answers.
+      first.setFault({ kind: 'status', status: 503, retryAfterMs: 600, message: 'busy' });
+      up.setFault({ kind: 'slow-headers', delayMs: 10_000 });
+      const started = performance.now();
+      await rejectsWith(rt.chat(ask('in time?', { provider: ['first', 'up'] }), { timeoutMs: 1_000 }), 'TIMEOUT');
+      const elapsed = performance.now() - started;
+      assert.equal(served(up), 1, 'the fallback was tried');
+      // A fresh deadline for 'up' would end near 1,600 ms.
+      assert.ok(elapsed < 1_400, `settled after ${elapsed.toFixed(0)} ms`);
+    });
+  });
+
   test('a provider that refuses connections is skipped: chat and stream succeed on the next', async () => {
     await withRoutes({}, async ({ rt, up }) => {
       const result = await rt.chat(ask('hello fallback', { provider: ['down', 'up'] }));

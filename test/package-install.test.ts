@@ -43,6 +43,19 @@ try {
   console.log('chat:', reply.content);
   console.log('stream:', streamed);
   console.log('conversation:', second.content);
+  // Pool mode resolves its piscina task entry from dist too.
+  const pool = await createRuntime({ providers: { local: { kind: 'ollama', baseUrl: server.url } }, workers: 2 });
+  try {
+    const pooled = await Promise.all([1, 2, 3, 4].map((i) => pool.chat({ model: 'parley-echo', messages: [{ role: 'user', content: 'pool ' + i }] })));
+    let poolStreamed = '';
+    for await (const event of pool.stream({ model: 'parley-echo', messages: [{ role: 'user', content: 'pool stream' }] })) {
+      if (event.type === 'text') poolStreamed += event.text;
+    }
+    console.log('pool:', pooled.length, poolStreamed.includes('pool stream'));
+  } finally {
+    const poolReport = await pool.shutdown();
+    console.log('pool shutdown forced:', poolReport.forced);
+  }
 } finally {
   const report = await runtime.shutdown();
   await server.close();
@@ -81,6 +94,7 @@ test('the built tarball installs into a fresh project and runs with plain node',
   assert.ok(files.includes('dist/src/index.js'), 'the tarball holds the library');
   assert.ok(files.includes('dist/src/index.d.ts'), 'the tarball holds declarations');
   assert.ok(files.includes('dist/workers/provider-actor.js'), 'the tarball holds the compiled worker');
+  assert.ok(files.includes('dist/workers/provider-task.js'), 'the tarball holds the compiled pool task');
   assert.ok(files.includes('dist/src/cli/main.js'), 'the tarball holds the CLI');
   assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('src/')), 'no sources or tests are shipped');
 
@@ -94,6 +108,8 @@ test('the built tarball installs into a fresh project and runs with plain node',
   assert.match(stdout, /^conversation: .*turn 2, answered by parley-echo/m);
   assert.match(stdout, /^error-class true INVALID_REQUEST$/m);
   assert.match(stdout, /^shutdown forced: false$/m);
+  assert.match(stdout, /^pool: 4 true$/m);
+  assert.match(stdout, /^pool shutdown forced: false$/m);
 });
 
 test('the installed types check in a strict TypeScript project', { timeout: TIMEOUT_MS }, async () => {

@@ -208,7 +208,7 @@ class HostConversation implements Conversation {
         if (store.messages.length > 0) {
           throw new ParleyError('CONFIG', `cannot fork into transcript ${init.store}: it already holds a conversation`);
         }
-        if (history.length > 0) await store.appendTurn(history);
+        if (history.length > 0) await store.appendTurn(history, this.#calibration);
       } catch (err) {
         await store.close().catch(() => {});
         throw err;
@@ -303,7 +303,7 @@ class HostConversation implements Conversation {
     this.#calibration = updateCalibration(this.#calibration, estimate, result.usage?.inputTokens);
     if (epoch !== this.#epoch) return;
     const turn = [...pending, assistantMessage(result)];
-    await this.#store?.appendTurn(turn);
+    await this.#store?.appendTurn(turn, this.#calibration);
     if (epoch !== this.#epoch) return;
     this.#setHistory([...this.#history, ...turn]);
   }
@@ -373,5 +373,5 @@ export async function openConversation(backend: ChatBackend, init: ConversationI
   if (init.store === undefined) return new HostConversation(backend, settings, undefined, []);
   const store = await openStore(init.store, settings);
   settings.system ??= store.header.system;
-  return new HostConversation(backend, settings, store, store.messages.map(copyMessage));
+  return new HostConversation(backend, settings, store, store.messages.map(copyMessage), store.calibration);
 }

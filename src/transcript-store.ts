@@ -29,7 +29,8 @@ export interface TranscriptHeader {
 
 export type TranscriptRecord =
   | TranscriptHeader
-  | { type: 'turn'; messages: Message[] }
+  /** `calibration`: the conversation's token-estimate correction after this turn, so a resume trims as well as before. */
+  | { type: 'turn'; messages: Message[]; calibration?: number }
   | { type: 'reset' };
 
 export interface TranscriptStoreOptions {
@@ -173,7 +174,10 @@ function parseRecord(line: string, isFirst: boolean): TranscriptRecord | string 
   if (record.type === 'reset') return { type: 'reset' };
   if (record.type === 'turn') {
     if (!Array.isArray(record.messages) || !record.messages.every(isMessage)) return 'a turn with malformed messages';
-    return { type: 'turn', messages: record.messages };
+    const calibration = record.calibration;
+    return typeof calibration === 'number' && Number.isFinite(calibration) && calibration > 0
+      ? { type: 'turn', messages: record.messages, calibration }
+      : { type: 'turn', messages: record.messages };
   }
   return `unknown record type ${JSON.stringify(record.type)}`;
 }
@@ -181,6 +185,8 @@ function parseRecord(line: string, isFirst: boolean): TranscriptRecord | string 
 interface Loaded {
   header?: TranscriptHeader;
   messages: Message[];
+  /** The newest calibration recorded with a turn. */
+  calibration?: number;
   /** Length in bytes of the intact prefix; anything after it is a torn last line. */
   intactBytes: number;
   tornReason?: string;
@@ -216,7 +222,10 @@ function parseTranscript(data: Buffer, path: string): Loaded {
     }
     if (result.type === 'header') loaded.header = result;
     else if (result.type === 'reset') loaded.messages = [];
-    else loaded.messages.push(...result.messages);
+    else {
+      loaded.messages.push(...result.messages);
+      if (result.calibration !== undefined) loaded.calibration = result.calibration;
+    }
     start = newline + 1;
     loaded.intactBytes = start;
   }
@@ -254,6 +263,8 @@ export class TranscriptStore {
   readonly header: TranscriptHeader;
   /** The history as loaded: every turn since the last reset. */
   readonly messages: readonly Message[];
+  /** The token-estimate calibration stored with the newest turn, if any. */
+  readonly calibration: number | undefined;
 
   #handle: FileHandle | undefined;
   #lockPath: string;
@@ -263,12 +274,20 @@ export class TranscriptStore {
   #broken: ParleyError | undefined;
   #closing: Promise<void> | undefined;
 
-  private constructor(path: string, lockPath: string, handle: FileHandle, header: TranscriptHeader, messages: Message[], size: number) {
+  private constructor(
+    path: string,
+    lockPath: string,
+    handle: FileHandle,
+    header: TranscriptHeader,
+    loaded: { messages: Message[]; calibration?: number },
+    size: number,
+  ) {
     this.path = path;
+    this.calibration = loaded.calibration;
     this.#lockPath = lockPath;
     this.#handle = handle;
     this.header = header;
-    this.messages = messages;
+    this.messages = loaded.messages;
     this.#size = size;
   }
 
@@ -300,7 +319,7 @@ export class TranscriptStore {
         size = await writeLine(handle, header, path);
         await syncDirectory(path);
       }
-      return new TranscriptStore(path, lockPath, handle, header, loaded.messages, size);
+      return new TranscriptStore(path, lockPath, handle, header, loaded, size);
     } catch (err) {
       await handle?.close().catch(() => {});
       await releaseLock(lockPath).catch(() => {});
@@ -309,8 +328,8 @@ export class TranscriptStore {
   }
 
   /** Appends one completed turn; resolves once it is on disk. */
-  appendTurn(messages: readonly Message[]): Promise<void> {
-    return this.#append({ type: 'turn', messages: [...messages] });
+  appendTurn(messages: readonly Message[], calibration?: number): Promise<void> {
+    return this.#append(calibration === undefined ? { type: 'turn', messages: [...messages] } : { type: 'turn', messages: [...messages], calibration });
   }
 
   /** Appends a reset record, so that a resume starts with no turns. */

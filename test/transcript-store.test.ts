@@ -88,6 +88,22 @@ describe('TranscriptStore', () => {
     });
   });
 
+  test('the token-estimate calibration is stored with each turn and restored on reopen', async () => {
+    const path = storePath();
+    const first = await TranscriptStore.open(path, { model: 'm', onWarning: noWarnings });
+    assert.equal(first.calibration, undefined);
+    await first.appendTurn([{ role: 'user', content: 'a' }, { role: 'assistant', content: 'b' }], 1.25);
+    await first.appendTurn([{ role: 'user', content: 'c' }, { role: 'assistant', content: 'd' }], 1.5);
+    await first.close();
+    const reopened = await TranscriptStore.open(path, { model: 'm', onWarning: noWarnings });
+    try {
+      assert.equal(reopened.calibration, 1.5);
+      assert.equal(reopened.messages.length, 4);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   test('reset() is recorded so a resume starts empty', async () => {
     const path = storePath();
     await withConversation(path, async (c) => {

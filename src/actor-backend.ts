@@ -58,9 +58,9 @@ export class ActorBackend implements WorkerBackend {
       const meta = { callId: call.id, deadlineAt: call.deadlineAt };
       switch (work.kind) {
         case 'chat':
-          return handle.api.chat(meta, work.provider, work.req);
+          return handle.chat(meta, work.provider, work.req);
         case 'stream':
-          return handle.api.stream(meta, work.provider, work.req, transfer(work.port, [work.port] as unknown as Parameters<typeof transfer>[1]));
+          return handle.stream(meta, work.provider, work.req, transfer(work.port, [work.port] as unknown as Parameters<typeof transfer>[1]));
         case 'models':
           return handle.api.models(meta, work.provider);
         case 'health':

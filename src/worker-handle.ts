@@ -30,6 +30,12 @@ export interface WorkerHandleOptions {
 export class WorkerHandle {
   readonly id: number;
   readonly api: Remote<ProviderHostApi>;
+  /**
+   * The hot calls' Comlink proxies, made once: every property read on a
+   * Comlink remote builds a new Proxy, a cost each chat would pay again.
+   */
+  readonly chat: Remote<ProviderHostApi>['chat'];
+  readonly stream: Remote<ProviderHostApi>['stream'];
   readonly #worker: Worker;
   readonly #heartbeatPort: MessagePort;
   readonly #options: WorkerHandleOptions;
@@ -76,6 +82,8 @@ export class WorkerHandle {
       this.#answered = true;
     });
     this.api = wrap<ProviderHostApi>(nodeEndpoint(this.#worker));
+    this.chat = this.api.chat;
+    this.stream = this.api.stream;
     this.#timer = setInterval(() => this.#beat(), options.heartbeatIntervalMs).unref();
   }
 

@@ -22,12 +22,13 @@ const EXIT_WAIT_MS = 2_000;
 export class ActorBackend implements WorkerBackend {
   readonly #supervisor: Supervisor;
 
-  constructor(options: ResolvedOptions, hooks: BackendHooks, failCallsOf: (workerId: number, err: ParleyError) => void) {
+  /** `failCallsOf` fails the calls sent to a worker and says how many there were. */
+  constructor(options: ResolvedOptions, hooks: BackendHooks, failCallsOf: (workerId: number, err: ParleyError) => number) {
     this.#supervisor = new Supervisor(options, {
       started: hooks.started,
       crashed: (handle, reason) => {
-        failCallsOf(handle.id, new ParleyError('WORKER_CRASHED', `provider worker ${handle.id} died: ${reason}`));
-        hooks.crashed(handle.id, reason);
+        const failed = failCallsOf(handle.id, new ParleyError('WORKER_CRASHED', `provider worker ${handle.id} died: ${reason}`));
+        hooks.crashed(handle.id, reason, failed);
       },
       restarted: hooks.restarted,
       failed: hooks.failed,
@@ -102,7 +103,7 @@ export class ActorBackend implements WorkerBackend {
   }
 }
 
-export function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => resolve(undefined), ms);
     promise.then(

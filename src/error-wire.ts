@@ -77,12 +77,3 @@ export function fromWireError(wire: WireError): ParleyError {
     cause: rebuildCause(wire.cause),
   });
 }
-
-export function isWireError(value: unknown): value is WireError {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as WireError).code === 'string' &&
-    typeof (value as WireError).message === 'string'
-  );
-}

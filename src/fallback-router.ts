@@ -43,7 +43,7 @@ interface Health {
 }
 
 /** Failures that say the provider, not the request, is the problem. */
-export function isProviderFailure(err: unknown): err is ParleyError {
+function isProviderFailure(err: unknown): err is ParleyError {
   if (!(err instanceof ParleyError)) return false;
   if (err.code === 'UNREACHABLE' || err.code === 'CONNECTION') return true;
   return err.code === 'HTTP' && err.retryable;

@@ -35,10 +35,6 @@ export class PendingCalls {
     return this.#calls.size;
   }
 
-  values(): IterableIterator<PendingCall> {
-    return this.#calls.values();
-  }
-
   /** Registers a call and returns it with its settling functions. */
   open(options: OpenCallOptions): { call: PendingCall; succeed: () => boolean } {
     const id = this.#nextId++;

@@ -66,25 +66,22 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     super();
     this.#options = options;
     this.#router = new FallbackRouter(options.defaultProvider, Object.keys(options.providers), options.breaker);
-    let failedCalls: number | undefined;
     const hooks: BackendHooks = {
       started: (workerId) => this.emit('worker-started', { workerId }),
-      crashed: (workerId, reason) => {
-        this.emit('worker-crashed', failedCalls === undefined ? { workerId, reason } : { workerId, reason, failedCalls });
-        failedCalls = undefined;
-      },
+      crashed: (workerId, reason, failedCalls) =>
+        this.emit('worker-crashed', failedCalls === undefined ? { workerId, reason } : { workerId, reason, failedCalls }),
       restarted: (workerId) => this.emit('worker-restarted', { workerId, restarts: this.#backend.restarts }),
       failed: (reason) => this.emit('failed', { reason }),
     };
     this.#backend =
       options.workers > 1
         ? new PoolBackend(options, hooks)
-        : new ActorBackend(options, hooks, (workerId, err) => {
-            failedCalls = this.#pending.failAll(
+        : new ActorBackend(options, hooks, (workerId, err) =>
+            this.#pending.failAll(
               () => err,
               (call) => call.workerId === workerId,
-            );
-          });
+            ),
+          );
   }
 
   get state(): RuntimeState {

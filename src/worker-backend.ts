@@ -27,8 +27,11 @@ export interface CrashRecord {
 /** How a backend tells the Runtime (and through it, the host) what happened. */
 export interface BackendHooks {
   started(workerId: number): void;
-  /** A worker died while serving; the backend has already failed or will fail the calls it ran. */
-  crashed(workerId: number, reason: string): void;
+  /**
+   * A worker died while serving; the backend has already failed or will fail
+   * the calls it ran. `failedCalls` when the backend knows how many.
+   */
+  crashed(workerId: number, reason: string, failedCalls?: number): void;
   restarted(workerId: number): void;
   failed(reason: string): void;
 }

@@ -159,7 +159,7 @@ describe('fallback routing', () => {
   });
 
   test('breaker: after failureThreshold failures the provider is skipped while cooling, then probed and closed again', async () => {
-    await withRoutes({ maxRetries: 0, breaker: { failureThreshold: 2, cooldownMs: 300 } }, async ({ rt, first, up }) => {
+    await withRoutes({ maxRetries: 0, breaker: { failureThreshold: 2, cooldownMs: 300 } }, async ({ rt, first }) => {
       first.setFault({ kind: 'status', status: 503 });
       const route = { provider: ['first', 'up'] };
 

@@ -4,7 +4,7 @@ import type { StreamEvent } from '../src/index.ts';
 import { waitFor } from '../src/testing/index.ts';
 import { ask, collect, rejectsWith, textOf, warm, withStack } from './helpers/fixtures.ts';
 import { settlesWithin } from './helpers/wait-for.ts';
-import { testWorkers, inFlightOf } from './helpers/workers-mode.ts';
+import { inFlightOf } from './helpers/workers-mode.ts';
 
 const LONG = { maxTokens: 1_000 };
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { StreamEvent } from '../src/index.ts';
 import { ask, collect, sleep, textOf, warm, withStack } from './helpers/fixtures.ts';
-import { testWorkers, inFlightOf } from './helpers/workers-mode.ts';
+import { inFlightOf } from './helpers/workers-mode.ts';
 
 /**
  * About 1500 tokens of 4 KiB each, sent as fast as the socket takes them:

@@ -4,7 +4,7 @@ import type { Runtime } from '../src/index.ts';
 import type { ModelServer } from '../src/testing/index.ts';
 import { ask, collect, rejectsWith, warm, withStack } from './helpers/fixtures.ts';
 import { settlesWithin } from './helpers/wait-for.ts';
-import { testWorkers, providerFigure } from './helpers/workers-mode.ts';
+import { providerFigure } from './helpers/workers-mode.ts';
 
 /** Chat requests the server received since `from`. */
 const chatRequests = (server: ModelServer, from: number) =>

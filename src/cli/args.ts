@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { UsageError } from './exit-codes.ts';
 
-export const COMMANDS = ['chat', 'ask', 'models', 'health', 'config', 'serve', 'bench', 'help'] as const;
+const COMMANDS = ['chat', 'ask', 'models', 'health', 'config', 'serve', 'bench', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** Flags that choose and configure the provider; every runtime command takes them. */

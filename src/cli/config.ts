@@ -58,7 +58,7 @@ function configError(message: string): ParleyError {
 }
 
 /** --config, else $PARLEY_CONFIG, else the per-user file if it exists. */
-export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): { path: string; required: boolean } | undefined {
+function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): { path: string; required: boolean } | undefined {
   if (flag) return { path: resolve(flag), required: true };
   if (env.PARLEY_CONFIG) return { path: resolve(env.PARLEY_CONFIG), required: true };
   const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
@@ -116,7 +116,7 @@ function ollamaUrl(host: string): string {
 }
 
 /** The providers users already have configured for other tools, in this order of preference. */
-export function envProviders(env: NodeJS.ProcessEnv): Record<string, ProviderConfig> {
+function envProviders(env: NodeJS.ProcessEnv): Record<string, ProviderConfig> {
   const out: Record<string, ProviderConfig> = {};
   if (env.OLLAMA_HOST) out.ollama = { kind: 'ollama', baseUrl: ollamaUrl(env.OLLAMA_HOST) };
   if (env.OPENAI_API_KEY || env.OPENAI_BASE_URL) {

@@ -4,11 +4,11 @@ import type { Message } from '../types.ts';
 
 export type TranscriptFormat = 'jsonl' | 'markdown';
 
-export function formatFor(path: string): TranscriptFormat {
+function formatFor(path: string): TranscriptFormat {
   return /\.(md|markdown)$/i.test(path) ? 'markdown' : 'jsonl';
 }
 
-export function renderTranscript(messages: readonly Message[], format: TranscriptFormat, meta: { provider: string; model: string }): string {
+function renderTranscript(messages: readonly Message[], format: TranscriptFormat, meta: { provider: string; model: string }): string {
   if (format === 'jsonl') return messages.map((m) => JSON.stringify(m)).join('\n') + (messages.length > 0 ? '\n' : '');
   const lines = [`# parley conversation`, '', `provider: ${meta.provider} · model: ${meta.model} · saved ${new Date().toISOString()}`, ''];
   for (const message of messages) {

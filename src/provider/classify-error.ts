@@ -5,7 +5,7 @@
  */
 import { ParleyError } from '../errors.ts';
 
-/** Failures that happen before a connection exists: refused, DNS, routing, TLS. */
+/** Failures that happen before a connection exists: refused, DNS, routing, TLS (ERR_TLS_* and ERR_SSL_* match by prefix). */
 const BEFORE_CONNECT = new Set([
   'ECONNREFUSED',
   'ENOTFOUND',
@@ -22,8 +22,6 @@ const BEFORE_CONNECT = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN',
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'ERR_SSL_WRONG_VERSION_NUMBER',
 ]);
 
 function codeOf(err: unknown): string | undefined {

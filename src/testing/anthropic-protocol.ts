@@ -9,7 +9,7 @@ import { asRecord, contentText, problem, sse, type ExchangeContext, type StreamE
 const STOP_REASONS: Record<FinishReason, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use' };
 
 /** Anthropic's error `type` for a status. */
-export function anthropicErrorType(status: number): string {
+function anthropicErrorType(status: number): string {
   const types: Record<number, string> = {
     400: 'invalid_request_error',
     401: 'authentication_error',

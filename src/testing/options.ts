@@ -66,7 +66,7 @@ export interface ResolvedOptions {
   fillToMaxTokens: boolean;
 }
 
-export const DEFAULT_OPTIONS: ResolvedOptions = {
+const DEFAULT_OPTIONS: ResolvedOptions = {
   port: 0,
   host: '127.0.0.1',
   tokenDelayMs: 0,

@@ -81,7 +81,7 @@ export function stableHash(text: string): number {
 }
 
 /** Words with their leading whitespace, so the tokens concatenate back to the text exactly. */
-export function tokenize(text: string): string[] {
+function tokenize(text: string): string[] {
   return text.match(/\s*\S+/g) ?? [];
 }
 

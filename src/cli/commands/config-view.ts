@@ -9,7 +9,7 @@ import { EXIT, type ExitCode } from '../exit-codes.ts';
 const CREDENTIAL_HEADER = /auth|key|token|secret|cookie/i;
 
 /** Enough of a key to tell which one it is, never enough to use it: `sk-…3456`. */
-export function redactKey(key: string): string {
+function redactKey(key: string): string {
   if (key.length < 16) return '[redacted]';
   const prefix = /^[A-Za-z]+-/.exec(key)?.[0] ?? '';
   return `${prefix}…${key.slice(-4)}`;
@@ -26,7 +26,7 @@ function redactProvider(config: ProviderConfig): Record<string, unknown> {
   return out;
 }
 
-export function configView(config: CliConfig): Record<string, unknown> {
+function configView(config: CliConfig): Record<string, unknown> {
   const providers: Record<string, unknown> = {};
   for (const [name, provider] of Object.entries(config.providers)) {
     providers[name] = { ...redactProvider(provider), source: config.providerSources[name] };

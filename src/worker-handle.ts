@@ -7,7 +7,7 @@
 import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import type { Remote } from 'comlink';
 import { wrap } from 'comlink/dist/esm/comlink.mjs';
-import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { batchingEndpoint } from './batching-endpoint.ts';
 import type { Heartbeat, ProviderHostApi, TransportSettings, WorkerInit } from './protocol.ts';
 import type { ProviderConfig } from './types.ts';
 import { workerExecArgv, workerScript } from './worker-entry.ts';
@@ -81,7 +81,7 @@ export class WorkerHandle {
       this.#lastPong = Date.now();
       this.#answered = true;
     });
-    this.api = wrap<ProviderHostApi>(nodeEndpoint(this.#worker));
+    this.api = wrap<ProviderHostApi>(batchingEndpoint(this.#worker));
     this.chat = this.api.chat;
     this.stream = this.api.stream;
     this.#timer = setInterval(() => this.#beat(), options.heartbeatIntervalMs).unref();

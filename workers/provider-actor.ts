@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { expose } from 'comlink/dist/esm/comlink.mjs';
-import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import { batchingEndpoint } from '../src/batching-endpoint.ts';
 import { installErrorTransfer } from '../src/comlink-errors.ts';
 import type { Heartbeat, WorkerInit } from '../src/protocol.ts';
 import { ProviderHost } from '../src/provider/provider-host.ts';
@@ -17,6 +17,7 @@ installErrorTransfer();
 const init = workerData as WorkerInit & { heartbeatPort: MessagePort };
 const host = new ProviderHost(init.workerId, init.providers, init.transport);
 const port = parentPort;
+const endpoint = batchingEndpoint(port);
 
 init.heartbeatPort.on('message', (msg: Heartbeat) => {
   if (msg.type === 'ping') init.heartbeatPort.postMessage({ type: 'pong', seq: msg.seq } satisfies Heartbeat);
@@ -28,10 +29,11 @@ const originalClose = host.close.bind(host);
 host.close = async () => {
   const report = await originalClose();
   setImmediate(() => {
+    endpoint.flush();
     init.heartbeatPort.close();
     port.close();
   });
   return report;
 };
 
-expose(host, nodeEndpoint(port));
+expose(host, endpoint);

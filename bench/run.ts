@@ -1,12 +1,13 @@
 /**
- * npm run bench [-- --quick] [--only chat-c1,stream-c16,...] [--rounds N]
+ * npm run bench [-- --quick] [--only chat-c1,stream-c16,...] [--rounds N] [--from-source]
  *
- * Starts the model server in a child process, runs the scenarios, prints the
+ * Builds dist (parley as users install it), starts the model server in a child process, runs the scenarios, prints the
  * table and writes bench/results/latest.json and latest.svg.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { machineInfo } from './machine.ts';
+import { loadParley } from './parley-module.ts';
 import { FULL, QUICK, type Plan } from './plan.ts';
 import { renderSvg } from './report-svg.ts';
 import { renderTable } from './report-table.ts';
@@ -31,17 +32,18 @@ const SCENARIOS: Scenario[] = [
   { id: 'continuity', run: continuity },
 ];
 
-const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.id).join(',')}] [--rounds N] [--out DIR]`;
+const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.id).join(',')}] [--rounds N] [--out DIR] [--from-source]`;
 
 interface Args {
   quick: boolean;
   only: string[] | undefined;
   rounds: number | undefined;
   out: string;
+  fromSource: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, only: undefined, rounds: undefined, out: fileURLToPath(new URL('results', import.meta.url)) };
+  const args: Args = { quick: false, only: undefined, rounds: undefined, out: fileURLToPath(new URL('results', import.meta.url)), fromSource: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? '';
@@ -49,6 +51,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--only') args.only = value().split(',').filter(Boolean);
     else if (flag === '--rounds') args.rounds = Number(value());
     else if (flag === '--out') args.out = value();
+    else if (flag === '--from-source') args.fromSource = true;
     else if (flag === '--help' || flag === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -64,8 +67,9 @@ async function main(): Promise<void> {
   const plan: Plan = { ...(args.quick ? QUICK : FULL), ...(args.rounds ? { rounds: args.rounds } : {}) };
   const started = performance.now();
   const machine = machineInfo();
+  const parleyFrom = await loadParley(args.fromSource);
   const server = await startServerProcess();
-  process.stderr.write(`model server pid ${server.pid} at ${server.url}; ${args.quick ? 'quick' : 'full'} run, ${plan.rounds} rounds\n`);
+  process.stderr.write(`model server pid ${server.pid} at ${server.url}; parley from ${parleyFrom}; ${args.quick ? 'quick' : 'full'} run, ${plan.rounds} rounds\n`);
   const env: BenchEnv = { url: server.url, port: server.port, quick: args.quick };
   const results: ScenarioResult[] = [];
   try {
@@ -78,7 +82,7 @@ async function main(): Promise<void> {
     await server.stop();
   }
   const wallMs = Math.round(performance.now() - started);
-  const report = { date: new Date().toISOString(), mode: args.quick ? 'quick' : 'full', wallMs, plan, machine, scenarios: results };
+  const report = { date: new Date().toISOString(), mode: args.quick ? 'quick' : 'full', wallMs, plan, machine, parley: parleyFrom, scenarios: results };
   mkdirSync(args.out, { recursive: true });
   writeFileSync(`${args.out}/latest.json`, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(`${args.out}/latest.svg`, renderSvg(report));
@@ -86,7 +90,7 @@ async function main(): Promise<void> {
   const bars = results.flatMap((r) => r.bars).filter((b) => b.pass !== undefined);
   console.log(
     `\n${bars.filter((b) => b.pass).length}/${bars.length} bars passed; wall time ${(wallMs / 1000).toFixed(1)} s; ` +
-      `${machine.cpus} cpus, load ${machine.loadAverage.join(' ')}, node ${machine.node}\nwrote ${args.out}/latest.json and latest.svg`,
+      `${machine.cpus} cpus, load ${machine.loadAverage.join(' ')}, node ${machine.node}, parley from ${parleyFrom}\nwrote ${args.out}/latest.json and latest.svg`,
   );
 }
 

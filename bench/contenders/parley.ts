@@ -1,5 +1,6 @@
 /** parley itself: the provider worker does the I/O, the host thread gets results and tokens. */
-import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/index.ts';
+import type { Runtime, RuntimeOptions } from '../../src/index.ts';
+import { parley as parleyModule } from '../parley-module.ts';
 import type { Workload } from '../workload.ts';
 import type { Client, Contender, Protocol } from './contender.ts';
 
@@ -41,7 +42,7 @@ export function parley(protocol: Protocol, workers = 1): Contender {
     name: `parley w${workers}${protocol === 'ollama' ? ' ollama' : ''}`,
     protocol,
     async open(url) {
-      return parleyClient(await createRuntime(options(url)));
+      return parleyClient(await parleyModule().createRuntime(options(url)));
     },
     async unavailable(url) {
       if (workers === 1) return undefined;
@@ -49,7 +50,7 @@ export function parley(protocol: Protocol, workers = 1): Contender {
       // for a pool here; count the workers that actually answer under load.
       let runtime: Runtime | undefined;
       try {
-        runtime = await createRuntime(options(url));
+        runtime = await parleyModule().createRuntime(options(url));
         const req = { model: 'parley-echo', messages: [{ role: 'user' as const, content: 'probe' }], maxTokens: 2 };
         await Promise.all(Array.from({ length: 4 * workers }, () => runtime!.chat(req)));
         const seen = (await runtime.stats()).workers.length;

@@ -5,7 +5,8 @@
  * RESET_EVERY turns so the request size stays bounded and comparable.
  */
 import { Agent, request } from 'undici';
-import { createRuntime, type Conversation } from '../../src/index.ts';
+import type { Conversation } from '../../src/index.ts';
+import { parley } from '../parley-module.ts';
 import { parleyOptions, PROVIDER } from '../contenders/parley.ts';
 import type { Plan } from '../plan.ts';
 import { Progress } from '../progress.ts';
@@ -19,7 +20,7 @@ const RESET_EVERY = 100;
 export async function continuity(env: BenchEnv, plan: Plan): Promise<ScenarioResult> {
   const started = performance.now();
   const progress = new Progress('continuity (parley w1)', plan.continuityTurns);
-  const runtime = await createRuntime(parleyOptions(env.url, 'openai'));
+  const runtime = await parley().createRuntime(parleyOptions(env.url, 'openai'));
   const agent = new Agent({ connections: 8, keepAliveTimeout: 4_000 });
   const target = `${env.url}/v1/chat/completions`;
   const turnMs = new Reservoir(50_000);

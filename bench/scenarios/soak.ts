@@ -3,7 +3,8 @@
  * do sockets stay under the connection limit, and are there none left after
  * shutdown. The limit is set below the concurrency so it actually binds.
  */
-import { createRuntime, type Runtime } from '../../src/index.ts';
+import type { Runtime } from '../../src/index.ts';
+import { parley } from '../parley-module.ts';
 import { parleyClient, parleyOptions } from '../contenders/parley.ts';
 import { fullGc, gcAvailable } from '../gc.ts';
 import type { Plan } from '../plan.ts';
@@ -28,7 +29,7 @@ export async function soak(env: BenchEnv, plan: Plan): Promise<ScenarioResult> {
   const started = performance.now();
   const total = plan.soakChats + plan.soakStreams;
   const progress = new Progress('soak (parley w1)', total);
-  const runtime = await createRuntime(parleyOptions(env.url, 'openai', { connections: CONNECTION_LIMIT }));
+  const runtime = await parley().createRuntime(parleyOptions(env.url, 'openai', { connections: CONNECTION_LIMIT }));
   const client = parleyClient(runtime);
   let sink = 0;
   const consume = (t: string) => void (sink += t.length);

@@ -3,7 +3,6 @@
  * alive by the Supervisor. Calls are tagged with the worker they went to, so
  * a crash fails exactly those calls, at once.
  */
-import { transfer } from 'comlink/dist/esm/comlink.mjs';
 import { ParleyError } from './errors.ts';
 import { toWireError } from './error-wire.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -59,13 +58,13 @@ export class ActorBackend implements WorkerBackend {
       const meta = { callId: call.id, deadlineAt: call.deadlineAt };
       switch (work.kind) {
         case 'chat':
-          return handle.chat(meta, work.provider, work.req);
+          return handle.rpc.call('chat', [meta, work.provider, work.req]);
         case 'stream':
-          return handle.stream(meta, work.provider, work.req, transfer(work.port, [work.port] as unknown as Parameters<typeof transfer>[1]));
+          return handle.rpc.call('stream', [meta, work.provider, work.req, work.port], [work.port]);
         case 'models':
-          return handle.api.models(meta, work.provider);
+          return handle.rpc.call('models', [meta, work.provider]);
         case 'health':
-          return handle.api.health(meta, work.provider);
+          return handle.rpc.call('health', [meta, work.provider]);
       }
     };
     return acquired instanceof Promise ? acquired.then(send) : send(acquired);
@@ -73,13 +72,13 @@ export class ActorBackend implements WorkerBackend {
 
   cancel(call: PendingCall, reason: ParleyError): void {
     const handle = this.#supervisor.handle;
-    if (handle && handle.id === call.workerId) void handle.api.cancel(call.id, toWireError(reason)).catch(() => undefined);
+    if (handle && handle.id === call.workerId) void handle.rpc.call('cancel', [call.id, toWireError(reason)]).catch(() => undefined);
   }
 
   async stats(): Promise<WorkerStats[]> {
     const handle = this.#supervisor.handle;
     if (!handle) return [];
-    const figures = await withTimeout(handle.api.stats(), STATS_DEADLINE_MS);
+    const figures = await withTimeout(handle.rpc.call('stats', []), STATS_DEADLINE_MS);
     return figures ? [figures] : [];
   }
 
@@ -92,7 +91,7 @@ export class ActorBackend implements WorkerBackend {
     const remaining = () => Math.max(100, ms - (performance.now() - started));
     const handle = this.#supervisor.close();
     if (!handle) return { forced: false };
-    const answered = await withTimeout(handle.api.close(), Math.max(MIN_CLOSE_WAIT_MS, remaining()));
+    const answered = await withTimeout(handle.rpc.call('close', []), Math.max(MIN_CLOSE_WAIT_MS, remaining()));
     // A worker that answered close() is alive and has nothing left open: its
     // exit is only thread teardown, worth waiting for even past the grace time
     // on a loaded machine. One that did not answer is wedged: terminate it.

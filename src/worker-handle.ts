@@ -1,13 +1,13 @@
 /**
- * One provider worker as the host sees it: the thread, its Comlink proxy and
- * its heartbeat. It reports its death exactly once (exit, error, or a
+ * One provider worker as the host sees it: the thread, its Comlink caller
+ * and its heartbeat. It reports its death exactly once (exit, error, or a
  * heartbeat silent past the timeout, in which case it terminates the thread
  * itself), and never waits for a wedged thread to come back.
  */
 import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
-import type { Remote } from 'comlink';
-import { wrap } from 'comlink/dist/esm/comlink.mjs';
 import { batchingEndpoint } from './batching-endpoint.ts';
+import { ComlinkCaller } from './comlink-caller.ts';
+import { ParleyError } from './errors.ts';
 import type { Heartbeat, ProviderHostApi, TransportSettings, WorkerInit } from './protocol.ts';
 import type { ProviderConfig } from './types.ts';
 import { workerExecArgv, workerScript } from './worker-entry.ts';
@@ -29,13 +29,7 @@ export interface WorkerHandleOptions {
 
 export class WorkerHandle {
   readonly id: number;
-  readonly api: Remote<ProviderHostApi>;
-  /**
-   * The hot calls' Comlink proxies, made once: every property read on a
-   * Comlink remote builds a new Proxy, a cost each chat would pay again.
-   */
-  readonly chat: Remote<ProviderHostApi>['chat'];
-  readonly stream: Remote<ProviderHostApi>['stream'];
+  readonly rpc: ComlinkCaller<ProviderHostApi>;
   readonly #worker: Worker;
   readonly #heartbeatPort: MessagePort;
   readonly #options: WorkerHandleOptions;
@@ -81,9 +75,7 @@ export class WorkerHandle {
       this.#lastPong = Date.now();
       this.#answered = true;
     });
-    this.api = wrap<ProviderHostApi>(batchingEndpoint(this.#worker));
-    this.chat = this.api.chat;
-    this.stream = this.api.stream;
+    this.rpc = new ComlinkCaller<ProviderHostApi>(batchingEndpoint(this.#worker));
     this.#timer = setInterval(() => this.#beat(), options.heartbeatIntervalMs).unref();
   }
 
@@ -141,6 +133,7 @@ export class WorkerHandle {
     if (this.#dead) return;
     this.#dead = true;
     this.#stopHeartbeat();
+    this.rpc.close(new ParleyError('WORKER_CRASHED', `provider worker ${this.id} died: ${reason}`));
     this.#options.onDeath(this, reason);
   }
 }

@@ -64,13 +64,3 @@ export class BatchCursor {
     return { type: 'tool_call', toolCall: this.#batch.toolCalls![this.#toolIndex++]! };
   }
 }
-
-/** Appends a batch's text and reasoning to the running totals (the end message leaves them out). */
-export function collectText(batch: EventBatch, text: string[], reasoning: string[]): void {
-  const { kinds, parts } = batch;
-  for (let i = 0; i < kinds.length; i++) {
-    const kind = kinds.charCodeAt(i);
-    if (kind === 116) text.push(parts[i]!);
-    else if (kind === 114) reasoning.push(parts[i]!);
-  }
-}

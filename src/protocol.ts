@@ -60,11 +60,7 @@ export interface ProviderHostApi {
 
 export type StreamToHost =
   | { type: 'events'; batch: EventBatch }
-  /**
-   * `result.content` and `result.reasoning` are left empty: the host joins
-   * them from the events it received. `batch`: the last events, when they
-   * were still waiting to be sent.
-   */
+  /** `batch`: the last events, when they were still waiting to be sent. */
   | { type: 'end'; result: ChatResult; batch?: EventBatch }
   | { type: 'error'; error: WireError };
 

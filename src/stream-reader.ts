@@ -7,7 +7,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { ParleyError } from './errors.ts';
 import { fromWireError, toWireError } from './error-wire.ts';
-import { BatchCursor, collectText } from './event-batch.ts';
+import { BatchCursor } from './event-batch.ts';
 import type { StreamToHost, StreamToWorker } from './protocol.ts';
 import type { ChatResult, StreamEvent } from './types.ts';
 
@@ -20,8 +20,6 @@ export class StreamReader {
   readonly #creditBatch: number;
   #batches: BatchCursor[] = [];
   #consumed = 0;
-  readonly #text: string[] = [];
-  readonly #reasoning: string[] = [];
   #result: ChatResult | undefined;
   #error: ParleyError | undefined;
   #finished = false;
@@ -90,14 +88,10 @@ export class StreamReader {
     if (this.#finished) return;
     if (msg.type === 'events') {
       if (msg.batch.kinds.length === 0) return;
-      collectText(msg.batch, this.#text, this.#reasoning);
       this.#batches.push(new BatchCursor(msg.batch));
     } else if (msg.type === 'end') {
       if (msg.batch) this.#receive({ type: 'events', batch: msg.batch });
-      const result = msg.result;
-      result.content = this.#text.join('');
-      if (this.#reasoning.length > 0) result.reasoning = this.#reasoning.join('');
-      this.#result = result;
+      this.#result = msg.result;
       this.#close();
       this.#onEnd(undefined);
     } else {

@@ -64,11 +64,11 @@ export class StreamWriter {
   }
 
   end(result: ChatResult): void {
-    // The host already holds every text and reasoning event: sending the
-    // joined content again would double the bytes of every stream.
-    const slim: ChatResult = { ...result, content: '' };
-    delete slim.reasoning;
-    this.#finish({ type: 'end', result: slim });
+    // The result carries the whole content although the host has seen every
+    // piece: one flat string is cheap to clone, while rebuilding it on the
+    // host would keep every token alive there until the end, and the host's
+    // young-generation GC pauses grow with what survives them.
+    this.#finish({ type: 'end', result });
   }
 
   fail(error: WireError): void {

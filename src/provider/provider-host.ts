@@ -19,7 +19,8 @@ import type {
 import type { ChatRequest, ChatResult, HealthReport, ModelInfo, ProviderConfig } from '../types.ts';
 import type { Adapter } from './adapter.ts';
 import { createAdapter } from './adapters.ts';
-import { dispatch, readCapped, withRetries, type CallContext } from './http-call.ts';
+import { withRetries, type CallContext } from './http-call.ts';
+import { bufferSink, discardSink, exchange } from './http-exchange.ts';
 import { collectSecrets, redactWireError } from './redact.ts';
 import { agentFigures, createAgent } from './sessions.ts';
 import { StreamWriter } from './stream-writer.ts';
@@ -40,6 +41,8 @@ const AGENT_CLOSE_WAIT_MS = 1_000;
 
 /** Health probes answer fast or count as down; a slow probe is not a healthy one. */
 const HEALTH_DEADLINE_MS = 5_000;
+/** What a health probe reads of a 2xx body before it cancels the rest. */
+const HEALTH_BODY_BYTES = 128 * 1024;
 
 export class ProviderHost implements ProviderHostApi {
   readonly #workerId: number;
@@ -64,9 +67,8 @@ export class ProviderHost implements ProviderHostApi {
     return this.#run(meta, provider, async (ctx, session) => {
       const spec = session.adapter.chatRequest(req, false);
       return withRetries(ctx, async () => {
-        const res = await dispatch(ctx, spec);
-        const json = parseJson(await readCapped(res.body, this.#settings.maxResponseBytes, session.name), session.name);
-        return session.adapter.parseChat(json, req);
+        const body = await exchange(ctx, spec, bufferSink(this.#settings.maxResponseBytes, session.name));
+        return session.adapter.parseChat(parseJson(body, session.name), req);
       });
     });
   }
@@ -93,38 +95,38 @@ export class ProviderHost implements ProviderHostApi {
       const result = await withRetries(
         ctx,
         async () => {
-          const res = await dispatch(ctx, spec);
           const parser = session.adapter.streamParser(req);
+          const max = this.#settings.maxResponseBytes;
           let result: ChatResult | undefined;
           let bytes = 0;
-          try {
-            for await (const chunk of res.body as AsyncIterable<Buffer>) {
+          return exchange(ctx, spec, {
+            data: (chunk) => {
               bytes += chunk.length;
-              if (bytes > this.#settings.maxResponseBytes) {
-                throw new ParleyError('TOO_LARGE', `stream from provider "${session.name}" passed the ${this.#settings.maxResponseBytes}-byte cap`, { provider: session.name });
+              if (bytes > max) {
+                throw new ParleyError('TOO_LARGE', `stream from provider "${session.name}" passed the ${max}-byte cap`, { provider: session.name });
               }
               // After the end marker the caller has its result; the rest of
               // the body is read, not parsed, so the socket goes back to the
-              // pool (breaking out would destroy it, with an AbortError and
-              // its stack trace for every stream).
-              if (result) continue;
+              // pool instead of being destroyed.
+              if (result) return;
               w.push(parser.push(chunk));
               if (parser.done) {
                 result = parser.finish();
                 w.end(result);
-                continue;
+                return;
               }
-              const wait = w.waitForCredit();
-              if (wait) await wait;
-              if (w.closed) break;
-            }
-          } finally {
-            // Leaving the loop early (cancel, error) destroys the body, which frees the socket.
-            if (!res.body.destroyed && !res.body.readableEnded) res.body.destroy();
-          }
-          if (result) return result;
-          if (w.closed) throw ctx.signal.reason ?? shutdownError();
-          return parser.finish();
+              // No credit: the socket pauses until the host reads on. A
+              // writer closed meanwhile (cancel) ends the request.
+              return w.waitForCredit()?.then(() => {
+                if (w.closed) throw ctx.signal.reason ?? shutdownError();
+              });
+            },
+            end: () => {
+              if (result) return result;
+              if (w.closed) throw ctx.signal.reason ?? shutdownError();
+              return parser.finish();
+            },
+          });
         },
         () => w.delivered,
       );
@@ -143,9 +145,8 @@ export class ProviderHost implements ProviderHostApi {
     return this.#run(meta, provider, async (ctx, session) => {
       const spec = session.adapter.modelsRequest();
       return withRetries(ctx, async () => {
-        const res = await dispatch(ctx, spec);
-        const json = parseJson(await readCapped(res.body, this.#settings.maxResponseBytes, session.name), session.name);
-        return session.adapter.parseModels(json);
+        const body = await exchange(ctx, spec, bufferSink(this.#settings.maxResponseBytes, session.name));
+        return session.adapter.parseModels(parseJson(body, session.name));
       });
     });
   }
@@ -155,8 +156,8 @@ export class ProviderHost implements ProviderHostApi {
     const probeMeta = { callId: meta.callId, deadlineAt: Math.min(meta.deadlineAt, Date.now() + HEALTH_DEADLINE_MS) };
     try {
       await this.#run(probeMeta, provider, async (ctx, session) => {
-        const res = await dispatch({ ...ctx, settings: { ...ctx.settings, maxRetries: 0 } }, session.adapter.healthRequest());
-        await res.body.dump();
+        // A 2xx is the answer; a large body (a long model list) is not read to its end.
+        await exchange({ ...ctx, settings: { ...ctx.settings, maxRetries: 0 } }, session.adapter.healthRequest(), discardSink(HEALTH_BODY_BYTES));
       }, true);
       return { provider, ok: true, latencyMs: Math.round(performance.now() - started) };
     } catch (err) {

@@ -1,0 +1,234 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
+import { ParleyError } from '../src/errors.ts';
+import type { TransportSettings } from '../src/protocol.ts';
+import { createAdapter } from '../src/provider/adapters.ts';
+import { CallSignal } from '../src/provider/call-signal.ts';
+import type { CallContext } from '../src/provider/http-call.ts';
+import { bufferSink, discardSink, exchange } from '../src/provider/http-exchange.ts';
+
+/**
+ * A plain HTTP server on loopback whose routes write bodies of a given size
+ * and record whether each response was read to its end or cut off.
+ */
+interface Served {
+  path: string;
+  /** True when the client went away before the whole body was written. */
+  cut: boolean;
+}
+
+const MB = 1024 * 1024;
+let server: Server;
+let base: string;
+const served: Served[] = [];
+
+function writeBody(res: ServerResponse, bytes: number, record: Served): void {
+  const chunk = Buffer.alloc(16 * 1024, 'x');
+  let left = bytes;
+  const pump = () => {
+    while (left > 0) {
+      const n = Math.min(left, chunk.length);
+      left -= n;
+      if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void res.once('drain', pump);
+    }
+    res.end();
+  };
+  res.once('close', () => {
+    if (!res.writableFinished) record.cut = true;
+  });
+  pump();
+}
+
+function route(req: IncomingMessage, res: ServerResponse): void {
+  const url = new URL(req.url!, 'http://x');
+  const record: Served = { path: url.pathname, cut: false };
+  served.push(record);
+  req.resume();
+  const size = Number(url.searchParams.get('bytes') ?? '0');
+  switch (url.pathname) {
+    case '/ok':
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return writeBody(res, size, record);
+    case '/json':
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return void res.end(JSON.stringify({ hello: 'world' }));
+    case '/limited':
+      res.writeHead(429, { 'content-type': 'application/json', 'retry-after': '7', 'x-request-id': 'req_123' });
+      return void res.end(JSON.stringify({ error: { message: 'slow down please' } }));
+    case '/huge-error':
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      return writeBody(res, size, record);
+    default:
+      res.writeHead(404).end();
+  }
+}
+
+function context(signal = new CallSignal()): CallContext {
+  return {
+    provider: 'local',
+    adapter: createAdapter({ name: 'local', config: { kind: 'openai', baseUrl: base } }),
+    agent: new Agent({ connections: 4 }),
+    settings: { maxRetries: 0, retryBaseMs: 10, retryMaxMs: 100, maxResponseBytes: MB } as TransportSettings,
+    signal,
+    deadlineAt: Date.now() + 10_000,
+  };
+}
+
+const get = (path: string) => ({ method: 'GET' as const, url: `${base}${path}`, headers: {} });
+const lastServed = () => served[served.length - 1]!;
+const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+describe('exchange (undici dispatch handler)', () => {
+  before(async () => {
+    server = createServer(route);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  it('collects a 2xx body, and the connection is kept for the next request', async () => {
+    const ctx = context();
+    try {
+      const body = await exchange(ctx, get('/json'), bufferSink(MB, 'local'));
+      assert.deepEqual(JSON.parse(body.toString('utf8')), { hello: 'world' });
+      // (undici opens a second socket for a request sent in the same turn as the last one ended.)
+      await settle();
+      const big = await exchange(ctx, get('/ok?bytes=300000'), bufferSink(MB, 'local'));
+      assert.equal(big.length, 300_000);
+      const stats = (ctx.agent as unknown as { stats: Record<string, { connected: number }> }).stats;
+      assert.equal(Object.values(stats)[0]!.connected, 1, 'one keep-alive socket served both');
+    } finally {
+      await ctx.agent.close();
+    }
+  });
+
+  it('a body past the cap fails TOO_LARGE and the rest of it is cancelled', async () => {
+    const ctx = context();
+    try {
+      await assert.rejects(exchange(ctx, get('/ok?bytes=8000000'), bufferSink(100_000, 'local')), (err: unknown) => {
+        assert.ok(err instanceof ParleyError);
+        assert.equal(err.code, 'TOO_LARGE');
+        return true;
+      });
+      await settle();
+      assert.equal(lastServed().cut, true, 'the server saw the client go before the body ended');
+    } finally {
+      await ctx.agent.destroy();
+    }
+  });
+
+  it('a non-2xx answer is an HTTP error with the provider’s message, Retry-After and request id', async () => {
+    const ctx = context();
+    try {
+      await assert.rejects(exchange(ctx, get('/limited'), bufferSink(MB, 'local')), (err: unknown) => {
+        assert.ok(err instanceof ParleyError);
+        assert.equal(err.code, 'HTTP');
+        assert.equal(err.status, 429);
+        assert.equal(err.retryable, true);
+        assert.equal(err.retryAfterMs, 7_000);
+        assert.equal(err.requestId, 'req_123');
+        assert.match(err.message, /slow down please/);
+        return true;
+      });
+    } finally {
+      await ctx.agent.close();
+    }
+  });
+
+  it('an error body is read only as far as it is useful; the rest is cancelled', async () => {
+    const ctx = context();
+    try {
+      await assert.rejects(exchange(ctx, get('/huge-error?bytes=8000000'), bufferSink(MB, 'local')), (err: unknown) => {
+        assert.ok(err instanceof ParleyError);
+        assert.equal(err.code, 'HTTP');
+        assert.equal(err.status, 500);
+        assert.ok(err.message.length < 70_000, `message of ${err.message.length} chars`);
+        return true;
+      });
+      await settle();
+      assert.equal(lastServed().cut, true);
+    } finally {
+      await ctx.agent.destroy();
+    }
+  });
+
+  it('discardSink resolves on a 2xx without reading a long body to its end', async () => {
+    const ctx = context();
+    try {
+      await exchange(ctx, get('/ok?bytes=8000000'), discardSink(128 * 1024));
+      await settle();
+      assert.equal(lastServed().cut, true);
+      // A short body is read to its end and its socket kept.
+      await exchange(ctx, get('/ok?bytes=1000'), discardSink(128 * 1024));
+      await settle();
+      assert.equal(lastServed().cut, false);
+    } finally {
+      await ctx.agent.destroy();
+    }
+  });
+
+  it('a sink’s pending promise pauses the body: no chunk arrives until it settles', async () => {
+    const ctx = context();
+    let chunks = 0;
+    let release!: () => void;
+    let paused = false;
+    try {
+      const done = exchange(ctx, get('/ok?bytes=2000000'), {
+        data() {
+          assert.equal(paused, false, 'a chunk arrived while the sink had asked to pause');
+          chunks++;
+          if (chunks === 2) {
+            paused = true;
+            return new Promise<void>((resolve) => {
+              release = () => {
+                paused = false;
+                resolve();
+              };
+            });
+          }
+        },
+        end: () => chunks,
+      });
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      assert.equal(chunks, 2);
+      release();
+      assert.ok((await done) > 2);
+    } finally {
+      await ctx.agent.destroy();
+    }
+  });
+
+  it('the call’s abort stops the request with the abort reason, and a sink that throws fails with its error', async () => {
+    const signal = new CallSignal();
+    const ctx = context(signal);
+    try {
+      const reason = new ParleyError('ABORTED', 'caller left');
+      const pending = exchange(ctx, get('/ok?bytes=8000000'), {
+        data() {
+          signal.abort(reason);
+          return new Promise<void>(() => undefined);
+        },
+        end: () => undefined,
+      });
+      await assert.rejects(pending, (err) => err === reason);
+      await assert.rejects(exchange(ctx, get('/json'), bufferSink(MB, 'local')), (err) => err === reason, 'an aborted signal is not sent');
+      const ctx2 = context();
+      const bad = new ParleyError('BAD_RESPONSE', 'cannot read this');
+      await assert.rejects(
+        exchange(ctx2, get('/json'), {
+          data() {
+            throw bad;
+          },
+          end: () => undefined,
+        }),
+        (err) => err === bad,
+      );
+      await ctx2.agent.destroy();
+    } finally {
+      await ctx.agent.destroy();
+    }
+  });
+});

@@ -44,30 +44,19 @@ export class ActorBackend implements WorkerBackend {
     return this.#supervisor.lastCrash;
   }
 
-  dispatch(call: PendingCall, work: Work): Promise<unknown> {
+  dispatch(call: PendingCall, work: Work): void {
     let acquired: WorkerHandle | Promise<WorkerHandle>;
     try {
       acquired = this.#supervisor.acquire();
     } catch (err) {
-      return Promise.reject(err);
+      return call.reject(err);
     }
-    const send = (handle: WorkerHandle): Promise<unknown> => {
-      // A call that settled while it waited for a restarted worker is not sent.
-      if (call.settled) return Promise.resolve(undefined);
-      call.workerId = handle.id;
-      const meta = { callId: call.id, deadlineAt: call.deadlineAt };
-      switch (work.kind) {
-        case 'chat':
-          return handle.rpc.call('chat', [meta, work.provider, work.req]);
-        case 'stream':
-          return handle.rpc.call('stream', [meta, work.provider, work.req, work.port], [work.port]);
-        case 'models':
-          return handle.rpc.call('models', [meta, work.provider]);
-        case 'health':
-          return handle.rpc.call('health', [meta, work.provider]);
-      }
-    };
-    return acquired instanceof Promise ? acquired.then(send) : send(acquired);
+    if (acquired instanceof Promise) {
+      acquired.then(
+        (handle) => send(handle, call, work),
+        (err: unknown) => call.reject(err),
+      );
+    } else send(acquired, call, work);
   }
 
   cancel(call: PendingCall, reason: ParleyError): void {
@@ -99,6 +88,26 @@ export class ActorBackend implements WorkerBackend {
     if ((await withTimeout(handle.exited(), exitWait)) !== undefined) return { forced: false };
     await handle.terminate();
     return { forced: true };
+  }
+}
+
+const NO_TRANSFER: readonly never[] = [];
+
+/** The call's answer goes straight to the call (a PendingCall is a Comlink caller's Waiting). */
+function send(handle: WorkerHandle, call: PendingCall, work: Work): void {
+  // A call that settled while it waited for a restarted worker is not sent.
+  if (call.settled) return;
+  call.workerId = handle.id;
+  const meta = { callId: call.id, deadlineAt: call.deadlineAt };
+  switch (work.kind) {
+    case 'chat':
+      return handle.rpc.send('chat', [meta, work.provider, work.req], NO_TRANSFER, call);
+    case 'stream':
+      return handle.rpc.send('stream', [meta, work.provider, work.req, work.port], [work.port], call);
+    case 'models':
+      return handle.rpc.send('models', [meta, work.provider], NO_TRANSFER, call);
+    case 'health':
+      return handle.rpc.send('health', [meta, work.provider], NO_TRANSFER, call);
   }
 }
 

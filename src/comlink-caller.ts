@@ -19,10 +19,13 @@ type Method<T> = { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? 
 type Args<T, K extends Method<T>> = T[K] extends (...args: infer A) => unknown ? A : never;
 type Result<T, K extends Method<T>> = T[K] extends (...args: never[]) => infer R ? Awaited<R> : never;
 
-interface Waiting {
+/** Who hears the answer: a promise's functions, or an object such as a PendingCall. */
+export interface Waiting {
   resolve(value: unknown): void;
   reject(err: unknown): void;
 }
+
+const NO_TRANSFER: readonly Transferable[] = [];
 
 /** A Comlink reply: RAW carries the value, HANDLER a value for the named transfer handler. */
 interface Reply {
@@ -48,15 +51,18 @@ export class ComlinkCaller<T> {
     return this.#waiting.size;
   }
 
-  call<K extends Method<T>>(method: K, args: Args<T, K>, transfer: readonly Transferable[] = []): Promise<Result<T, K>> {
-    if (this.#closedWith !== undefined) return Promise.reject(this.#closedWith);
+  call<K extends Method<T>>(method: K, args: Args<T, K>, transfer: readonly Transferable[] = NO_TRANSFER): Promise<Result<T, K>> {
+    return new Promise((resolve, reject) => this.send(method, args, transfer, { resolve: resolve as (value: unknown) => void, reject }));
+  }
+
+  /** Like call(), with the answer going to `waiting` instead of a new promise. */
+  send<K extends Method<T>>(method: K, args: Args<T, K>, transfer: readonly Transferable[], waiting: Waiting): void {
+    if (this.#closedWith !== undefined) return waiting.reject(this.#closedWith);
     const argumentList = new Array<{ type: 'RAW'; value: unknown }>(args.length);
     for (let i = 0; i < args.length; i++) argumentList[i] = { type: 'RAW', value: args[i] };
-    return new Promise((resolve, reject) => {
-      const id = this.#nextId++;
-      this.#waiting.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.#endpoint.postMessage({ id, type: 'APPLY', path: [method], argumentList }, transfer as Transferable[] as never);
-    });
+    const id = this.#nextId++;
+    this.#waiting.set(id, waiting);
+    this.#endpoint.postMessage({ id, type: 'APPLY', path: [method], argumentList }, transfer as Transferable[] as never);
   }
 
   /**

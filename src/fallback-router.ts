@@ -84,11 +84,8 @@ export class FallbackRouter {
     for (let i = 0; ; i++) {
       const provider = order[i]!;
       try {
-        const value = await attempt(provider);
-        this.#succeeded(provider);
-        return value;
+        return await attempt(provider);
       } catch (err) {
-        this.#observe(provider, err);
         if (i === order.length - 1 || !isProviderFailure(err)) throw err;
       }
     }
@@ -107,16 +104,10 @@ export class FallbackRouter {
         try {
           current ??= open(provider);
           const item = await current.next();
-          if (item.done) {
-            finished = true;
-          } else if (item.value.type === 'done') {
-            this.#succeeded(provider);
-          } else {
-            delivered = true;
-          }
+          if (item.done) finished = true;
+          else if (item.value.type !== 'done') delivered = true;
           return item;
         } catch (err) {
-          this.#observe(provider, err);
           // Text already shown to the caller is never silently continued by
           // another provider: the caller decides what to do.
           if (delivered || index === order.length - 1 || !isProviderFailure(err)) {
@@ -142,6 +133,12 @@ export class FallbackRouter {
         };
       },
     };
+  }
+
+  /** What a chat or stream call to `provider` came to; failures that are not the provider's are not counted. */
+  record(provider: string, err: unknown): void {
+    if (err === undefined) this.#succeeded(provider);
+    else this.#observe(provider, err);
   }
 
   observeHealth(report: HealthReport): void {

@@ -3,80 +3,152 @@
  * it runs on. Whatever happens (result, error, deadline, abort, worker
  * death, shutdown) goes through `settle`, which runs at most once per call
  * and clears the call's timer and abort listener.
+ *
+ * A call is one object: its deadline timer gets the call as its argument
+ * and its abort listener is the call itself (`handleEvent`), so opening a
+ * call makes no closures. The host thread opens one per chat; at tens of
+ * thousands a second, the closures used to be a good share of its garbage.
  */
 import { ParleyError } from './errors.ts';
 
-export interface PendingCall {
-  readonly id: number;
-  readonly deadlineAt: number;
-  /** Worker the call was sent to (undefined while it waits for one). */
-  workerId: number | undefined;
-  /** Fail the call (first settle wins); `fromWorker` when the worker itself reported the failure. */
-  fail(err: ParleyError, fromWorker?: boolean): void;
-  readonly settled: boolean;
+/** How the owner of the calls (the Runtime) hears about them. */
+export interface CallHooks {
+  /**
+   * A call is failing, before it settles; `fromWorker` when the worker itself
+   * reported the failure. Returns whether the worker was told to stop it.
+   */
+  failing(call: PendingCall, err: ParleyError, fromWorker: boolean): boolean;
+  /** Runs once, when the call settles either way. */
+  settled(call: PendingCall, err: ParleyError | undefined): void;
 }
 
-export interface OpenCallOptions {
-  timeoutMs: number;
-  signal: AbortSignal | undefined;
-  describe: () => string;
-  /** Runs once when the call fails, before it settles; `fromWorker` as given to fail(). */
-  onFail: (call: PendingCall, err: ParleyError, fromWorker: boolean) => void;
-  /** Runs once, when the call settles either way. */
-  onSettle: (call: PendingCall, err: ParleyError | undefined) => void;
+export type CallKind = 'chat' | 'stream' | 'models' | 'health';
+
+export abstract class PendingCall {
+  readonly id: number;
+  readonly kind: CallKind;
+  readonly provider: string;
+  /** The model asked for (chat and stream). */
+  readonly model: string | undefined;
+  readonly deadlineAt: number;
+  readonly timeoutMs: number;
+  /** Worker the call was sent to (undefined while it waits for one). */
+  workerId: number | undefined = undefined;
+  readonly #calls: PendingCalls;
+  readonly #signal: AbortSignal | undefined;
+  readonly #started: number;
+  readonly #timer: NodeJS.Timeout;
+  #settled = false;
+
+  constructor(calls: PendingCalls, kind: CallKind, provider: string, model: string | undefined, timeoutMs: number, signal: AbortSignal | undefined) {
+    this.#calls = calls;
+    this.kind = kind;
+    this.provider = provider;
+    this.model = model;
+    this.id = calls.register(this);
+    this.#started = Date.now();
+    this.timeoutMs = timeoutMs;
+    this.deadlineAt = this.#started + timeoutMs;
+    this.#signal = signal;
+    signal?.addEventListener('abort', this, { once: true });
+    this.#timer = setTimeout(expire, timeoutMs, this);
+  }
+
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** What the call is, for its timeout message (e.g. `chat with "local" (llama3)`). */
+  describe(): string {
+    switch (this.kind) {
+      case 'chat':
+        return `chat with "${this.provider}" (${this.model})`;
+      case 'stream':
+        return `stream from "${this.provider}" (${this.model})`;
+      case 'models':
+        return `models of "${this.provider}"`;
+      case 'health':
+        return `health of "${this.provider}"`;
+    }
+  }
+  /** The worker answered. */
+  abstract resolve(value: unknown): void;
+  /** The call failed (after the hooks heard of it); `tellWorker` when the worker was told to stop it. */
+  protected abstract failed(err: ParleyError, tellWorker: boolean): void;
+
+  /** The worker, or the way to it, failed the call. */
+  reject(err: unknown): void {
+    this.fail(asParleyError(err), true);
+  }
+
+  /** Fail the call (first settle wins); `fromWorker` when the worker itself reported the failure. */
+  fail(err: ParleyError, fromWorker = false): void {
+    if (this.#settled) return;
+    const tellWorker = this.#calls.hooks.failing(this, err, fromWorker);
+    this.failed(err, tellWorker);
+    this.#settle(err);
+  }
+
+  /** Settle as a success; false when the call had already settled. */
+  succeed(): boolean {
+    return this.#settle(undefined);
+  }
+
+  /** The caller's AbortSignal fired. */
+  handleEvent(): void {
+    this.fail(abortError(this.#signal!));
+  }
+
+  timedOut(): void {
+    const elapsed = Date.now() - this.#started;
+    this.fail(
+      new ParleyError(
+        'TIMEOUT',
+        `${this.describe()}: ${this.#calls.size} calls in flight timed out after ${this.timeoutMs} ms (${elapsed} ms elapsed)`,
+      ),
+    );
+  }
+
+  #settle(err: ParleyError | undefined): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    this.#signal?.removeEventListener('abort', this);
+    this.#calls.release(this, err);
+    return true;
+  }
+}
+
+function expire(call: PendingCall): void {
+  call.timedOut();
 }
 
 export class PendingCalls {
+  readonly hooks: CallHooks;
   #nextId = 1;
   readonly #calls = new Map<number, PendingCall>();
   #emptyWaiters: (() => void)[] = [];
+
+  constructor(hooks: CallHooks) {
+    this.hooks = hooks;
+  }
 
   get size(): number {
     return this.#calls.size;
   }
 
-  /** Registers a call and returns it with its settling functions. */
-  open(options: OpenCallOptions): { call: PendingCall; succeed: () => boolean } {
+  /** Called by a new PendingCall: its id. */
+  register(call: PendingCall): number {
     const id = this.#nextId++;
-    const started = Date.now();
-    const deadlineAt = started + options.timeoutMs;
-    let settled = false;
-    let timer: NodeJS.Timeout | undefined;
-    const signal = options.signal;
-    const calls = this.#calls;
+    this.#calls.set(id, call);
+    return id;
+  }
 
-    const finish = (err: ParleyError | undefined): boolean => {
-      if (settled) return false;
-      settled = true;
-      if (timer) clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      calls.delete(id);
-      options.onSettle(call, err);
-      if (calls.size === 0) this.#notifyEmpty();
-      return true;
-    };
-
-    const call: PendingCall = {
-      id,
-      deadlineAt,
-      workerId: undefined,
-      get settled() {
-        return settled;
-      },
-      fail(err: ParleyError, fromWorker = false) {
-        if (settled) return;
-        options.onFail(call, err, fromWorker);
-        finish(err);
-      },
-    };
-
-    const onAbort = () => call.fail(abortError(signal!));
-    calls.set(id, call);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    timer = setTimeout(() => {
-      call.fail(new ParleyError('TIMEOUT', `${options.describe()} timed out after ${options.timeoutMs} ms (${Date.now() - started} ms elapsed)`));
-    }, options.timeoutMs);
-    return { call, succeed: () => finish(undefined) };
+  /** Called once by a settling call. */
+  release(call: PendingCall, err: ParleyError | undefined): void {
+    this.#calls.delete(call.id);
+    this.hooks.settled(call, err);
+    if (this.#calls.size === 0) this.#notifyEmpty();
   }
 
   /** Fails every call matching `filter` (all when omitted). */
@@ -117,4 +189,9 @@ export function abortError(signal: AbortSignal): ParleyError {
   const reason: unknown = signal.reason;
   const detail = reason instanceof Error ? reason.message : reason === undefined ? '' : String(reason);
   return new ParleyError('ABORTED', `the call was aborted${detail ? `: ${detail}` : ''}`, { cause: reason });
+}
+
+export function asParleyError(err: unknown): ParleyError {
+  if (err instanceof ParleyError) return err;
+  return new ParleyError('BAD_RESPONSE', `unexpected error: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }

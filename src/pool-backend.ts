@@ -91,7 +91,14 @@ export class PoolBackend implements WorkerBackend {
     return this.#lastCrash;
   }
 
-  dispatch(call: PendingCall, work: Work): Promise<unknown> {
+  dispatch(call: PendingCall, work: Work): void {
+    this.#dispatch(call, work).then(
+      (value) => call.resolve(value),
+      (err: unknown) => call.reject(err),
+    );
+  }
+
+  #dispatch(call: PendingCall, work: Work): Promise<unknown> {
     if (this.#state === 'failed') return Promise.reject(this.#budget.failedError());
     if (this.#state === 'closed') return Promise.reject(new ParleyError('SHUTDOWN', 'the runtime is shut down'));
     if (this.#running < this.#capacity) return this.#run(call, work);

@@ -10,12 +10,12 @@ import { installErrorTransfer } from './comlink-errors.ts';
 import { openConversation, type Conversation, type ConversationInit } from './conversation.ts';
 import { ParleyError } from './errors.ts';
 import { resolveOptions, type ResolvedOptions, type RuntimeOptions } from './options.ts';
-import { abortError, PendingCalls, type PendingCall } from './pending-calls.ts';
+import { abortError, PendingCalls, type CallKind } from './pending-calls.ts';
 import { PoolBackend } from './pool-backend.ts';
 import type { WorkerStats } from './protocol.ts';
 import { validateCallOptions, validateChatRequest } from './provider/request-validation.ts';
 import { FallbackRouter, type OpenedStream, type ProviderHealthStats } from './fallback-router.ts';
-import { StreamReader } from './stream-reader.ts';
+import { RequestCall, StreamCall } from './runtime-calls.ts';
 import type { CallOptions, ChatRequest, ChatResult, HealthReport, ModelInfo, StreamEvent } from './types.ts';
 import type { BackendHooks, CrashRecord, Work, WorkerBackend } from './worker-backend.ts';
 
@@ -52,7 +52,7 @@ export interface RuntimeEvents {
 
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #options: ResolvedOptions;
-  readonly #pending = new PendingCalls();
+  readonly #pending: PendingCalls;
   readonly #backend: WorkerBackend;
   readonly #router: FallbackRouter;
   #draining = false;
@@ -66,6 +66,22 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     super();
     this.#options = options;
     this.#router = new FallbackRouter(options.defaultProvider, Object.keys(options.providers), options.breaker);
+    this.#pending = new PendingCalls({
+      failing: (call, err, fromWorker) => {
+        // The worker stops the HTTP request and frees its socket; the caller
+        // is not kept waiting for that. A dead worker, or one that reported
+        // the failure itself, has nothing to stop.
+        const tellWorker = !fromWorker && err.code !== 'WORKER_CRASHED';
+        if (tellWorker) this.#backend.cancel(call, err);
+        return tellWorker;
+      },
+      settled: (call, err) => {
+        if (err) this.#failed++;
+        else this.#completed++;
+        // The breaker counts what providers did with chats and streams.
+        if (call.kind === 'chat' || call.kind === 'stream') this.#router.record(call.provider, err);
+      },
+    });
     const hooks: BackendHooks = {
       started: (workerId) => this.emit('worker-started', { workerId }),
       crashed: (workerId, reason, failedCalls) =>
@@ -97,22 +113,29 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     let route: string[];
     try {
       request = validateChatRequest(req);
-      options = validateCallOptions(opts ?? {});
+      options = validateCallOptions(opts);
       route = this.#router.route(request.provider);
     } catch (err) {
       return Promise.reject(err);
     }
+    // One provider (the common case): no fallback loop and no budget to share.
+    if (route.length === 1) {
+      const provider = route[0]!;
+      const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
+      return this.#call<ChatResult>('chat', provider, request.model, timeoutMs, options.signal, { kind: 'chat', provider, req: request });
+    }
     const budget = this.#budget(options);
-    return this.#router.run(route, (provider) =>
-      this.#call<ChatResult>(`chat with "${provider}" (${request.model})`, budget(), { kind: 'chat', provider, req: request }),
-    );
+    return this.#router.run(route, (provider) => {
+      const left = budget();
+      return this.#call<ChatResult>('chat', provider, request.model, left.timeoutMs!, left.signal, { kind: 'chat', provider, req: request });
+    });
   }
 
   /** Bad input surfaces where every other failure does: from the iteration, not from this call. */
   stream(req: ChatRequest, opts?: CallOptions): AsyncIterable<StreamEvent> {
     try {
       const request = validateChatRequest(req);
-      const options = validateCallOptions(opts ?? {});
+      const options = validateCallOptions(opts);
       const route = this.#router.route(request.provider);
       const budget = this.#budget(options);
       return this.#router.stream(route, (provider) => this.#openStream(provider, request, budget()));
@@ -126,22 +149,23 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     let options: CallOptions;
     try {
       name = this.#router.single(provider);
-      options = validateCallOptions(opts ?? {});
+      options = validateCallOptions(opts);
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#call<ModelInfo[]>(`models of "${name}"`, options, { kind: 'models', provider: name });
+    return this.#call<ModelInfo[]>('models', name, undefined, options.timeoutMs ?? this.#options.timeoutMs, options.signal, { kind: 'models', provider: name });
   }
 
   /** Probes one provider, or all of them; a provider being down is a report, not an error. */
   health(provider: string, opts?: CallOptions): Promise<HealthReport>;
   health(provider?: undefined, opts?: CallOptions): Promise<HealthReport[]>;
   async health(provider?: string, opts?: CallOptions): Promise<HealthReport | HealthReport[]> {
-    const options = validateCallOptions(opts ?? {});
+    const options = validateCallOptions(opts);
+    const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
     const names = provider === undefined ? Object.keys(this.#options.providers) : [this.#router.single(provider)];
     const reports = await Promise.all(
       names.map((name) =>
-        this.#call<HealthReport>(`health of "${name}"`, options, { kind: 'health', provider: name }).catch(
+        this.#call<HealthReport>('health', name, undefined, timeoutMs, options.signal, { kind: 'health', provider: name }).catch(
           (err: ParleyError): HealthReport => ({
             provider: name,
             ok: false,
@@ -224,63 +248,31 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /** Runs one request/response call on a worker with its deadline and signal. */
-  #call<T>(what: string, opts: CallOptions, work: Work): Promise<T> {
+  #call<T>(kind: CallKind, provider: string, model: string | undefined, timeoutMs: number, signal: AbortSignal | undefined, work: Work): Promise<T> {
     try {
       this.#admit();
     } catch (err) {
       return Promise.reject(err);
     }
-    if (opts.signal?.aborted) return Promise.reject(abortError(opts.signal));
-    return new Promise<T>((resolve, reject) => {
-      const { call, succeed } = this.#open(what, opts, (err) => reject(err));
-      this.#backend.dispatch(call, work).then(
-        (value) => {
-          if (succeed()) resolve(value as T);
-        },
-        (err: unknown) => call.fail(asParleyError(err), true),
-      );
-    });
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    const call = new RequestCall<T>(this.#pending, kind, provider, model, timeoutMs, signal);
+    this.#backend.dispatch(call, work);
+    return call.promise;
   }
 
   #openStream(provider: string, request: ChatRequest, opts: CallOptions): OpenedStream {
     this.#admit();
     if (opts.signal?.aborted) throw abortError(opts.signal);
-    let reader: StreamReader | undefined;
-    const { call, succeed } = this.#open(`stream from "${provider}" (${request.model})`, opts, (err, tellWorker) => {
-      reader?.fail(err, tellWorker);
-    });
-    const started = new StreamReader(this.#options.transport.streamCredits, (err) => (err ? call.fail(err, true) : succeed()));
-    reader = started;
-    this.#backend
-      .dispatch(call, { kind: 'stream', provider, req: request, port: started.remotePort })
-      .catch((err: unknown) => call.fail(asParleyError(err), true));
+    const timeoutMs = opts.timeoutMs ?? this.#options.timeoutMs;
+    const call = new StreamCall(this.#pending, provider, request.model, timeoutMs, opts.signal, this.#options.transport.streamCredits);
+    this.#backend.dispatch(call, { kind: 'stream', provider, req: request, port: call.reader.remotePort });
     return {
-      next: () => started.next(),
+      next: () => call.reader.next(),
       leave: () => {
-        started.cancel(new ParleyError('ABORTED', 'the caller left the stream early'));
-        succeed();
+        call.reader.cancel(new ParleyError('ABORTED', 'the caller left the stream early'));
+        call.succeed();
       },
     };
-  }
-
-  #open(what: string, opts: CallOptions, onFailed: (err: ParleyError, tellWorker: boolean) => void) {
-    return this.#pending.open({
-      timeoutMs: opts.timeoutMs ?? this.#options.timeoutMs,
-      signal: opts.signal,
-      describe: () => `${what}: ${this.#pending.size} calls in flight`,
-      onFail: (call: PendingCall, err: ParleyError, fromWorker: boolean) => {
-        // The worker stops the HTTP request and frees its socket; the caller
-        // is not kept waiting for that. A dead worker, or one that reported
-        // the failure itself, has nothing to stop.
-        const tellWorker = !fromWorker && err.code !== 'WORKER_CRASHED';
-        if (tellWorker) this.#backend.cancel(call, err);
-        onFailed(err, tellWorker);
-      },
-      onSettle: (_call: PendingCall, err: ParleyError | undefined) => {
-        if (err) this.#failed++;
-        else this.#completed++;
-      },
-    });
   }
 }
 
@@ -303,9 +295,4 @@ function failedStream(err: unknown): AsyncIterable<StreamEvent> {
       };
     },
   };
-}
-
-function asParleyError(err: unknown): ParleyError {
-  if (err instanceof ParleyError) return err;
-  return new ParleyError('BAD_RESPONSE', `unexpected error: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }

@@ -41,11 +41,11 @@ export interface WorkerBackend {
   readonly restarts: number;
   readonly lastCrash: CrashRecord | undefined;
   /**
-   * Delivers the call's work to a worker. Resolves with its result (for a
-   * stream: once started, or once ended; the stream's own port carries its
-   * outcome). Rejects with a ParleyError.
+   * Delivers the call's work to a worker, which answers through the call
+   * itself: `call.resolve(result)` (for a stream: once started, or once
+   * ended; the stream's own port carries its outcome) or `call.reject(err)`.
    */
-  dispatch(call: PendingCall, work: Work): Promise<unknown>;
+  dispatch(call: PendingCall, work: Work): void;
   /** The call failed on the host side (deadline, abort, shutdown): stop its HTTP request. */
   cancel(call: PendingCall, reason: ParleyError): void;
   stats(): Promise<WorkerStats[]>;

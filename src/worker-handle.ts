@@ -133,8 +133,10 @@ export class WorkerHandle {
     if (this.#dead) return;
     this.#dead = true;
     this.#stopHeartbeat();
-    this.rpc.close(new ParleyError('WORKER_CRASHED', `provider worker ${this.id} died: ${reason}`));
     this.#options.onDeath(this, reason);
+    // The owner has failed its calls (and counted them); what still waits
+    // here (a cancel, a stats request) gets the same answer.
+    this.rpc.close(new ParleyError('WORKER_CRASHED', `provider worker ${this.id} died: ${reason}`));
   }
 }
 

@@ -57,8 +57,8 @@ describe('batchingEndpoint', () => {
     const receiver = batchingEndpoint(port2);
     const first: number[] = [];
     const second: number[] = [];
-    receiver.addEventListener('message', (ev) => first.push((ev as MessageEvent).data as number));
-    receiver.addEventListener('message', (ev) => second.push((ev as MessageEvent).data as number));
+    receiver.addEventListener('message', (ev: { data: unknown }) => first.push(ev.data as number));
+    receiver.addEventListener('message', (ev: { data: unknown }) => second.push(ev.data as number));
     try {
       for (let n = 1; n <= 5; n++) sender.postMessage(n);
       await nextTurn();

@@ -93,6 +93,7 @@ export class FallbackRouter {
 
   stream(route: string[], open: (provider: string) => OpenedStream): AsyncIterable<StreamEvent> {
     const order = this.#order(route);
+    if (order.length === 1) return singleStream(order[0]!, open);
     let index = 0;
     let current: OpenedStream | undefined;
     let delivered = false;
@@ -189,4 +190,40 @@ export class FallbackRouter {
     // A failed probe (half-open) re-opens at once; a closed breaker opens at the threshold.
     if (h.openUntil > 0 || h.consecutiveFailures >= this.#threshold) h.openUntil = Date.now() + this.#cooldownMs;
   }
+}
+
+/**
+ * One provider, nothing to fall back to: the stream's own iterator, opened
+ * on the first read. Every token passes through here, so it adds no promise
+ * of its own.
+ */
+function singleStream(provider: string, open: (provider: string) => OpenedStream): AsyncIterable<StreamEvent> {
+  let current: OpenedStream | undefined;
+  let failed = false;
+  let left = false;
+  return {
+    [Symbol.asyncIterator]() {
+      return {
+        next(): Promise<IteratorResult<StreamEvent>> {
+          if (failed || left) return Promise.resolve({ value: undefined, done: true });
+          if (!current) {
+            try {
+              current = open(provider);
+            } catch (err) {
+              failed = true;
+              return Promise.reject(err);
+            }
+          }
+          return current.next();
+        },
+        async return(): Promise<IteratorResult<StreamEvent>> {
+          if (!left) {
+            left = true;
+            current?.leave();
+          }
+          return { value: undefined, done: true };
+        },
+      };
+    },
+  };
 }

@@ -47,11 +47,9 @@ export async function soak(env: BenchEnv, plan: Plan): Promise<ScenarioResult> {
   let maxStatsConnected = 0;
   let samplerBusy = false;
   const rssSamples: number[] = [];
-  const sampledAt: number[] = [];
   const sampler = setInterval(() => {
     maxSockets = Math.max(maxSockets, openConnectionsTo(env.port) ?? 0);
     rssSamples.push(Math.round((process.memoryUsage().rss / MB) * 10) / 10);
-    sampledAt.push(performance.now());
     if (samplerBusy) return;
     samplerBusy = true;
     connectedPerStats(runtime)
@@ -83,7 +81,6 @@ export async function soak(env: BenchEnv, plan: Plan): Promise<ScenarioResult> {
 
   const failures = chats.failures + streams.failures;
   const growthMb = (rssAfter - rssBefore) / MB;
-  const trend = slopePerMinute(sampledAt, rssSamples);
   const result: ScenarioResult = {
     id: 'soak',
     title: `soak ${plan.soakChats} chats + ${plan.soakStreams} streams`,
@@ -99,7 +96,6 @@ export async function soak(env: BenchEnv, plan: Plan): Promise<ScenarioResult> {
         metrics: {
           rssBeforeMb: rssBefore / MB,
           rssAfterMb: rssAfter / MB,
-          rssTrendSecondHalfMbPerMin: trend,
           workerHeapGrowthMb: (workerHeapAfter - workerHeapBefore) / MB,
           chatsPerSec: (chats.ops / chats.elapsedMs) * 1000,
           streamsPerSec: (streams.ops / streams.elapsedMs) * 1000,
@@ -122,7 +118,6 @@ export async function soak(env: BenchEnv, plan: Plan): Promise<ScenarioResult> {
     notes: [
       `connection limit ${CONNECTION_LIMIT} (connections option) under concurrency 64; sockets counted from /proc/net/tcp and runtime.stats()`,
       `warm-up of a tenth of the work before the first reading; ${gcAvailable ? 'RSS read after a full GC of the host isolate' : 'no GC available: RSS includes uncollected garbage'}`,
-      `RSS trend over the second half: ${trend.toFixed(2)} MB/min (a leak climbs steadily; heap sizing settles)`,
       ...(chats.firstError ? [`first chat error: ${chats.firstError}`] : []),
       ...(streams.firstError ? [`first stream error: ${streams.firstError}`] : []),
     ],
@@ -130,26 +125,4 @@ export async function soak(env: BenchEnv, plan: Plan): Promise<ScenarioResult> {
   };
   if (sink < 0) result.notes.push('unreachable');
   return result;
-}
-
-/** Least-squares slope of the second half of the samples, in MB per minute. */
-function slopePerMinute(times: number[], values: number[]): number {
-  const from = Math.floor(values.length / 2);
-  const n = values.length - from;
-  if (n < 2) return 0;
-  let st = 0;
-  let sv = 0;
-  for (let i = from; i < values.length; i++) {
-    st += times[i]!;
-    sv += values[i]!;
-  }
-  const mt = st / n;
-  const mv = sv / n;
-  let num = 0;
-  let den = 0;
-  for (let i = from; i < values.length; i++) {
-    num += (times[i]! - mt) * (values[i]! - mv);
-    den += (times[i]! - mt) ** 2;
-  }
-  return den === 0 ? 0 : (num / den) * 60_000;
 }

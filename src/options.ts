@@ -55,6 +55,13 @@ export interface RuntimeOptions {
   resourceLimits?: ResourceLimits;
   /** Extra Node flags for each worker, e.g. ['--import', './preload.js']. */
   workerExecArgv?: string[];
+  /**
+   * Linux: the nice value (0-19) of the provider worker threads, so that
+   * when cores are scarce the host thread runs first. 5 suits a UI host.
+   * Elsewhere it is not applied (stats show each worker's nice value where
+   * there is one). @default 0
+   */
+  workerNice?: number;
   /** Pool mode: calls one worker runs at once; more wait in the queue. @default 256 */
   concurrencyPerWorker?: number;
   /** Pool mode: calls waiting for a worker beyond this reject with QUEUE_FULL. @default 1_024 */
@@ -73,6 +80,7 @@ export interface ResolvedOptions {
   breaker: Required<BreakerOptions>;
   resourceLimits: ResourceLimits | undefined;
   workerExecArgv: string[];
+  workerNice: number;
   concurrencyPerWorker: number;
   maxQueue: number;
 }
@@ -185,6 +193,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     },
     resourceLimits: o.resourceLimits,
     workerExecArgv: o.workerExecArgv ?? [],
+    workerNice: integer(o.workerNice, 'workerNice', 0, 0, 19),
     concurrencyPerWorker: integer(o.concurrencyPerWorker, 'concurrencyPerWorker', 256, 1, 1_000_000),
     maxQueue: integer(o.maxQueue, 'maxQueue', 1_024, 0, 100_000_000),
   };

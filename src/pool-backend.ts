@@ -192,6 +192,7 @@ export class PoolBackend implements WorkerBackend {
       transport: this.#options.transport,
       controlChannel: this.#channelName,
       heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
+      nice: this.#options.workerNice,
     };
     const pool = new Piscina<PoolTask, PoolReply>({
       filename: script.filename,

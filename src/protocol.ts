@@ -14,6 +14,8 @@ export interface WorkerInit {
   workerId: number;
   providers: Record<string, ProviderConfig>;
   transport: TransportSettings;
+  /** The thread's nice value (Linux), 0 to leave it. */
+  nice: number;
   heartbeatPort: MessagePortLike;
 }
 
@@ -88,6 +90,10 @@ export interface WorkerStats {
   inFlight: number;
   providers: ProviderConnectionStats[];
   heapUsedBytes: number;
+  /** The thread's nice value, where threads have one (Linux). */
+  nice?: number;
+  /** Why the workerNice option could not be applied. */
+  niceError?: string;
 }
 
 export interface WorkerCloseReport {
@@ -102,6 +108,8 @@ export interface PoolInit {
   /** Name of the BroadcastChannel that carries heartbeats, cancels, stats and close. */
   controlChannel: string;
   heartbeatIntervalMs: number;
+  /** Each thread's nice value (Linux), 0 to leave it. */
+  nice: number;
 }
 
 /** One piscina task: a call, with its stream port when it is a stream. */

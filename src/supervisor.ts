@@ -89,6 +89,7 @@ export class Supervisor {
       heartbeatTimeoutMs: this.#options.heartbeatTimeoutMs,
       resourceLimits: this.#options.resourceLimits,
       execArgv: this.#options.workerExecArgv,
+      nice: this.#options.workerNice,
       onOnline: (h) => this.#hooks.started(h.id),
       onDeath: (h, reason) => this.#onDeath(h, reason),
     });

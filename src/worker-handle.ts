@@ -23,6 +23,7 @@ export interface WorkerHandleOptions {
   heartbeatTimeoutMs: number;
   resourceLimits: ResourceLimits | undefined;
   execArgv: string[];
+  nice: number;
   onOnline: (handle: WorkerHandle) => void;
   onDeath: (handle: WorkerHandle, reason: string) => void;
 }
@@ -51,6 +52,7 @@ export class WorkerHandle {
       workerId: options.workerId,
       providers: options.providers,
       transport: options.transport,
+      nice: options.nice,
       heartbeatPort: port2,
     };
     const script = workerScript('provider-actor');

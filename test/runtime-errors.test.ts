@@ -48,6 +48,8 @@ describe('CONFIG: bad runtime options are rejected, naming the option', () => {
     ['negative restart.maxRestarts', { ...base, restart: { maxRestarts: -1 } }, 'options.restart.maxRestarts'],
     ['heartbeatTimeoutMs below the interval', { ...base, heartbeatIntervalMs: 1000, heartbeatTimeoutMs: 10 }, 'options.heartbeatTimeoutMs'],
     ['workerExecArgv not strings', { ...base, workerExecArgv: [1] }, 'options.workerExecArgv'],
+    ['negative workerNice (raising priority needs privileges)', { ...base, workerNice: -5 }, 'options.workerNice'],
+    ['workerNice past 19', { ...base, workerNice: 20 }, 'options.workerNice'],
   ];
   for (const [what, options, field] of cases) {
     test(`createRuntime() rejects ${what} with CONFIG naming ${field}`, async () => {

@@ -11,7 +11,7 @@ import type { PoolControl, PoolInit, PoolReply, PoolTask } from '../src/protocol
 import { ProviderHost } from '../src/provider/provider-host.ts';
 
 const init = workerData as PoolInit;
-const host = new ProviderHost(threadId, init.providers, init.transport);
+const host = new ProviderHost(threadId, init.providers, init.transport, init.nice);
 const control = new BroadcastChannel(init.controlChannel);
 const post = (msg: PoolControl) => control.postMessage(msg);
 

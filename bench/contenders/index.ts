@@ -16,6 +16,13 @@ export const OPENAI_CONTENDERS: Contender[] = [
   openaiSdk(),
 ];
 
+/**
+ * Streams also run parley with workerNice 5, the setting suggested for UI
+ * hosts: where the host thread's event-loop delay is measured, it shows
+ * what yielding the CPU to the host thread buys.
+ */
+export const STREAM_CONTENDERS: Contender[] = [...OPENAI_CONTENDERS.slice(0, -1), parley('openai', 1, { label: 'nice 5', options: { workerNice: 5 } }), OPENAI_CONTENDERS.at(-1)!];
+
 export const OLLAMA_CONTENDERS: Contender[] = [
   undiciRaw('ollama', 'undici ollama (floor)'),
   parley('ollama', 1),

@@ -36,10 +36,11 @@ export function parleyClient(runtime: Runtime): Client {
   };
 }
 
-export function parley(protocol: Protocol, workers = 1): Contender {
-  const options = (url: string) => parleyOptions(url, protocol, { workers });
+/** `variant`: extra runtime options under a label, e.g. `{ label: 'nice 5', options: { workerNice: 5 } }`. */
+export function parley(protocol: Protocol, workers = 1, variant?: { label: string; options: Partial<RuntimeOptions> }): Contender {
+  const options = (url: string) => parleyOptions(url, protocol, { workers, ...variant?.options });
   return {
-    name: `parley w${workers}${protocol === 'ollama' ? ' ollama' : ''}`,
+    name: `parley w${workers}${protocol === 'ollama' ? ' ollama' : ''}${variant ? ` ${variant.label}` : ''}`,
     protocol,
     async open(url) {
       return parleyClient(await parleyModule().createRuntime(options(url)));

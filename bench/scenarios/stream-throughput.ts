@@ -4,7 +4,7 @@
  * (reported as a scenario of its own). The same load at concurrency 64 is
  * reported for reference, without bars.
  */
-import { OPENAI_CONTENDERS } from '../contenders/index.ts';
+import { OPENAI_CONTENDERS, STREAM_CONTENDERS } from '../contenders/index.ts';
 import type { Plan } from '../plan.ts';
 import { median, pairedRatio } from '../stats.ts';
 import { STREAM_LONG } from '../workload.ts';
@@ -41,7 +41,7 @@ async function streamsAt(concurrency: number, env: BenchEnv, plan: Plan): Promis
       title: `stream c=${concurrency} (openai)`,
       unit: 'tok/s',
       higherIsBetter: true,
-      contenders: OPENAI_CONTENDERS,
+      contenders: concurrency === 16 ? STREAM_CONTENDERS : OPENAI_CONTENDERS,
       rounds: plan.rounds,
       warmup: async (client) =>
         void (await closedLoop(() => client.stream(STREAM_LONG, consume), { concurrency, maxOps: Math.ceil(plan.warmupOps / 4) })),

@@ -24,6 +24,7 @@ import { bufferSink, discardSink, exchange } from './http-exchange.ts';
 import { collectSecrets, redactWireError } from './redact.ts';
 import { agentFigures, createAgent } from './sessions.ts';
 import { StreamWriter } from './stream-writer.ts';
+import { lowerThreadPriority, threadNice } from './thread-priority.ts';
 import { CallSignal } from './call-signal.ts';
 
 interface ProviderSession {
@@ -51,9 +52,12 @@ export class ProviderHost implements ProviderHostApi {
   readonly #calls = new Map<number, CallSignal>();
   readonly #secrets: string[];
   #closing: Promise<WorkerCloseReport> | undefined;
+  readonly #niceError: string | undefined;
 
-  constructor(workerId: number, providers: Record<string, ProviderConfig>, settings: TransportSettings) {
+  /** Built once on each worker thread; `nice` is the thread's priority (thread-priority.ts). */
+  constructor(workerId: number, providers: Record<string, ProviderConfig>, settings: TransportSettings, nice = 0) {
     this.#workerId = workerId;
+    this.#niceError = lowerThreadPriority(nice);
     this.#settings = settings;
     this.#secrets = collectSecrets(providers);
     for (const [name, config] of Object.entries(providers)) {
@@ -177,7 +181,11 @@ export class ProviderHost implements ProviderHostApi {
     for (const s of this.#sessions.values()) {
       providers.push({ provider: s.name, ...agentFigures(s.agent, s.origin), requests: s.requests, retries: s.retries, errors: s.errors });
     }
-    return { workerId: this.#workerId, inFlight: this.#calls.size, providers, heapUsedBytes: process.memoryUsage().heapUsed };
+    const stats: WorkerStats = { workerId: this.#workerId, inFlight: this.#calls.size, providers, heapUsedBytes: process.memoryUsage().heapUsed };
+    const nice = threadNice();
+    if (nice !== undefined) stats.nice = nice;
+    if (this.#niceError !== undefined) stats.niceError = this.#niceError;
+    return stats;
   }
 
   close(): Promise<WorkerCloseReport> {

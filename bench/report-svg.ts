@@ -126,7 +126,7 @@ function latencyPanel(cv: Canvas, list: ScenarioResult[]): void {
   for (const { s, c } of rows) {
     if (s !== current) {
       current = s;
-      cv.text(LABEL_W, cv.y + 11, s.title, 'font-size="11" font-style="italic" text-anchor="end" fill="#555"');
+      cv.text(LABEL_W, cv.y + 11, s.title.length > 30 ? `${s.title.slice(0, 29)}…` : s.title, 'font-size="11" font-style="italic" text-anchor="end" fill="#555"');
       cv.y += 14;
     }
     const l = c.latencyMs!;

@@ -69,7 +69,8 @@ export function batchingEndpoint(target: NodeMessageTarget): BatchingEndpoint {
    */
   const unsendable = (message: unknown, err: unknown): void => {
     const { id, type } = (message ?? {}) as { id?: unknown; type?: unknown };
-    if (typeof id !== 'string') return;
+    // Comlink's own ids are strings, ComlinkCaller's are numbers.
+    if (typeof id !== 'string' && typeof id !== 'number') return;
     const isRequest = REQUEST_TYPES.has(type);
     const reason = (err as Error)?.message ?? String(err);
     const error = isRequest

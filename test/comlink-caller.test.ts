@@ -72,6 +72,21 @@ describe('ComlinkCaller', () => {
     }
   });
 
+  it('a call whose arguments cannot be cloned fails alone with INVALID_REQUEST', { timeout: 5_000 }, async () => {
+    const { caller, close } = connect();
+    try {
+      const [bad, good] = await Promise.allSettled([caller.call('add', [(() => 1) as unknown as number, 1]), caller.call('add', [1, 1])]);
+      assert.equal(bad.status, 'rejected');
+      const err = (bad as PromiseRejectedResult).reason;
+      assert.ok(err instanceof ParleyError);
+      assert.equal(err.code, 'INVALID_REQUEST');
+      assert.deepEqual(good, { status: 'fulfilled', value: 2 });
+      assert.equal(caller.waiting, 0);
+    } finally {
+      close();
+    }
+  });
+
   it('transfers a port with the call', async () => {
     const { caller, close } = connect();
     const { port1, port2 } = new MessageChannel();

@@ -74,6 +74,8 @@ describe('errors of a running runtime', () => {
     ['empty messages', { model: 'parley-echo', messages: [] }],
     ['a bad role', { model: 'parley-echo', messages: [{ role: 'wizard', content: 'a' }] } as unknown as ChatRequest],
     ['an unknown provider', ask('a', { provider: 'nope' })],
+    // Passes validation; the structured clone to the worker refuses it, and only this call fails.
+    ['an extra field holding a function', { ...ask('a'), extra: { hook: () => 1 } } as unknown as ChatRequest],
   ];
   for (const [what, request] of invalid) {
     test(`chat() and stream() refuse ${what} with INVALID_REQUEST before any I/O`, async () => {

@@ -24,7 +24,8 @@ export const FULL: Plan = {
 
 export const QUICK: Plan = {
   rounds: 3,
-  roundMs: 500,
+  // Six stream contenders, two stream scenarios: 0.4 s rounds keep the whole run under a minute.
+  roundMs: 400,
   latencyChats: 250,
   warmupOps: 200,
   soakChats: 5_000,

@@ -286,7 +286,12 @@ export class PoolBackend implements WorkerBackend {
       },
       (err: unknown) => {
         this.#done();
-        // Piscina rejects the tasks of a thread that died.
+        // A task the structured clone refuses never left this thread: the
+        // request is at fault, not a worker.
+        if ((err as Error)?.name === 'DataCloneError') {
+          throw new ParleyError('INVALID_REQUEST', `the request could not be sent to a provider worker: ${(err as Error).message}`);
+        }
+        // Otherwise piscina rejects the tasks of a thread that died.
         const reason = err instanceof Error ? err.message : String(err);
         throw new ParleyError('WORKER_CRASHED', `pool worker died while serving the call: ${reason}`);
       },

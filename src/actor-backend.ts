@@ -3,6 +3,7 @@
  * alive by the Supervisor. Calls are tagged with the worker they went to, so
  * a crash fails exactly those calls, at once.
  */
+import { NO_TRANSFER } from './comlink-caller.ts';
 import { ParleyError } from './errors.ts';
 import { toWireError } from './error-wire.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -90,8 +91,6 @@ export class ActorBackend implements WorkerBackend {
     return { forced: true };
   }
 }
-
-const NO_TRANSFER: readonly never[] = [];
 
 /** The call's answer goes straight to the call (a PendingCall is a Comlink caller's Waiting). */
 function send(handle: WorkerHandle, call: PendingCall, work: Work): void {

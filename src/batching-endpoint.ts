@@ -18,7 +18,6 @@ import { ParleyError } from './errors.ts';
 export interface NodeMessageTarget {
   postMessage(value: unknown, transferList?: readonly Transferable[]): void;
   on(event: 'message', listener: (value: unknown) => void): unknown;
-  off(event: 'message', listener: (value: unknown) => void): unknown;
 }
 
 type Listener = Parameters<Endpoint['addEventListener']>[1];

@@ -25,7 +25,7 @@ export interface Waiting {
   reject(err: unknown): void;
 }
 
-const NO_TRANSFER: readonly Transferable[] = [];
+export const NO_TRANSFER: readonly Transferable[] = [];
 
 /** A Comlink reply: RAW carries the value, HANDLER a value for the named transfer handler. */
 interface Reply {

@@ -5,7 +5,7 @@
  */
 import type { Agent } from 'undici';
 import type { TransportSettings } from '../protocol.ts';
-import type { Adapter, HttpRequestSpec } from './adapter.ts';
+import type { Adapter } from './adapter.ts';
 import type { CallSignal } from './call-signal.ts';
 import { classifyFailure } from './classify-error.ts';
 import { backoffDelay } from './retry-after.ts';

@@ -4,8 +4,8 @@
  * `"stream": false`. Ollama streams by default, unlike the other two.
  */
 
-import { stableHash, type ToolOffer, type TurnMessage, type TurnRole } from './reply-text.ts';
-import { asRecord, contentText, problem, tokenCap, type ExchangeContext, type StreamEncoder, type WireProtocol } from './wire-protocol.ts';
+import { stableHash, type TurnMessage, type TurnRole } from './reply-text.ts';
+import { asRecord, contentText, functionTools, problem, tokenCap, type ExchangeContext, type StreamEncoder, type WireProtocol } from './wire-protocol.ts';
 
 const ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
 
@@ -52,10 +52,7 @@ export const ollamaProtocol: WireProtocol = {
       }
       messages.push(msg);
     }
-    const tools: ToolOffer[] = (Array.isArray(body.tools) ? body.tools : [])
-      .map((t) => asRecord(asRecord(t).function))
-      .filter((f) => typeof f.name === 'string')
-      .map((f) => ({ name: f.name as string, parameters: f.parameters }));
+    const tools = functionTools(body.tools);
     return {
       model: body.model,
       messages,

@@ -3,10 +3,11 @@
  * ending in `data: [DONE]`, or one chat.completion object.
  */
 
-import type { ToolOffer, TurnMessage, TurnRole } from './reply-text.ts';
+import type { TurnMessage, TurnRole } from './reply-text.ts';
 import {
   asRecord,
   contentText,
+  functionTools,
   problem,
   sse,
   tokenCap,
@@ -53,10 +54,7 @@ export const openaiProtocol: WireProtocol = {
       if (role === 'tool' && typeof m.tool_call_id === 'string' && ids.has(m.tool_call_id)) msg.toolName = ids.get(m.tool_call_id)!;
       messages.push(msg);
     }
-    const tools: ToolOffer[] = (Array.isArray(body.tools) ? body.tools : [])
-      .map((t) => asRecord(asRecord(t).function))
-      .filter((f) => typeof f.name === 'string')
-      .map((f) => ({ name: f.name as string, parameters: f.parameters }));
+    const tools = functionTools(body.tools);
     return {
       model: body.model,
       messages,

@@ -5,7 +5,7 @@
  * fault behaves the same way in all three formats.
  */
 
-import type { ChatTurn, Reply, ReplyEvent } from './reply-text.ts';
+import type { ChatTurn, Reply, ReplyEvent, ToolOffer } from './reply-text.ts';
 
 export type ProtocolName = 'openai' | 'ollama' | 'anthropic';
 
@@ -81,6 +81,14 @@ export function contentText(content: unknown): string {
 
 export function asRecord(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/** Tools in the OpenAI function shape, which Ollama copied: `[{ type: 'function', function: { name, parameters } }]`. */
+export function functionTools(value: unknown): ToolOffer[] {
+  return (Array.isArray(value) ? value : [])
+    .map((t) => asRecord(asRecord(t).function))
+    .filter((f) => typeof f.name === 'string')
+    .map((f) => ({ name: f.name as string, parameters: f.parameters }));
 }
 
 /** The positive integer cap the request set, or undefined. */

@@ -2,15 +2,15 @@
  * The public API of parley. Everything a host needs is exported here; the
  * rest of src/ is internal.
  */
-export { createRuntime, Runtime } from './runtime.ts';
-export type { RuntimeEvents, RuntimeState, RuntimeStats, ShutdownReport } from './runtime.ts';
-export type { RestartPolicy, RuntimeOptions } from './options.ts';
-export { ParleyError, ERROR_CODES, isParleyError, hasCode } from './errors.ts';
-export type { ErrorCode, ParleyErrorOptions } from './errors.ts';
-export type { Conversation, ConversationInit } from './conversation.ts';
-export type { BreakerOptions, BreakerState, ProviderHealthStats } from './fallback-router.ts';
-export type { CrashRecord } from './worker-backend.ts';
-export type { ProviderConnectionStats, WorkerStats } from './protocol.ts';
+export { createRuntime, Runtime } from './host/runtime.ts';
+export type { RuntimeEvents, RuntimeState, RuntimeStats, ShutdownReport } from './host/runtime.ts';
+export type { RestartPolicy, RuntimeOptions } from './host/options.ts';
+export { ParleyError, ERROR_CODES, isParleyError, hasCode } from './shared/errors.ts';
+export type { ErrorCode, ParleyErrorOptions } from './shared/errors.ts';
+export type { Conversation, ConversationInit } from './conversation/conversation.ts';
+export type { BreakerOptions, BreakerState, ProviderHealthStats } from './host/fallback-router.ts';
+export type { CrashRecord } from './host/transport/worker-transport.ts';
+export type { ProviderConnectionStats, WorkerStats } from './shared/protocol.ts';
 export type {
   AnthropicProviderConfig,
   CallOptions,
@@ -28,4 +28,4 @@ export type {
   ToolCall,
   ToolSpec,
   Usage,
-} from './types.ts';
+} from './shared/types.ts';

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AnthropicAdapter } from '../src/provider/anthropic-adapter.ts';
-import { ParleyError } from '../src/errors.ts';
-import type { AnthropicProviderConfig, ChatRequest, ChatResult } from '../src/types.ts';
+import { AnthropicAdapter } from '../src/provider/protocols/anthropic-adapter.ts';
+import { ParleyError } from '../src/shared/errors.ts';
+import type { AnthropicProviderConfig, ChatRequest, ChatResult } from '../src/shared/types.ts';
 import { assertSplitAnywhere, bytes, runStream, type StreamRun } from './helpers/adapter-fixtures.ts';
 
 function adapter(config: Partial<AnthropicProviderConfig> = {}): AnthropicAdapter {

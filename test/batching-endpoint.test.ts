@@ -2,9 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import { expose, wrap } from 'comlink/dist/esm/comlink.mjs';
-import { batchingEndpoint } from '../src/batching-endpoint.ts';
-import { installErrorTransfer } from '../src/comlink-errors.ts';
-import { ParleyError } from '../src/errors.ts';
+import { batchingEndpoint } from '../src/wire/batching-endpoint.ts';
+import { installErrorTransfer } from '../src/wire/error-transfer.ts';
+import { ParleyError } from '../src/shared/errors.ts';
 
 installErrorTransfer();
 

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { expose } from 'comlink/dist/esm/comlink.mjs';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import { batchingEndpoint } from '../src/batching-endpoint.ts';
-import { ComlinkCaller } from '../src/comlink-caller.ts';
-import { installErrorTransfer } from '../src/comlink-errors.ts';
-import { ParleyError } from '../src/errors.ts';
+import { batchingEndpoint } from '../src/wire/batching-endpoint.ts';
+import { ComlinkCaller } from '../src/host/transport/comlink-caller.ts';
+import { installErrorTransfer } from '../src/wire/error-transfer.ts';
+import { ParleyError } from '../src/shared/errors.ts';
 
 installErrorTransfer();
 

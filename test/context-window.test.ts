@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { estimateMessageTokens, estimateTokens, trimToWindow, updateCalibration } from '../src/context-window.ts';
-import type { Message } from '../src/types.ts';
+import { estimateMessageTokens, estimateTokens, trimToWindow, updateCalibration } from '../src/conversation/context-window.ts';
+import type { Message } from '../src/shared/types.ts';
 
 const system: Message = { role: 'system', content: 'You are terse.' };
 const user = (n: number, size = 400): Message => ({ role: 'user', content: `u${n} ${'x'.repeat(size)}` });

@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type ChatResult, type Message, type Runtime } from '../src/index.ts';
-import { estimateTokens, trimToWindow, updateCalibration } from '../src/context-window.ts';
+import { estimateTokens, trimToWindow, updateCalibration } from '../src/conversation/context-window.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { lastSent, plain, type SentMessage } from './fixtures/continuity-support.ts';
 import { testWorkers } from './helpers/workers-mode.ts';

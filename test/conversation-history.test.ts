@@ -1,15 +1,15 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openConversation, type ChatBackend } from '../src/conversation.ts';
-import { ParleyError, hasCode } from '../src/errors.ts';
-import type { CallOptions, ChatRequest, ChatResult, StreamEvent, ToolCall } from '../src/types.ts';
+import { openConversation, type ConversationRuntime } from '../src/conversation/conversation.ts';
+import { ParleyError, hasCode } from '../src/shared/errors.ts';
+import type { CallOptions, ChatRequest, ChatResult, StreamEvent, ToolCall } from '../src/shared/types.ts';
 
 /**
  * A tiny real backend: replies "echo: <last message>", one word per stream
  * event. It can be told to fail the next call, to throw mid-stream, to wait
  * for a gate, or to ask for a tool; it honours the AbortSignal.
  */
-class EchoBackend implements ChatBackend {
+class EchoBackend implements ConversationRuntime {
   requests: ChatRequest[] = [];
   failNext: Error | undefined;
   throwAfterEvents: number | undefined;

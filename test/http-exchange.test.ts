@@ -3,12 +3,12 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
-import { ParleyError } from '../src/errors.ts';
-import type { TransportSettings } from '../src/protocol.ts';
-import { createAdapter } from '../src/provider/adapters.ts';
+import { ParleyError } from '../src/shared/errors.ts';
+import type { TransportSettings } from '../src/shared/protocol.ts';
+import { createAdapter } from '../src/provider/protocols/adapters.ts';
 import { CallSignal } from '../src/provider/call-signal.ts';
-import type { CallContext } from '../src/provider/http-call.ts';
-import { bufferSink, discardSink, exchange } from '../src/provider/http-exchange.ts';
+import type { CallContext } from '../src/provider/http/retries.ts';
+import { bufferSink, discardSink, exchange } from '../src/provider/http/exchange.ts';
 
 /**
  * A plain HTTP server on loopback whose routes write bodies of a given size

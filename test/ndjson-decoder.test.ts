@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { NdjsonDecoder } from '../src/provider/ndjson-decoder.ts';
-import { ParleyError } from '../src/errors.ts';
+import { NdjsonDecoder } from '../src/provider/protocols/ndjson-decoder.ts';
+import { ParleyError } from '../src/shared/errors.ts';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { OllamaAdapter } from '../src/provider/ollama-adapter.ts';
-import type { ChatRequest, ChatResult, OllamaProviderConfig } from '../src/types.ts';
+import { OllamaAdapter } from '../src/provider/protocols/ollama-adapter.ts';
+import type { ChatRequest, ChatResult, OllamaProviderConfig } from '../src/shared/types.ts';
 import { assertSplitAnywhere, bytes, runStream, type StreamRun } from './helpers/adapter-fixtures.ts';
 
 function adapter(config: Partial<OllamaProviderConfig> = {}): OllamaAdapter {

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAdapter } from '../src/provider/adapters.ts';
-import { OpenAIAdapter } from '../src/provider/openai-adapter.ts';
-import type { Adapter } from '../src/provider/adapter.ts';
-import type { ChatRequest, ChatResult, ProviderConfig } from '../src/types.ts';
+import { createAdapter } from '../src/provider/protocols/adapters.ts';
+import { OpenAIAdapter } from '../src/provider/protocols/openai-adapter.ts';
+import type { Adapter } from '../src/provider/protocols/adapter.ts';
+import type { ChatRequest, ChatResult, ProviderConfig } from '../src/shared/types.ts';
 import { assertSplitAnywhere, bytes, runStream, type StreamRun } from './helpers/adapter-fixtures.ts';
 
 function adapter(config: Partial<ProviderConfig> = {}): Adapter {

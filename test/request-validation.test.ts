@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { validateCallOptions, validateChatRequest } from '../src/provider/request-validation.ts';
-import { ParleyError } from '../src/errors.ts';
-import type { ChatRequest } from '../src/types.ts';
+import { validateCallOptions, validateChatRequest } from '../src/host/request-validation.ts';
+import { ParleyError } from '../src/shared/errors.ts';
+import type { ChatRequest } from '../src/shared/types.ts';
 
 const VALID: ChatRequest = {
   provider: ['a', 'b'],

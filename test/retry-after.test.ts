@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelay, isRetryableStatus, parseRetryAfter } from '../src/provider/retry-after.ts';
+import { backoffDelay, isRetryableStatus, parseRetryAfter } from '../src/provider/http/retry-after.ts';
 
 const NOW = Date.parse('2025-01-01T00:00:00Z');
 

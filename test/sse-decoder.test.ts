@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { LineDecoder, SseDecoder, type SseEvent } from '../src/provider/sse-decoder.ts';
+import { LineDecoder, SseDecoder, type SseEvent } from '../src/provider/protocols/sse-decoder.ts';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 

@@ -6,12 +6,12 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFil
 import { tmpdir } from 'node:os';
 import { join, relative as relativePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openConversation, type ChatBackend, type Conversation } from '../src/conversation.ts';
-import { hasCode } from '../src/errors.ts';
-import { TranscriptStore } from '../src/transcript-store.ts';
-import type { ChatRequest, ChatResult, Message } from '../src/types.ts';
+import { openConversation, type ConversationRuntime, type Conversation } from '../src/conversation/conversation.ts';
+import { hasCode } from '../src/shared/errors.ts';
+import { TranscriptStore } from '../src/conversation/transcript-store.ts';
+import type { ChatRequest, ChatResult, Message } from '../src/shared/types.ts';
 
-const echo: ChatBackend = {
+const echo: ConversationRuntime = {
   async chat(req: ChatRequest): Promise<ChatResult> {
     return { content: `echo: ${req.messages.at(-1)!.content}`, finishReason: 'stop', model: req.model, provider: 'echo' };
   },
@@ -122,7 +122,7 @@ describe('TranscriptStore', () => {
 
   test('a streamed turn is in the file when the done event arrives', async () => {
     const path = storePath();
-    const streaming: ChatBackend = {
+    const streaming: ConversationRuntime = {
       chat: echo.chat,
       async *stream(req) {
         yield { type: 'text', text: 'streamed' };

@@ -1,17 +1,17 @@
 /**
  * Entry point of a pool worker (workers > 1), loaded by piscina. Each thread
- * builds one ProviderHost when it starts and keeps its Agents for the life of
+ * builds one ProviderService when it starts and keeps its Agents for the life of
  * the pool; every task is one call on it. Heartbeats, cancels, stats and
  * close travel on a BroadcastChannel, since piscina gives no way to address
  * one thread.
  */
 import { BroadcastChannel, threadId, workerData, type MessagePort } from 'node:worker_threads';
-import { toWireError } from '../src/error-wire.ts';
-import type { PoolControl, PoolInit, PoolReply, PoolTask } from '../src/protocol.ts';
-import { ProviderHost } from '../src/provider/provider-host.ts';
+import { toWireError } from '../src/shared/error-wire.ts';
+import type { PoolControl, PoolInit, PoolReply, PoolTask } from '../src/shared/protocol.ts';
+import { ProviderService } from '../src/provider/provider-service.ts';
 
 const init = workerData as PoolInit;
-const host = new ProviderHost(threadId, init.providers, init.transport, init.nice);
+const service = new ProviderService(threadId, init.providers, init.transport, init.nice);
 const control = new BroadcastChannel(init.controlChannel);
 const post = (msg: PoolControl) => control.postMessage(msg);
 
@@ -22,14 +22,14 @@ control.onmessage = (event) => {
   const msg = (event as unknown as { data: PoolControl }).data;
   switch (msg.type) {
     case 'cancel':
-      host.cancel(msg.callId, msg.reason);
+      service.cancel(msg.callId, msg.reason);
       break;
     case 'stats-request':
-      void host.stats().then((stats) => post({ type: 'stats', seq: msg.seq, stats }));
+      void service.stats().then((stats) => post({ type: 'stats', seq: msg.seq, stats }));
       break;
     case 'close':
       clearInterval(beat);
-      void host.close().then((report) => {
+      void service.close().then((report) => {
         post({ type: 'closed', workerId: threadId, report });
         control.close();
       });
@@ -41,14 +41,14 @@ export default async function providerTask(task: PoolTask): Promise<PoolReply> {
   try {
     switch (task.kind) {
       case 'chat':
-        return { ok: true, value: await host.chat(task.meta, task.provider, task.req) };
+        return { ok: true, value: await service.chat(task.meta, task.provider, task.req) };
       case 'stream':
-        await host.streamToEnd(task.meta, task.provider, task.req, task.port as MessagePort);
+        await service.streamToEnd(task.meta, task.provider, task.req, task.port as MessagePort);
         return { ok: true, value: undefined };
       case 'models':
-        return { ok: true, value: await host.models(task.meta, task.provider) };
+        return { ok: true, value: await service.models(task.meta, task.provider) };
       case 'health':
-        return { ok: true, value: await host.health(task.meta, task.provider) };
+        return { ok: true, value: await service.health(task.meta, task.provider) };
     }
   } catch (err) {
     return { ok: false, error: toWireError(err) };

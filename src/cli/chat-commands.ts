@@ -1,14 +1,14 @@
 /** The chat's slash commands. Each one either acts and continues, or ends the chat. */
-import type { Conversation } from '../conversation.ts';
+import type { Conversation } from '../conversation/conversation.ts';
 import type { Style } from './colors.ts';
 import { UsageError } from './exit-codes.ts';
 import { formatModels, formatStats } from './reports.ts';
-import type { Session } from './session.ts';
+import type { CliRuntime } from './cli-runtime.ts';
 import { saveTranscript } from './transcript.ts';
 
 export interface ChatContext {
   conversation: Conversation;
-  session: Session;
+  cli: CliRuntime;
   /** Output the user asked for (lists, stats): stdout. */
   print(text: string): void;
   /** Confirmations: stdout on a terminal, stderr when piped, so replies stay clean. */
@@ -31,7 +31,7 @@ Ctrl-C while a reply streams cancels that reply.`;
 
 function currentProvider(ctx: ChatContext): string {
   const provider = ctx.conversation.provider;
-  return Array.isArray(provider) ? provider.join(',') : (provider ?? ctx.session.provider);
+  return Array.isArray(provider) ? provider.join(',') : (provider ?? ctx.cli.provider);
 }
 
 type Handler = (arg: string, ctx: ChatContext) => Promise<Outcome | void> | Outcome | void;
@@ -46,12 +46,12 @@ const HANDLERS: Record<string, Handler> = {
     ctx.notice(`(model: ${ctx.conversation.model})`);
   },
   provider(arg, ctx) {
-    const names = Object.keys(ctx.session.providers);
+    const names = Object.keys(ctx.cli.providers);
     if (!arg) {
-      ctx.print(names.map((n) => `${n === currentProvider(ctx) ? '*' : ' '} ${n} (${ctx.session.providers[n]!.kind})`).join('\n'));
+      ctx.print(names.map((n) => `${n === currentProvider(ctx) ? '*' : ' '} ${n} (${ctx.cli.providers[n]!.kind})`).join('\n'));
       return;
     }
-    const config = ctx.session.providers[arg];
+    const config = ctx.cli.providers[arg];
     if (!config) throw new UsageError(`provider "${arg}" is not configured; configured: ${names.join(', ')}`);
     ctx.conversation.setProvider(arg);
     if (config.defaultModel) ctx.conversation.setModel(config.defaultModel);
@@ -65,10 +65,10 @@ const HANDLERS: Record<string, Handler> = {
   },
   async models(_arg, ctx) {
     const provider = currentProvider(ctx);
-    ctx.print(formatModels(await ctx.session.runtime.models(provider.split(',')[0]), provider));
+    ctx.print(formatModels(await ctx.cli.runtime.models(provider.split(',')[0]), provider));
   },
   async stats(_arg, ctx) {
-    ctx.print(formatStats(await ctx.session.runtime.stats()));
+    ctx.print(formatStats(await ctx.cli.runtime.stats()));
   },
   help(_arg, ctx) {
     ctx.print(CHAT_HELP);

@@ -6,13 +6,13 @@
  * whether any turn failed.
  */
 import { createInterface } from 'node:readline';
-import { hasCode } from '../errors.ts';
+import { hasCode } from '../shared/errors.ts';
 import { colorsEnabled, createStyle } from './colors.ts';
 import { isSlashCommand, runSlashCommand, type ChatContext } from './chat-commands.ts';
 import type { CliConfig } from './config.ts';
 import { describeError, EXIT, exitCodeOf, type ExitCode } from './exit-codes.ts';
 import { renderReply } from './render.ts';
-import type { Session } from './session.ts';
+import type { CliRuntime } from './cli-runtime.ts';
 
 /** Two Ctrl-C at an empty prompt within this window quit. */
 const DOUBLE_CTRL_C_MS = 2_000;
@@ -24,14 +24,14 @@ export interface ChatIO {
   debug: boolean;
 }
 
-export async function runChat(session: Session, config: CliConfig, io: ChatIO): Promise<ExitCode> {
+export async function runChat(cli: CliRuntime, config: CliConfig, io: ChatIO): Promise<ExitCode> {
   const interactive = io.input.isTTY === true;
   const terminal = interactive && io.output.isTTY === true;
   const style = createStyle(colorsEnabled(io.output));
   const errorStyle = createStyle(colorsEnabled(io.errors));
-  const init: Parameters<Session['runtime']['conversation']>[0] = { provider: config.provider, model: config.model };
+  const init: Parameters<CliRuntime['runtime']['conversation']>[0] = { provider: config.provider, model: config.model };
   if (config.system !== undefined) init.system = config.system;
-  const conversation = await session.runtime.conversation(init);
+  const conversation = await cli.runtime.conversation(init);
 
   const rl = createInterface({
     input: io.input,
@@ -42,7 +42,7 @@ export async function runChat(session: Session, config: CliConfig, io: ChatIO): 
   });
   const ctx: ChatContext = {
     conversation,
-    session,
+    cli,
     style,
     print: (text) => io.output.write(`${text}\n`),
     notice: (text) => (interactive ? io.output.write(`${style.dim(text)}\n`) : io.errors.write(`${text}\n`)),
@@ -84,7 +84,7 @@ export async function runChat(session: Session, config: CliConfig, io: ChatIO): 
   if (!interactive) process.once('SIGINT', onSignal);
 
   if (interactive) {
-    const where = config.embedded ? `${session.provider} (embedded model server)` : session.provider;
+    const where = config.embedded ? `${cli.provider} (embedded model server)` : cli.provider;
     io.output.write(`${style.bold('parley chat')} ${style.dim(`· provider ${where} · model ${config.model}`)}\n`);
     io.output.write(`${style.dim('Type a message. /help lists commands; Ctrl-C cancels a reply; Ctrl-D quits.')}\n`);
   }

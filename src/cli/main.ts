@@ -14,22 +14,22 @@ import { runModels } from './commands/models.ts';
 import { runServeCommand } from './commands/serve.ts';
 import { resolveConfig, type CliConfig } from './config.ts';
 import { describeError, EXIT, exitCodeOf, type ExitCode } from './exit-codes.ts';
-import { openSession, type Session } from './session.ts';
+import { openCliRuntime, type CliRuntime } from './cli-runtime.ts';
 
 /** If something still holds the event loop after shutdown, do not hang the shell. */
 const EXIT_GRACE_MS = 3_000;
 
-async function withSession(
+async function withCliRuntime(
   line: CommandLine,
   interactive: boolean,
-  run: (session: Session, config: CliConfig) => Promise<ExitCode>,
+  run: (cli: CliRuntime, config: CliConfig) => Promise<ExitCode>,
 ): Promise<ExitCode> {
   const config = resolveConfig(line.flags);
-  const session = await openSession(config, { interactive });
+  const cli = await openCliRuntime(config, { interactive });
   try {
-    return await run(session, config);
+    return await run(cli, config);
   } finally {
-    await session.close();
+    await cli.close();
   }
 }
 
@@ -48,16 +48,16 @@ async function run(line: CommandLine): Promise<ExitCode> {
       return runConfig(resolveConfig(line.flags), io);
     case 'ask': {
       const prompt = await askPrompt(line.positionals, process.stdin);
-      return withSession(line, process.stdout.isTTY === true, (session, config) => runAsk(session, config, prompt, io));
+      return withCliRuntime(line, process.stdout.isTTY === true, (cli, config) => runAsk(cli, config, prompt, io));
     }
     case 'models':
-      return withSession(line, false, (session) => runModels(session, io));
+      return withCliRuntime(line, false, (cli) => runModels(cli, io));
     case 'health':
-      return withSession(line, false, (session) => runHealth(session, io));
+      return withCliRuntime(line, false, (cli) => runHealth(cli, io));
     case 'chat': {
       const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
-      return withSession(line, interactive, (session, config) =>
-        runChat(session, config, { input: process.stdin, output: process.stdout, errors: process.stderr, debug: line.debug }),
+      return withCliRuntime(line, interactive, (cli, config) =>
+        runChat(cli, config, { input: process.stdin, output: process.stdout, errors: process.stderr, debug: line.debug }),
       );
     }
   }

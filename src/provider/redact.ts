@@ -2,8 +2,8 @@
  * Secrets never leave the worker: every error that crosses the boundary is
  * scrubbed of every API key and credential header value the worker knows.
  */
-import type { WireCause, WireError } from '../error-wire.ts';
-import type { ProviderConfig } from '../types.ts';
+import type { WireCause, WireError } from '../shared/error-wire.ts';
+import type { ProviderConfig } from '../shared/types.ts';
 
 const CREDENTIAL_HEADERS = /^(authorization|proxy-authorization|x-api-key|api-key|cookie)$/i;
 /** Short values would redact ordinary words; real keys are long. */

@@ -6,10 +6,10 @@
  * the socket instead of filling memory.
  */
 import type { MessagePort } from 'node:worker_threads';
-import type { WireError } from '../error-wire.ts';
-import { packEvents } from '../event-batch.ts';
-import type { StreamToHost, StreamToWorker } from '../protocol.ts';
-import type { ChatResult, StreamEvent } from '../types.ts';
+import type { WireError } from '../shared/error-wire.ts';
+import { packEvents } from '../shared/event-batch.ts';
+import type { StreamToHost, StreamToWorker } from '../shared/protocol.ts';
+import type { ChatResult, StreamEvent } from '../shared/types.ts';
 
 /** Events one batch gathers before the reader waits for it to be sent. */
 const MAX_BATCH_EVENTS = 512;

@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { FaultSchedule } from './faults.ts';
-import { resolveOptions, type Fault, type ModelServerOptions, type ResolvedOptions } from './options.ts';
+import { resolveServerOptions, type Fault, type ModelServerOptions, type ResolvedOptions } from './options.ts';
 import { handleRequest, type RecordedRequest } from './routes.ts';
 
 export interface ModelServerStats {
@@ -97,7 +97,7 @@ class EmbeddedModelServer implements ModelServer {
     if (patch.port !== undefined || patch.host !== undefined) {
       throw new TypeError('setOptions(patch): port and host are fixed once the server listens; start another server instead');
     }
-    this.#options = resolveOptions(patch, this.#options);
+    this.#options = resolveServerOptions(patch, this.#options);
     this.#server.keepAliveTimeout = this.#options.keepAliveTimeoutMs;
     if ('fault' in patch) this.#faults.set(this.#options.fault);
   }
@@ -200,7 +200,7 @@ class EmbeddedModelServer implements ModelServer {
  * }
  */
 export async function startModelServer(options?: ModelServerOptions): Promise<ModelServer> {
-  const resolved = resolveOptions(options ?? {});
+  const resolved = resolveServerOptions(options ?? {});
   const server = new EmbeddedModelServer(resolved);
   await server.listen(resolved.port);
   return server;

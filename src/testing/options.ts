@@ -90,7 +90,7 @@ function expect(ok: boolean, where: string, what: string): void {
 }
 
 /** Merges a patch over `base`, validating every field it sets. */
-export function resolveOptions(patch: Partial<ModelServerOptions> = {}, base: ResolvedOptions = DEFAULT_OPTIONS): ResolvedOptions {
+export function resolveServerOptions(patch: Partial<ModelServerOptions> = {}, base: ResolvedOptions = DEFAULT_OPTIONS): ResolvedOptions {
   expect(typeof patch === 'object' && patch !== null, 'options', 'an object');
   const out: ResolvedOptions = { ...base, models: [...base.models] };
   const p = patch;

@@ -50,7 +50,7 @@ async function readBody(req: IncomingMessage): Promise<{ text: string; tooLarge:
   return { text: Buffer.concat(chunks).toString('utf8'), tooLarge };
 }
 
-function parseJson(text: string): unknown {
+function readJsonBody(text: string): unknown {
   try {
     return text === '' ? undefined : JSON.parse(text);
   } catch {
@@ -95,7 +95,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, c
   const url = new URL(req.url ?? '/', 'http://model-server');
   const path = url.pathname;
   const { text: raw, tooLarge } = await readBody(req);
-  const body = parseJson(raw);
+  const body = readJsonBody(raw);
   ctx.record({ method: req.method ?? 'GET', path: req.url ?? '/', headers: { ...req.headers }, body });
 
   const protocol = CHAT_ROUTES[path];

@@ -3,8 +3,8 @@
  * and checking that where TCP splits those bytes changes nothing.
  */
 import assert from 'node:assert/strict';
-import type { Adapter } from '../../src/provider/adapter.ts';
-import type { ChatRequest, ChatResult, StreamEvent } from '../../src/types.ts';
+import type { Adapter } from '../../src/provider/protocols/adapter.ts';
+import type { ChatRequest, ChatResult, StreamEvent } from '../../src/shared/types.ts';
 
 const encoder = new TextEncoder();
 

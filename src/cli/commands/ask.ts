@@ -3,8 +3,8 @@ import { colorsEnabled, createStyle } from '../colors.ts';
 import type { CliConfig } from '../config.ts';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.ts';
 import { renderReply } from '../render.ts';
-import type { Session } from '../session.ts';
-import type { ChatRequest, Message } from '../../types.ts';
+import type { CliRuntime } from '../cli-runtime.ts';
+import type { ChatRequest, Message } from '../../shared/types.ts';
 
 async function readStdin(input: NodeJS.ReadStream): Promise<string> {
   const chunks: Buffer[] = [];
@@ -19,7 +19,7 @@ export async function askPrompt(positionals: readonly string[], input: NodeJS.Re
   return prompt.trim();
 }
 
-export async function runAsk(session: Session, config: CliConfig, prompt: string, io: { output: NodeJS.WriteStream; json: boolean }): Promise<ExitCode> {
+export async function runAsk(cli: CliRuntime, config: CliConfig, prompt: string, io: { output: NodeJS.WriteStream; json: boolean }): Promise<ExitCode> {
   const messages: Message[] = [];
   if (config.system !== undefined) messages.push({ role: 'system', content: config.system });
   messages.push({ role: 'user', content: prompt });
@@ -29,9 +29,9 @@ export async function runAsk(session: Session, config: CliConfig, prompt: string
   process.once('SIGINT', onSignal);
   try {
     if (io.json) {
-      io.output.write(`${JSON.stringify(await session.runtime.chat(request, { signal: controller.signal }), null, 2)}\n`);
+      io.output.write(`${JSON.stringify(await cli.runtime.chat(request, { signal: controller.signal }), null, 2)}\n`);
     } else {
-      await renderReply(session.runtime.stream(request, { signal: controller.signal }), {
+      await renderReply(cli.runtime.stream(request, { signal: controller.signal }), {
         write: (text) => io.output.write(text),
         style: createStyle(colorsEnabled(io.output)),
         verbose: io.output.isTTY === true,

@@ -3,14 +3,14 @@
  * either way; the exit code is that of the first provider that is down, so
  * scripts can gate on it.
  */
-import { ParleyError, type ErrorCode } from '../../errors.ts';
+import { ParleyError, type ErrorCode } from '../../shared/errors.ts';
 import { colorsEnabled, createStyle } from '../colors.ts';
 import { EXIT, exitCodeOf, type ExitCode } from '../exit-codes.ts';
 import { formatHealth } from '../reports.ts';
-import type { Session } from '../session.ts';
+import type { CliRuntime } from '../cli-runtime.ts';
 
-export async function runHealth(session: Session, io: { output: NodeJS.WriteStream; json: boolean }): Promise<ExitCode> {
-  const reports = await session.runtime.health();
+export async function runHealth(cli: CliRuntime, io: { output: NodeJS.WriteStream; json: boolean }): Promise<ExitCode> {
+  const reports = await cli.runtime.health();
   io.output.write(`${io.json ? JSON.stringify(reports, null, 2) : formatHealth(reports, createStyle(colorsEnabled(io.output)))}\n`);
   const down = reports.find((r) => !r.ok);
   if (!down) return EXIT.OK;

@@ -1,0 +1,377 @@
+/**
+ * Host-side conversations: the history lives here, not in the worker, so a
+ * worker restart loses nothing; with a store it lives on disk too and a
+ * process restart loses nothing either.
+ *
+ * A turn is recorded only when its reply completes (chat resolving, or the
+ * stream's done event), and with a store only once it is fsync'd. Anything
+ * else (an error, an abort, a timeout, a stream left early) leaves the history
+ * exactly as it was, so the caller can simply try again. Turns run one at a
+ * time, in the order they were called.
+ */
+import { estimateJsonTokens, estimateTokens, trimToWindow, updateCalibration } from './context-window.ts';
+import { ParleyError } from '../shared/errors.ts';
+import { TranscriptStore } from './transcript-store.ts';
+import type { CallOptions, ChatRequest, ChatResult, Message, StreamEvent, ToolCall, ToolSpec } from '../shared/types.ts';
+
+export interface ConversationRuntime {
+  chat(req: ChatRequest, opts?: CallOptions): Promise<ChatResult>;
+  stream(req: ChatRequest, opts?: CallOptions): AsyncIterable<StreamEvent>;
+}
+
+export interface ConversationInit {
+  /** A provider name, or an ordered list to fall back through. */
+  provider?: string | string[];
+  model: string;
+  /** Sent first in every request. When resuming a store and omitted, the store's header supplies it. */
+  system?: string;
+  /** Path of a JSONL transcript; existing history is loaded before openConversation resolves. */
+  store?: string;
+  /** Trim the oldest exchanges from each request beyond this (calibrated) estimate. */
+  maxContextTokens?: number;
+  temperature?: number;
+  maxTokens?: number;
+  tools?: ToolSpec[];
+  /** Told about recoverable damage, e.g. a torn last line dropped. @default process.emitWarning */
+  onWarning?: (message: string) => void;
+}
+
+export interface ToolResult {
+  toolCallId: string;
+  /** Defaults to the name of the call it answers. */
+  name?: string;
+  content: string;
+}
+
+export interface Conversation {
+  send(text: string, opts?: CallOptions): Promise<ChatResult>;
+  /** Throws INVALID_REQUEST at once for bad input; takes its place in the turn queue when iteration starts. */
+  stream(text: string, opts?: CallOptions): AsyncIterable<StreamEvent>;
+  /** Continues after the model asked for tools: the results answer the calls of the last assistant message. */
+  sendToolResults(results: ToolResult[], opts?: CallOptions): Promise<ChatResult>;
+  /** System first if set, then the recorded turns (frozen copies). */
+  readonly messages: readonly Message[];
+  readonly model: string;
+  readonly provider: string | string[] | undefined;
+  setModel(model: string): void;
+  setProvider(provider: string | string[]): void;
+  /** Same history, independent from now on; a new store gets the history written. */
+  fork(init?: { store?: string }): Promise<Conversation>;
+  /** Forgets the turns (keeps the system message); a turn in flight is not recorded. With a store: appends a reset record. */
+  reset(): Promise<void>;
+  /** Refuses new turns, lets queued ones finish, then releases the store. Idempotent. */
+  close(): Promise<void>;
+}
+
+function invalid(message: string): ParleyError {
+  return new ParleyError('INVALID_REQUEST', message);
+}
+
+function checkText(text: unknown, field: string): asserts text is string {
+  if (typeof text !== 'string' || text.trim() === '') throw invalid(`${field} must be a non-empty string`);
+}
+
+function checkProvider(provider: unknown, field: string): asserts provider is string | string[] {
+  const ok =
+    (typeof provider === 'string' && provider !== '') ||
+    (Array.isArray(provider) && provider.length > 0 && provider.every((p) => typeof p === 'string' && p !== ''));
+  if (!ok) throw invalid(`${field} must be a non-empty string or a non-empty array of non-empty strings`);
+}
+
+function checkInit(init: ConversationInit): void {
+  if (typeof init !== 'object' || init === null) throw invalid('init must be an object');
+  checkText(init.model, 'init.model');
+  if (init.provider !== undefined) checkProvider(init.provider, 'init.provider');
+  if (init.system !== undefined && typeof init.system !== 'string') throw invalid('init.system must be a string');
+  if (init.store !== undefined) checkText(init.store, 'init.store');
+  if (init.maxContextTokens !== undefined && !(Number.isFinite(init.maxContextTokens) && init.maxContextTokens > 0)) {
+    throw invalid('init.maxContextTokens must be a positive number');
+  }
+  if (init.tools !== undefined && !Array.isArray(init.tools)) throw invalid('init.tools must be an array');
+  if (init.onWarning !== undefined && typeof init.onWarning !== 'function') throw invalid('init.onWarning must be a function');
+}
+
+function copyMessage(message: Message): Message {
+  const copy: Message = { role: message.role, content: message.content };
+  if (message.toolCalls) copy.toolCalls = message.toolCalls.map((call) => ({ ...call }));
+  if (message.toolCallId !== undefined) copy.toolCallId = message.toolCallId;
+  if (message.name !== undefined) copy.name = message.name;
+  return copy;
+}
+
+function frozenMessage(message: Message): Message {
+  const copy = copyMessage(message);
+  if (copy.toolCalls) copy.toolCalls = Object.freeze(copy.toolCalls.map((call) => Object.freeze(call))) as ToolCall[];
+  return Object.freeze(copy);
+}
+
+function assistantMessage(result: ChatResult): Message {
+  const message: Message = { role: 'assistant', content: result.content };
+  if (result.toolCalls && result.toolCalls.length > 0) message.toolCalls = result.toolCalls.map((call) => ({ ...call }));
+  return message;
+}
+
+interface Settings {
+  provider: string | string[] | undefined;
+  model: string;
+  system: string | undefined;
+  maxContextTokens: number | undefined;
+  temperature: number | undefined;
+  maxTokens: number | undefined;
+  tools: ToolSpec[] | undefined;
+  onWarning: ((message: string) => void) | undefined;
+}
+
+class HostConversation implements Conversation {
+  #backend: ConversationRuntime;
+  #settings: Settings;
+  #store: TranscriptStore | undefined;
+  #history: Message[];
+  #view: readonly Message[] | undefined;
+  /** Smoothed reported/estimated input tokens; undefined until the provider reports usage. */
+  #calibration: number | undefined;
+  /** Bumped by reset(): a turn that started in an older epoch is not recorded. */
+  #epoch = 0;
+  #tail: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+
+  constructor(backend: ConversationRuntime, settings: Settings, store: TranscriptStore | undefined, history: Message[], calibration?: number) {
+    this.#backend = backend;
+    this.#settings = settings;
+    this.#store = store;
+    this.#history = history;
+    this.#calibration = calibration;
+  }
+
+  get messages(): readonly Message[] {
+    if (!this.#view) {
+      const all = this.#settings.system !== undefined ? [{ role: 'system' as const, content: this.#settings.system }, ...this.#history] : this.#history;
+      this.#view = Object.freeze(all.map(frozenMessage));
+    }
+    return this.#view;
+  }
+
+  get model(): string {
+    return this.#settings.model;
+  }
+
+  get provider(): string | string[] | undefined {
+    const provider = this.#settings.provider;
+    return Array.isArray(provider) ? [...provider] : provider;
+  }
+
+  setModel(model: string): void {
+    checkText(model, 'model');
+    this.#settings.model = model;
+  }
+
+  setProvider(provider: string | string[]): void {
+    checkProvider(provider, 'provider');
+    this.#settings.provider = Array.isArray(provider) ? [...provider] : provider;
+  }
+
+  async send(text: string, opts?: CallOptions): Promise<ChatResult> {
+    checkText(text, 'text');
+    this.#checkOpen();
+    return this.#chatTurn(() => [{ role: 'user', content: text }], opts);
+  }
+
+  async sendToolResults(results: ToolResult[], opts?: CallOptions): Promise<ChatResult> {
+    if (!Array.isArray(results) || results.length === 0) throw invalid('results must be a non-empty array');
+    results.forEach((result, i) => {
+      if (typeof result !== 'object' || result === null) throw invalid(`results[${i}] must be an object`);
+      checkText(result.toolCallId, `results[${i}].toolCallId`);
+      if (typeof result.content !== 'string') throw invalid(`results[${i}].content must be a string`);
+      if (result.name !== undefined && typeof result.name !== 'string') throw invalid(`results[${i}].name must be a string`);
+    });
+    this.#checkOpen();
+    const copies = results.map((r) => ({ ...r }));
+    // Checked against the history when the turn runs, after the turns queued before it.
+    return this.#chatTurn(() => this.#toolMessages(copies), opts);
+  }
+
+  stream(text: string, opts?: CallOptions): AsyncIterable<StreamEvent> {
+    checkText(text, 'text');
+    this.#checkOpen();
+    return this.#streamTurn({ role: 'user', content: text }, opts);
+  }
+
+  async fork(init: { store?: string } = {}): Promise<Conversation> {
+    if (typeof init !== 'object' || init === null) throw invalid('init must be an object');
+    if (init.store !== undefined) checkText(init.store, 'init.store');
+    const settings: Settings = { ...this.#settings, provider: this.provider, tools: this.#settings.tools?.slice() };
+    const history = this.#history.map(copyMessage);
+    let store: TranscriptStore | undefined;
+    if (init.store !== undefined) {
+      store = await openStore(init.store, settings);
+      try {
+        if (store.messages.length > 0) {
+          throw new ParleyError('CONFIG', `cannot fork into transcript ${init.store}: it already holds a conversation`);
+        }
+        if (history.length > 0) await store.appendTurn(history, this.#calibration);
+      } catch (err) {
+        await store.close().catch(() => {});
+        throw err;
+      }
+    }
+    return new HostConversation(this.#backend, settings, store, history, this.#calibration);
+  }
+
+  async reset(): Promise<void> {
+    this.#checkOpen();
+    this.#epoch += 1;
+    this.#setHistory([]);
+    await this.#store?.appendReset();
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#tail;
+      await this.#store?.close();
+    })();
+    return this.#closing;
+  }
+
+  #checkOpen(): void {
+    if (this.#closing) throw new ParleyError('SHUTDOWN', 'the conversation is closed');
+  }
+
+  #setHistory(history: Message[]): void {
+    this.#history = history;
+    this.#view = undefined;
+  }
+
+  #toolMessages(results: ToolResult[]): Message[] {
+    const last = this.#history.at(-1);
+    const calls = new Map<string, ToolCall>((last?.role === 'assistant' ? (last.toolCalls ?? []) : []).map((c) => [c.id, c]));
+    if (calls.size === 0) throw invalid('sendToolResults: the last message is not an assistant message that asked for tools');
+    return results.map((result, i) => {
+      const call = calls.get(result.toolCallId);
+      if (!call) throw invalid(`results[${i}].toolCallId ${JSON.stringify(result.toolCallId)} answers no call of the last assistant message`);
+      return { role: 'tool', content: result.content, toolCallId: result.toolCallId, name: result.name ?? call.name };
+    });
+  }
+
+  /**
+   * Waits for the turns queued before this one. Resolves to the function that
+   * lets the next one run; rejects with ABORTED if the signal fires first.
+   */
+  async #acquire(signal: AbortSignal | undefined): Promise<() => void> {
+    let release!: () => void;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const previous = this.#tail;
+    this.#tail = previous.then(() => mine);
+    if (!signal) {
+      await previous;
+      return release;
+    }
+    let onAbort: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        onAbort = () => reject(new ParleyError('ABORTED', 'the turn was aborted while waiting for earlier turns', { cause: signal.reason }));
+        if (signal.aborted) onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        previous.then(resolve);
+      });
+    } catch (err) {
+      release();
+      throw err;
+    } finally {
+      signal.removeEventListener('abort', onAbort!);
+    }
+    return release;
+  }
+
+  #request(pending: Message[]): { request: ChatRequest; estimate: number } {
+    const s = this.#settings;
+    let messages: Message[] = [...this.#history, ...pending].map(copyMessage);
+    if (s.system !== undefined) messages.unshift({ role: 'system', content: s.system });
+    const fixedTokens = estimateJsonTokens(s.tools);
+    if (s.maxContextTokens !== undefined) {
+      messages = trimToWindow(messages, { maxTokens: s.maxContextTokens, calibration: this.#calibration ?? 1, fixedTokens }).messages;
+    }
+    const request: ChatRequest = { model: s.model, messages };
+    if (s.provider !== undefined) request.provider = Array.isArray(s.provider) ? [...s.provider] : s.provider;
+    if (s.temperature !== undefined) request.temperature = s.temperature;
+    if (s.maxTokens !== undefined) request.maxTokens = s.maxTokens;
+    if (s.tools !== undefined) request.tools = s.tools.map((tool) => ({ ...tool }));
+    return { request, estimate: estimateTokens(messages) + fixedTokens };
+  }
+
+  /** Records a completed turn: on disk first (fsync'd), then in memory, unless a reset came in between. */
+  async #commit(epoch: number, pending: Message[], estimate: number, result: ChatResult): Promise<void> {
+    this.#calibration = updateCalibration(this.#calibration, estimate, result.usage?.inputTokens);
+    if (epoch !== this.#epoch) return;
+    const turn = [...pending, assistantMessage(result)];
+    await this.#store?.appendTurn(turn, this.#calibration);
+    if (epoch !== this.#epoch) return;
+    this.#setHistory([...this.#history, ...turn]);
+  }
+
+  async #chatTurn(makePending: () => Message[], opts: CallOptions | undefined): Promise<ChatResult> {
+    const release = await this.#acquire(opts?.signal);
+    try {
+      const pending = makePending();
+      const epoch = this.#epoch;
+      const { request, estimate } = this.#request(pending);
+      const result = await this.#backend.chat(request, opts);
+      await this.#commit(epoch, pending, estimate, result);
+      return result;
+    } finally {
+      release();
+    }
+  }
+
+  async *#streamTurn(user: Message, opts: CallOptions | undefined): AsyncGenerator<StreamEvent, void, undefined> {
+    this.#checkOpen();
+    const release = await this.#acquire(opts?.signal);
+    try {
+      const epoch = this.#epoch;
+      const pending = [user];
+      const { request, estimate } = this.#request(pending);
+      for await (const event of this.#backend.stream(request, opts)) {
+        if (event.type === 'done') {
+          await this.#commit(epoch, pending, estimate, event.result);
+          yield event;
+          return;
+        }
+        yield event;
+      }
+      throw new ParleyError('INCOMPLETE', 'the stream ended without a done event; the turn was not recorded');
+    } finally {
+      release();
+    }
+  }
+}
+
+function openStore(path: string, settings: Settings): Promise<TranscriptStore> {
+  const options: { model: string; system?: string; onWarning?: (message: string) => void } = { model: settings.model };
+  if (settings.system !== undefined) options.system = settings.system;
+  if (settings.onWarning !== undefined) options.onWarning = settings.onWarning;
+  return TranscriptStore.open(path, options);
+}
+
+/**
+ * Creates a conversation over a backend (the Runtime). With `init.store`, the
+ * transcript is locked and its history loaded before this resolves.
+ */
+export async function openConversation(backend: ConversationRuntime, init: ConversationInit): Promise<Conversation> {
+  if (typeof backend?.chat !== 'function' || typeof backend.stream !== 'function') {
+    throw invalid('backend must have chat() and stream()');
+  }
+  checkInit(init);
+  const settings: Settings = {
+    provider: Array.isArray(init.provider) ? [...init.provider] : init.provider,
+    model: init.model,
+    system: init.system,
+    maxContextTokens: init.maxContextTokens,
+    temperature: init.temperature,
+    maxTokens: init.maxTokens,
+    tools: init.tools?.slice(),
+    onWarning: init.onWarning,
+  };
+  if (init.store === undefined) return new HostConversation(backend, settings, undefined, []);
+  const store = await openStore(init.store, settings);
+  settings.system ??= store.header.system;
+  return new HostConversation(backend, settings, store, store.messages.map(copyMessage), store.calibration);
+}

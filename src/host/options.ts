@@ -1,0 +1,200 @@
+/**
+ * Runtime options: their documented defaults, and the check at the door that
+ * rejects bad ones with CONFIG, naming the option and what was expected.
+ */
+import type { ResourceLimits } from 'node:worker_threads';
+import { ParleyError } from '../shared/errors.ts';
+import type { TransportSettings } from '../shared/protocol.ts';
+import type { BreakerOptions } from './fallback-router.ts';
+import type { ProviderConfig } from '../shared/types.ts';
+
+export interface RestartPolicy {
+  /** Crashes tolerated inside `windowMs` before the runtime gives up (state 'failed'). @default 5 */
+  maxRestarts?: number;
+  /** @default 60_000 */
+  windowMs?: number;
+  /** First restart delay; doubles with each crash in the window. @default 50 */
+  backoffBaseMs?: number;
+  /** @default 2_000 */
+  backoffMaxMs?: number;
+}
+
+export interface RuntimeOptions {
+  /** Provider name -> config. At least one. */
+  providers: Record<string, ProviderConfig>;
+  /** Used when a request names no provider. @default the first provider */
+  defaultProvider?: string;
+  /** Deadline of every call (connect, headers, body), overridable per call. @default 120_000 */
+  timeoutMs?: number;
+  /** 1: one dedicated provider worker; more: a piscina pool. @default 1 */
+  workers?: number;
+  /** Retries of a retryable failure while nothing has reached the caller. @default 2 */
+  maxRetries?: number;
+  /** @default 250 */
+  retryBaseMs?: number;
+  /** Cap on one retry wait, Retry-After included. @default 8_000 */
+  retryMaxMs?: number;
+  /** Sockets per provider origin. @default 128 */
+  connections?: number;
+  /** @default 10_000 */
+  connectTimeoutMs?: number;
+  /** Idle keep-alive sockets are closed after this, unless the server says less. @default 4_000 */
+  keepAliveTimeoutMs?: number;
+  /** Cap on one response body in bytes (TOO_LARGE past it). @default 32 MiB */
+  maxResponseBytes?: number;
+  /** Batches a stream may run ahead of its consumer before the HTTP body is paused. @default 16 */
+  streamCredits?: number;
+  /** Heartbeat period. @default 500 */
+  heartbeatIntervalMs?: number;
+  /** A worker silent this long is declared wedged, terminated and replaced. @default 1_500 */
+  heartbeatTimeoutMs?: number;
+  restart?: RestartPolicy;
+  /** Fallback routing: when a provider is skipped for a cooldown. */
+  breaker?: BreakerOptions;
+  /** Passed to each worker thread (e.g. maxOldGenerationSizeMb). */
+  resourceLimits?: ResourceLimits;
+  /** Extra Node flags for each worker, e.g. ['--import', './preload.js']. */
+  workerExecArgv?: string[];
+  /**
+   * Linux: the nice value (0-19) of the provider worker threads, so that
+   * when cores are scarce the host thread runs first. 5 suits a UI host.
+   * Elsewhere it is not applied (stats show each worker's nice value where
+   * there is one). @default 0
+   */
+  workerNice?: number;
+  /** Pool mode: calls one worker runs at once; more wait in the queue. @default 256 */
+  concurrencyPerWorker?: number;
+  /** Pool mode: calls waiting for a worker beyond this reject with QUEUE_FULL. @default 1_024 */
+  maxQueue?: number;
+}
+
+export interface ResolvedOptions {
+  providers: Record<string, ProviderConfig>;
+  defaultProvider: string;
+  timeoutMs: number;
+  workers: number;
+  transport: TransportSettings;
+  heartbeatIntervalMs: number;
+  heartbeatTimeoutMs: number;
+  restart: Required<RestartPolicy>;
+  breaker: Required<BreakerOptions>;
+  resourceLimits: ResourceLimits | undefined;
+  workerExecArgv: string[];
+  workerNice: number;
+  concurrencyPerWorker: number;
+  maxQueue: number;
+}
+
+const KINDS = new Set(['ollama', 'openai', 'anthropic']);
+const MAX_TIMER_MS = 2_147_483_647;
+
+function fail(message: string): never {
+  throw new ParleyError('CONFIG', message);
+}
+
+function integer(value: unknown, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(`options.${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
+  }
+  return value;
+}
+
+function validateProvider(name: string, config: unknown): ProviderConfig {
+  const at = `options.providers.${name}`;
+  if (typeof config !== 'object' || config === null) fail(`${at} must be an object with a "kind"`);
+  const c = config as Record<string, unknown>;
+  if (typeof c.kind !== 'string' || !KINDS.has(c.kind)) {
+    fail(`${at}.kind must be one of ollama, openai, anthropic (got ${JSON.stringify(c.kind)})`);
+  }
+  if (c.baseUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = typeof c.baseUrl === 'string' ? new URL(c.baseUrl) : undefined;
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+      fail(`${at}.baseUrl must be an http(s) URL (got ${JSON.stringify(c.baseUrl)})`);
+    }
+  } else if (c.kind === 'openai') {
+    fail(`${at}.baseUrl is required for kind "openai" (e.g. "https://api.openai.com/v1")`);
+  }
+  // The key itself is never echoed back: only its type.
+  if (c.apiKey !== undefined && (typeof c.apiKey !== 'string' || c.apiKey === '')) {
+    fail(`${at}.apiKey must be a non-empty string (got ${typeof c.apiKey})`);
+  }
+  if (c.kind === 'anthropic' && c.apiKey === undefined) fail(`${at}.apiKey is required for kind "anthropic"`);
+  if (c.headers !== undefined) {
+    if (typeof c.headers !== 'object' || c.headers === null || Array.isArray(c.headers)) {
+      fail(`${at}.headers must be an object of header name -> string`);
+    }
+    for (const [header, value] of Object.entries(c.headers)) {
+      if (typeof value !== 'string') fail(`${at}.headers["${header}"] must be a string (got ${typeof value})`);
+    }
+  }
+  if (c.defaultModel !== undefined && (typeof c.defaultModel !== 'string' || c.defaultModel === '')) {
+    fail(`${at}.defaultModel must be a non-empty string`);
+  }
+  return c as unknown as ProviderConfig;
+}
+
+export function resolveRuntimeOptions(options: unknown): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) fail('options must be an object with "providers"');
+  const o = options as RuntimeOptions;
+  if (typeof o.providers !== 'object' || o.providers === null || Object.keys(o.providers).length === 0) {
+    fail('options.providers must name at least one provider, e.g. { local: { kind: "ollama" } }');
+  }
+  const providers: Record<string, ProviderConfig> = {};
+  for (const [name, config] of Object.entries(o.providers)) providers[name] = validateProvider(name, config);
+  const names = Object.keys(providers);
+  const defaultProvider = o.defaultProvider ?? names[0]!;
+  if (!(defaultProvider in providers)) {
+    fail(`options.defaultProvider must be one of ${names.join(', ')} (got ${JSON.stringify(o.defaultProvider)})`);
+  }
+  const heartbeatIntervalMs = integer(o.heartbeatIntervalMs, 'heartbeatIntervalMs', 500, 10, MAX_TIMER_MS);
+  const heartbeatTimeoutMs = integer(o.heartbeatTimeoutMs, 'heartbeatTimeoutMs', Math.max(1_500, heartbeatIntervalMs * 3), heartbeatIntervalMs, MAX_TIMER_MS);
+  if (o.restart !== undefined && (typeof o.restart !== 'object' || o.restart === null)) fail('options.restart must be an object');
+  const r = o.restart ?? {};
+  if (o.breaker !== undefined && (typeof o.breaker !== 'object' || o.breaker === null)) fail('options.breaker must be an object');
+  const b = o.breaker ?? {};
+  if (o.workerExecArgv !== undefined && (!Array.isArray(o.workerExecArgv) || o.workerExecArgv.some((a) => typeof a !== 'string'))) {
+    fail('options.workerExecArgv must be an array of strings');
+  }
+  if (o.resourceLimits !== undefined && (typeof o.resourceLimits !== 'object' || o.resourceLimits === null)) {
+    fail('options.resourceLimits must be an object (see worker_threads ResourceLimits)');
+  }
+  return {
+    providers,
+    defaultProvider,
+    timeoutMs: integer(o.timeoutMs, 'timeoutMs', 120_000, 1, MAX_TIMER_MS),
+    workers: integer(o.workers, 'workers', 1, 1, 256),
+    transport: {
+      maxRetries: integer(o.maxRetries, 'maxRetries', 2, 0, 100),
+      retryBaseMs: integer(o.retryBaseMs, 'retryBaseMs', 250, 0, MAX_TIMER_MS),
+      retryMaxMs: integer(o.retryMaxMs, 'retryMaxMs', 8_000, 0, MAX_TIMER_MS),
+      maxResponseBytes: integer(o.maxResponseBytes, 'maxResponseBytes', 32 * 1024 * 1024, 1),
+      connections: integer(o.connections, 'connections', 128, 1, 65_536),
+      connectTimeoutMs: integer(o.connectTimeoutMs, 'connectTimeoutMs', 10_000, 1, MAX_TIMER_MS),
+      keepAliveTimeoutMs: integer(o.keepAliveTimeoutMs, 'keepAliveTimeoutMs', 4_000, 1, MAX_TIMER_MS),
+      streamCredits: integer(o.streamCredits, 'streamCredits', 16, 1, 1_000_000),
+    },
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    restart: {
+      maxRestarts: integer(r.maxRestarts, 'restart.maxRestarts', 5, 0, 1_000_000),
+      windowMs: integer(r.windowMs, 'restart.windowMs', 60_000, 1, MAX_TIMER_MS),
+      backoffBaseMs: integer(r.backoffBaseMs, 'restart.backoffBaseMs', 50, 0, MAX_TIMER_MS),
+      backoffMaxMs: integer(r.backoffMaxMs, 'restart.backoffMaxMs', 2_000, 0, MAX_TIMER_MS),
+    },
+    breaker: {
+      failureThreshold: integer(b.failureThreshold, 'breaker.failureThreshold', 3, 1, 1_000_000),
+      cooldownMs: integer(b.cooldownMs, 'breaker.cooldownMs', 30_000, 0, MAX_TIMER_MS),
+    },
+    resourceLimits: o.resourceLimits,
+    workerExecArgv: o.workerExecArgv ?? [],
+    workerNice: integer(o.workerNice, 'workerNice', 0, 0, 19),
+    concurrencyPerWorker: integer(o.concurrencyPerWorker, 'concurrencyPerWorker', 256, 1, 1_000_000),
+    maxQueue: integer(o.maxQueue, 'maxQueue', 1_024, 0, 100_000_000),
+  };
+}

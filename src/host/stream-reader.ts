@@ -1,0 +1,126 @@
+/**
+ * The host's end of one stream's MessagePort, as an async iterator of
+ * StreamEvents. It hands credits back to the worker as the consumer drains
+ * batches, ends with exactly one 'done' event or one thrown ParleyError, and
+ * cancels the HTTP request when the consumer leaves the loop early.
+ */
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { ParleyError } from '../shared/errors.ts';
+import { fromWireError, toWireError } from '../shared/error-wire.ts';
+import { BatchCursor } from '../shared/event-batch.ts';
+import type { StreamToHost, StreamToWorker } from '../shared/protocol.ts';
+import type { ChatResult, StreamEvent } from '../shared/types.ts';
+
+type Waiter = { resolve: (r: IteratorResult<StreamEvent>) => void; reject: (e: unknown) => void };
+
+export class StreamReader {
+  /** Transfer this end to the worker. */
+  readonly remotePort: MessagePort;
+  readonly #port: MessagePort;
+  readonly #creditBatch: number;
+  #batches: BatchCursor[] = [];
+  #consumed = 0;
+  #result: ChatResult | undefined;
+  #error: ParleyError | undefined;
+  #finished = false;
+  #waiter: Waiter | undefined;
+  #onEnd: (err: ParleyError | undefined) => void;
+
+  /** `onEnd` runs once when the worker ended the stream (result or error). */
+  constructor(credits: number, onEnd: (err: ParleyError | undefined) => void) {
+    const { port1, port2 } = new MessageChannel();
+    this.#port = port1;
+    this.remotePort = port2;
+    this.#creditBatch = Math.max(1, Math.floor(credits / 2));
+    this.#onEnd = onEnd;
+    port1.on('message', (msg: StreamToHost) => this.#receive(msg));
+  }
+
+  /** Ends the stream from the host side (deadline, abort, worker crash, shutdown). */
+  fail(err: ParleyError, tellWorker: boolean): void {
+    if (this.#finished) return;
+    if (tellWorker) this.#send({ type: 'cancel', reason: toWireError(err) });
+    this.#error = err;
+    this.#finish();
+  }
+
+  /** The consumer left early: cancel the worker's request quietly. */
+  cancel(reason: ParleyError): void {
+    if (this.#finished) return;
+    this.#send({ type: 'cancel', reason: toWireError(reason) });
+    this.#finish();
+  }
+
+  next(): Promise<IteratorResult<StreamEvent>> {
+    const batch = this.#batches[0];
+    if (batch) return Promise.resolve({ value: this.#take(batch), done: false });
+    if (this.#result) {
+      const result = this.#result;
+      this.#result = undefined;
+      this.#finished = true;
+      return Promise.resolve({ value: { type: 'done', result }, done: false });
+    }
+    if (this.#error) {
+      const err = this.#error;
+      this.#error = undefined;
+      this.#finished = true;
+      return Promise.reject(err);
+    }
+    if (this.#finished) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.#waiter = { resolve, reject };
+    });
+  }
+
+  #take(batch: BatchCursor): StreamEvent {
+    const event = batch.next();
+    if (batch.done) {
+      this.#batches.shift();
+      if (++this.#consumed >= this.#creditBatch) {
+        this.#send({ type: 'credit', batches: this.#consumed });
+        this.#consumed = 0;
+      }
+    }
+    return event;
+  }
+
+  #receive(msg: StreamToHost): void {
+    if (this.#finished) return;
+    if (msg.type === 'events') {
+      if (msg.batch.kinds.length === 0) return;
+      this.#batches.push(new BatchCursor(msg.batch));
+    } else if (msg.type === 'end') {
+      if (msg.batch) this.#receive({ type: 'events', batch: msg.batch });
+      this.#result = msg.result;
+      this.#close();
+      this.#onEnd(undefined);
+    } else {
+      this.#error = fromWireError(msg.error);
+      this.#close();
+      this.#onEnd(this.#error);
+    }
+    this.#wake();
+  }
+
+  #wake(): void {
+    const waiter = this.#waiter;
+    if (!waiter) return;
+    this.#waiter = undefined;
+    this.next().then(waiter.resolve, waiter.reject);
+  }
+
+  #finish(): void {
+    this.#batches = [];
+    this.#close();
+    if (!this.#error) this.#finished = true;
+    this.#wake();
+  }
+
+  #close(): void {
+    this.#port.close();
+  }
+
+  #send(msg: StreamToWorker): void {
+    this.#port.postMessage(msg);
+  }
+}

@@ -1,0 +1,196 @@
+/**
+ * One HTTP request and its response, driven through undici's dispatch
+ * handler rather than `request()`. The body goes straight from undici's
+ * parser into a sink (a buffer for JSON replies, the stream decoder for
+ * streams) with no Readable stream, async iterator or per-request async
+ * resource in between: on a 64-token chat that is about a fifth of the
+ * client's CPU (bench/README.md). Backpressure is the sink's to apply: a
+ * promise from `data()` pauses the socket until it settles.
+ *
+ * Every body is read to its end or cancelled: a failed sink, a body past its
+ * cap, an error body past what is worth reading, and the call's abort all
+ * abort the request, which destroys its socket.
+ */
+import type { Dispatcher } from 'undici';
+import { ParleyError } from '../../shared/errors.ts';
+import type { HttpRequestSpec } from '../protocols/adapter.ts';
+import { classifyFailure } from './classify-error.ts';
+import type { CallContext } from './retries.ts';
+import { isRetryableStatus, parseRetryAfter } from './retry-after.ts';
+
+/** Returned by a sink that has read all it needs: the rest of the body is cancelled. */
+export const ENOUGH = Symbol('enough');
+
+/** Where a 2xx body goes, chunk by chunk. */
+export interface BodySink<T> {
+  /**
+   * A chunk of the body. A promise pauses the socket until it settles; a
+   * throw (or rejection) aborts the request with that error; ENOUGH ends
+   * the exchange now and cancels the rest.
+   */
+  data(chunk: Buffer): void | Promise<void> | typeof ENOUGH;
+  /** The body ended: what the exchange resolves with. May throw. */
+  end(): T;
+}
+
+/** Error bodies are read for the provider's message, never in full. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/** undici takes origin and path; the few URLs a provider uses are split once. */
+const targets = new Map<string, { origin: string; path: string }>();
+const MAX_TARGETS = 256;
+
+function target(url: string): { origin: string; path: string } {
+  let t = targets.get(url);
+  if (!t) {
+    const parsed = new URL(url);
+    t = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    if (targets.size >= MAX_TARGETS) targets.clear();
+    targets.set(url, t);
+  }
+  return t;
+}
+
+type Headers = Record<string, string | string[] | undefined>;
+
+function headerValue(headers: Headers, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function httpError(ctx: CallContext, status: number, headers: Headers, text: string): ParleyError {
+  const message = ctx.adapter.errorMessage(status, text);
+  return new ParleyError('HTTP', `provider "${ctx.provider}" answered HTTP ${status}${message ? `: ${message}` : ''}`, {
+    provider: ctx.provider,
+    status,
+    retryable: isRetryableStatus(status),
+    retryAfterMs: parseRetryAfter(headers),
+    requestId: headerValue(headers, 'x-request-id') ?? headerValue(headers, 'request-id'),
+  });
+}
+
+/** The part of undici's handler controller this module uses. */
+interface Controller {
+  abort(reason: Error): void;
+  pause(): void;
+  resume(): void;
+}
+
+/** One attempt: resolves with the sink's result for a 2xx response, rejects with a ParleyError otherwise. */
+export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodySink<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const { signal } = ctx;
+    if (signal.aborted) return reject(signal.reason);
+    let controller: Controller | undefined;
+    let settled = false;
+    let status = 0;
+    let headers: Headers = {};
+    // Set for a non-2xx answer: its body is kept up to a cap, for the message.
+    let errorBody: Buffer[] | undefined;
+    let errorBytes = 0;
+
+    const onAbort = () => controller?.abort(signal.reason as Error);
+    const finish = (err: unknown, value?: T) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      if (err === undefined) resolve(value as T);
+      else reject(signal.aborted ? signal.reason : classifyFailure(err, ctx.provider));
+    };
+    const errorText = () => (errorBody ? Buffer.concat(errorBody).toString('utf8') : '');
+
+    const handler = {
+      onRequestStart(c: Controller) {
+        controller = c;
+        if (signal.aborted) c.abort(signal.reason as Error);
+      },
+      onResponseStart(c: Controller, statusCode: number, responseHeaders: Headers) {
+        status = statusCode;
+        if (statusCode < 200 || statusCode >= 300) {
+          headers = responseHeaders;
+          errorBody = [];
+        }
+      },
+      onResponseData(c: Controller, chunk: Buffer) {
+        if (settled) return;
+        if (errorBody) {
+          errorBody.push(chunk);
+          errorBytes += chunk.length;
+          // Enough to name the problem: report now, cancel the rest.
+          if (errorBytes > MAX_ERROR_BODY_BYTES) c.abort(httpError(ctx, status, headers, errorText().slice(0, MAX_ERROR_BODY_BYTES)));
+          return;
+        }
+        let waiting: void | Promise<void> | typeof ENOUGH;
+        try {
+          waiting = sink.data(chunk);
+        } catch (err) {
+          c.abort(err as Error);
+          return;
+        }
+        if (waiting === ENOUGH) {
+          handler.onResponseEnd();
+          c.abort(new ParleyError('ABORTED', 'the rest of the body was not needed'));
+        } else if (waiting) {
+          c.pause();
+          waiting.then(
+            () => {
+              if (!settled) c.resume();
+            },
+            (err: Error) => c.abort(err),
+          );
+        }
+      },
+      onResponseEnd() {
+        if (errorBody) return finish(httpError(ctx, status, headers, errorText()));
+        let value: T;
+        try {
+          value = sink.end();
+        } catch (err) {
+          return finish(err);
+        }
+        finish(undefined, value);
+      },
+      onResponseError(_c: Controller | undefined, err: Error) {
+        finish(err);
+      },
+    };
+
+    signal.addEventListener('abort', onAbort);
+    const { origin, path } = target(spec.url);
+    const options: Dispatcher.DispatchOptions = { origin, path, method: spec.method, headers: spec.headers };
+    if (spec.body !== undefined) options.body = spec.body;
+    try {
+      ctx.agent.dispatch(options, handler as unknown as Dispatcher.DispatchHandler);
+    } catch (err) {
+      finish(err);
+    }
+  });
+}
+
+/** A sink that reads up to `maxBytes` of a body it has no use for, then cancels the rest. */
+export function discardSink(maxBytes: number): BodySink<void> {
+  let size = 0;
+  return {
+    data(chunk) {
+      size += chunk.length;
+      return size > maxBytes ? ENOUGH : undefined;
+    },
+    end() {},
+  };
+}
+
+/** A sink that keeps the whole body, up to `maxBytes`. */
+export function bufferSink(maxBytes: number, provider: string): BodySink<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  return {
+    data(chunk) {
+      size += chunk.length;
+      if (size > maxBytes) {
+        throw new ParleyError('TOO_LARGE', `response from provider "${provider}" passed the ${maxBytes}-byte cap`, { provider });
+      }
+      chunks.push(chunk);
+    },
+    end: () => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)),
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * One provider call over HTTP: its context, and the retry loop around its
+ * attempts (each attempt an `exchange`, http-exchange.ts). Retries run only
+ * while nothing has reached the caller, inside the call's deadline.
+ */
+import type { Agent } from 'undici';
+import type { TransportSettings } from '../../shared/protocol.ts';
+import type { Adapter } from '../protocols/adapter.ts';
+import type { CallSignal } from '../call-signal.ts';
+import { classifyFailure } from './classify-error.ts';
+import { backoffDelay } from './retry-after.ts';
+
+export interface CallContext {
+  provider: string;
+  adapter: Adapter;
+  agent: Agent;
+  settings: TransportSettings;
+  signal: CallSignal;
+  deadlineAt: number;
+  /** Called once per retry, for stats. */
+  onRetry?: () => void;
+}
+
+function sleep(ms: number, signal: CallSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort);
+  });
+}
+
+/**
+ * Runs `attempt` until it succeeds, fails for good, or the budget runs out.
+ * `delivered()` says whether anything already reached the caller; once it
+ * has, a failure is final, because a retry would repeat what the caller saw.
+ */
+export async function withRetries<T>(
+  ctx: CallContext,
+  attempt: () => Promise<T>,
+  delivered: () => boolean = () => false,
+): Promise<T> {
+  let retries = 0;
+  let staleSocketRetried = false;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (raw) {
+      if (ctx.signal.aborted) throw ctx.signal.reason;
+      const err = classifyFailure(raw, ctx.provider);
+      if (!err.retryable || delivered()) throw err;
+      // A keep-alive socket the server closed while it sat idle fails the
+      // request at once; that race is not the provider failing, so the first
+      // one is retried immediately and does not count.
+      if (err.code === 'CONNECTION' && !staleSocketRetried) {
+        staleSocketRetried = true;
+        ctx.onRetry?.();
+        continue;
+      }
+      if (retries >= ctx.settings.maxRetries) throw err;
+      const wait = Math.min(
+        err.retryAfterMs ?? backoffDelay(retries, { baseMs: ctx.settings.retryBaseMs, maxMs: ctx.settings.retryMaxMs }),
+        ctx.settings.retryMaxMs,
+      );
+      if (Date.now() + wait >= ctx.deadlineAt) throw err;
+      retries++;
+      ctx.onRetry?.();
+      await sleep(wait, ctx.signal);
+    }
+  }
+}

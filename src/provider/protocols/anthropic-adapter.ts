@@ -1,0 +1,274 @@
+/**
+ * Anthropic's Messages API (/v1/messages): typed SSE events ended by
+ * `message_stop`, content blocks keyed by index, tool input streamed as
+ * partial JSON, system prompt as a top-level field, strict user/assistant
+ * alternation (tool results travel in user turns).
+ */
+import { ParleyError } from '../../shared/errors.ts';
+import type { ChatRequest, ChatResult, Message, ModelInfo, ProviderConfig, StreamEvent } from '../../shared/types.ts';
+import type { Adapter, HttpRequestSpec, ProviderContext, StreamParser } from './adapter.ts';
+import { RequestBuilder } from './request-builder.ts';
+import { SseDecoder, type SseEvent } from './sse-decoder.ts';
+import { StreamParserBase } from './stream-parser-base.ts';
+import { ReplyAssembler, ToolCallAssembler } from './tool-call-assembler.ts';
+import {
+  asNumber,
+  asString,
+  badResponse,
+  errorBodyMessage,
+  isObject,
+  modelList,
+  parseJson,
+  parseToolArguments,
+  redact,
+  type JsonObject,
+} from './wire-format.ts';
+
+const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
+const DEFAULT_VERSION = '2023-06-01';
+/** Anthropic requires max_tokens; this is used when the request sets none. */
+const DEFAULT_MAX_TOKENS = 4096;
+const NORMAL_FINISH = 'end_turn';
+const EMPTY_SCHEMA = { type: 'object', properties: {} };
+/** Error types that say "try again later" rather than "this request is wrong". */
+const RETRYABLE_ERROR_TYPES: ReadonlySet<string> = new Set(['overloaded_error', 'api_error', 'rate_limit_error']);
+
+interface WireTurn {
+  role: 'user' | 'assistant';
+  content: string | JsonObject[];
+}
+
+export class AnthropicAdapter implements Adapter {
+  readonly kind = 'anthropic';
+  readonly #ctx: ProviderContext;
+  readonly #endpoint: RequestBuilder;
+
+  constructor(ctx: ProviderContext) {
+    this.#ctx = ctx;
+    this.#endpoint = new RequestBuilder(ctx, ctx.config.baseUrl || ANTHROPIC_DEFAULT_BASE_URL, anthropicHeaders);
+  }
+
+  chatRequest(req: ChatRequest, stream: boolean): HttpRequestSpec {
+    const { system, turns } = toWireTurns(req.messages);
+    const body: JsonObject = { model: req.model, max_tokens: req.maxTokens ?? DEFAULT_MAX_TOKENS };
+    if (system !== undefined) body.system = system;
+    body.messages = turns;
+    if (req.temperature !== undefined) body.temperature = req.temperature;
+    if (req.topP !== undefined) body.top_p = req.topP;
+    if (req.stop !== undefined) body.stop_sequences = req.stop;
+    if (req.tools !== undefined && req.tools.length > 0) {
+      body.tools = req.tools.map((tool) => ({
+        name: tool.name,
+        description: tool.description,
+        input_schema: tool.parameters ?? EMPTY_SCHEMA,
+      }));
+    }
+    body.stream = stream;
+    if (req.extra !== undefined) Object.assign(body, req.extra);
+    return this.#endpoint.post('v1/messages', stream ? 'text/event-stream' : 'application/json', body);
+  }
+
+  parseChat(body: unknown, req: ChatRequest): ChatResult {
+    const ctx = this.#ctx;
+    if (!isObject(body)) throw badResponse(ctx.name, 'chat reply is not a JSON object', body);
+    if (body.type === 'error' || isObject(body.error)) throw providerError(ctx, body);
+    if (!Array.isArray(body.content)) throw badResponse(ctx.name, 'chat reply has no content array', body);
+    const reply = new ReplyAssembler(ctx.name, req.model);
+    const ignored: StreamEvent[] = [];
+    reply.setModel(body.model);
+    for (const block of body.content) {
+      if (!isObject(block)) continue;
+      if (block.type === 'text') reply.addText(block.text, ignored);
+      else if (block.type === 'thinking') reply.addReasoning(block.thinking, ignored);
+      else if (block.type === 'tool_use') {
+        reply.addToolCall(
+          { id: asString(block.id) ?? '', name: asString(block.name) ?? '', arguments: JSON.stringify(block.input ?? {}) },
+          ignored,
+        );
+      }
+    }
+    reply.setFinishReason(body.stop_reason);
+    if (isObject(body.usage)) reply.setUsage(body.usage.input_tokens, body.usage.output_tokens);
+    return reply.result(NORMAL_FINISH);
+  }
+
+  streamParser(req: ChatRequest): StreamParser {
+    return new AnthropicStreamParser(this.#ctx, req);
+  }
+
+  modelsRequest(): HttpRequestSpec {
+    return this.#endpoint.get('v1/models');
+  }
+
+  parseModels(body: unknown): ModelInfo[] {
+    return modelList(this.#ctx.name, body, 'data', toModelInfo);
+  }
+
+  healthRequest(): HttpRequestSpec {
+    return this.modelsRequest();
+  }
+
+  errorMessage(status: number, bodyText: string): string {
+    return errorBodyMessage(this.#ctx, status, bodyText, errorText);
+  }
+}
+
+class AnthropicStreamParser extends StreamParserBase<SseEvent> {
+  readonly #calls = new ToolCallAssembler();
+
+  constructor(ctx: ProviderContext, req: ChatRequest) {
+    super(ctx, req, { decoder: new SseDecoder(), endMarker: 'message_stop', normalFinish: NORMAL_FINISH });
+  }
+
+  protected override read(sse: SseEvent, events: StreamEvent[]): boolean {
+    const data = parseJson(sse.data, this.ctx.name);
+    if (!isObject(data)) throw badResponse(this.ctx.name, 'stream event is not a JSON object', data);
+    // The data repeats the SSE event name as `type`; either one is enough.
+    const type = asString(data.type) ?? sse.event;
+    switch (type) {
+      case 'message_start': {
+        const message = isObject(data.message) ? data.message : {};
+        this.reply.setModel(message.model);
+        if (isObject(message.usage)) this.reply.setUsage(message.usage.input_tokens, message.usage.output_tokens);
+        break;
+      }
+      case 'content_block_start':
+        this.#blockStart(data, events);
+        break;
+      case 'content_block_delta':
+        this.#blockDelta(data, events);
+        break;
+      case 'content_block_stop': {
+        const call = this.#calls.complete(asNumber(data.index) ?? -1);
+        if (call !== undefined) this.reply.addToolCall(call, events);
+        break;
+      }
+      case 'message_delta':
+        if (isObject(data.delta)) this.reply.setFinishReason(data.delta.stop_reason);
+        // Some Anthropic-compatible gateways report input tokens only here.
+        if (isObject(data.usage)) this.reply.setUsage(data.usage.input_tokens, data.usage.output_tokens);
+        break;
+      case 'message_stop':
+        return true;
+      case 'error':
+        throw providerError(this.ctx, data);
+      // 'ping' and event types added later are ignored, as Anthropic asks.
+    }
+    return false;
+  }
+
+  #blockStart(data: JsonObject, events: StreamEvent[]): void {
+    const block = data.content_block;
+    if (!isObject(block)) return;
+    if (block.type === 'text') this.reply.addText(block.text, events);
+    else if (block.type === 'thinking') this.reply.addReasoning(block.thinking, events);
+    else if (block.type === 'tool_use') {
+      this.#calls.add(asNumber(data.index) ?? -1, { id: asString(block.id), name: asString(block.name) });
+    }
+  }
+
+  #blockDelta(data: JsonObject, events: StreamEvent[]): void {
+    const delta = data.delta;
+    if (!isObject(delta)) return;
+    switch (delta.type) {
+      case 'text_delta':
+        return this.reply.addText(delta.text, events);
+      case 'thinking_delta':
+        return this.reply.addReasoning(delta.thinking, events);
+      case 'input_json_delta': {
+        const index = asNumber(data.index) ?? -1;
+        // Deltas of blocks not opened as tool_use (e.g. server tools) are not ours to run.
+        if (this.#calls.has(index)) this.#calls.add(index, { arguments: asString(delta.partial_json) });
+        return;
+      }
+    }
+  }
+}
+
+function anthropicHeaders(config: ProviderConfig): Record<string, string> {
+  const headers: Record<string, string> = {
+    'anthropic-version': (config.kind === 'anthropic' ? config.version : undefined) ?? DEFAULT_VERSION,
+  };
+  if (config.apiKey) headers['x-api-key'] = config.apiKey;
+  return headers;
+}
+
+function toModelInfo(entry: JsonObject): ModelInfo | undefined {
+  if (typeof entry.id !== 'string') return undefined;
+  const model: ModelInfo = { id: entry.id };
+  // Seconds since the epoch, as OpenAI's `created`, so callers see one unit.
+  const created = typeof entry.created_at === 'string' ? Date.parse(entry.created_at) : NaN;
+  if (Number.isFinite(created)) model.created = Math.floor(created / 1000);
+  return model;
+}
+
+/**
+ * Maps parley's flat message list onto Anthropic's turns: system messages go
+ * to the top-level field, tool results become tool_result blocks of a user
+ * turn, and a user message right after tool results joins that same turn,
+ * because two user turns in a row are refused.
+ */
+function toWireTurns(messages: Message[]): { system: string | undefined; turns: WireTurn[] } {
+  const system: string[] = [];
+  const turns: WireTurn[] = [];
+  let toolTurn: JsonObject[] | undefined; // the blocks of the last turn, while it is a tool-result turn
+  messages.forEach((message, index) => {
+    switch (message.role) {
+      case 'system':
+        system.push(message.content);
+        return;
+      case 'tool': {
+        const block = { type: 'tool_result', tool_use_id: message.toolCallId, content: message.content };
+        if (toolTurn !== undefined) toolTurn.push(block);
+        else {
+          toolTurn = [block];
+          turns.push({ role: 'user', content: toolTurn });
+        }
+        return;
+      }
+      case 'user':
+        if (toolTurn !== undefined) {
+          toolTurn.push({ type: 'text', text: message.content });
+          toolTurn = undefined;
+        } else turns.push({ role: 'user', content: message.content });
+        return;
+      case 'assistant':
+        toolTurn = undefined;
+        turns.push({ role: 'assistant', content: assistantContent(message, index) });
+        return;
+    }
+  });
+  return { system: system.length > 0 ? system.join('\n\n') : undefined, turns };
+}
+
+function assistantContent(message: Message, index: number): string | JsonObject[] {
+  if (message.toolCalls === undefined || message.toolCalls.length === 0) return message.content;
+  const blocks: JsonObject[] = [];
+  // Anthropic refuses empty text blocks.
+  if (message.content !== '') blocks.push({ type: 'text', text: message.content });
+  message.toolCalls.forEach((call, i) => {
+    blocks.push({
+      type: 'tool_use',
+      id: call.id,
+      name: call.name,
+      input: parseToolArguments(call.arguments, `request.messages[${index}].toolCalls[${i}].arguments`),
+    });
+  });
+  return blocks;
+}
+
+function errorText(body: JsonObject): string | undefined {
+  const error = body.error;
+  if (!isObject(error)) return asString(error) ?? asString(body.message);
+  const type = asString(error.type);
+  const message = asString(error.message) ?? '';
+  return type === undefined ? message : `${type}: ${message}`;
+}
+
+function providerError(ctx: ProviderContext, body: JsonObject): ParleyError {
+  const type = isObject(body.error) ? asString(body.error.type) : undefined;
+  return new ParleyError('PROVIDER', redact(errorText(body) ?? 'unknown error', ctx), {
+    provider: ctx.name,
+    retryable: type !== undefined && RETRYABLE_ERROR_TYPES.has(type),
+  });
+}

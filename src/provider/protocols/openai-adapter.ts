@@ -1,0 +1,191 @@
+/**
+ * The OpenAI-compatible chat completions protocol (OpenAI, OpenRouter, vLLM,
+ * LM Studio, llama.cpp server): JSON requests, SSE streams ended by
+ * `data: [DONE]`, tool calls streamed as index-keyed fragments.
+ */
+import { ParleyError } from '../../shared/errors.ts';
+import type { ChatRequest, ChatResult, Message, ModelInfo, StreamEvent } from '../../shared/types.ts';
+import type { Adapter, HttpRequestSpec, ProviderContext, StreamParser } from './adapter.ts';
+import { bearerAuth, RequestBuilder } from './request-builder.ts';
+import { SseDecoder, type SseEvent } from './sse-decoder.ts';
+import { StreamParserBase } from './stream-parser-base.ts';
+import { ReplyAssembler, ToolCallAssembler } from './tool-call-assembler.ts';
+import {
+  asNumber,
+  asString,
+  badResponse,
+  errorBodyMessage,
+  errorFieldText,
+  excerpt,
+  functionTools,
+  isObject,
+  modelList,
+  parseJson,
+  redact,
+  type JsonObject,
+} from './wire-format.ts';
+
+const NORMAL_FINISH = 'stop';
+
+export class OpenAIAdapter implements Adapter {
+  readonly kind = 'openai';
+  readonly #ctx: ProviderContext;
+  readonly #endpoint: RequestBuilder;
+
+  constructor(ctx: ProviderContext) {
+    const baseUrl = ctx.config.baseUrl;
+    if (typeof baseUrl !== 'string' || baseUrl === '') {
+      throw new ParleyError('CONFIG', `providers.${ctx.name}.baseUrl must be a URL such as "https://api.openai.com/v1" (got ${String(baseUrl)})`);
+    }
+    this.#ctx = ctx;
+    this.#endpoint = new RequestBuilder(ctx, baseUrl, bearerAuth);
+  }
+
+  chatRequest(req: ChatRequest, stream: boolean): HttpRequestSpec {
+    const body: JsonObject = { model: req.model, messages: req.messages.map(toWireMessage), stream };
+    if (stream) body.stream_options = { include_usage: true };
+    if (req.temperature !== undefined) body.temperature = req.temperature;
+    if (req.maxTokens !== undefined) body.max_tokens = req.maxTokens;
+    if (req.topP !== undefined) body.top_p = req.topP;
+    if (req.stop !== undefined) body.stop = req.stop;
+    if (req.seed !== undefined) body.seed = req.seed;
+    if (req.tools !== undefined && req.tools.length > 0) body.tools = functionTools(req.tools);
+    if (req.extra !== undefined) Object.assign(body, req.extra);
+    return this.#endpoint.post('chat/completions', stream ? 'text/event-stream' : 'application/json', body);
+  }
+
+  parseChat(body: unknown, req: ChatRequest): ChatResult {
+    const provider = this.#ctx.name;
+    if (!isObject(body)) throw badResponse(provider, 'chat reply is not a JSON object', body);
+    if (body.error !== undefined && body.error !== null) throw providerError(this.#ctx, body);
+    const choice = Array.isArray(body.choices) ? body.choices[0] : undefined;
+    if (!isObject(choice) || !isObject(choice.message)) throw badResponse(provider, 'chat reply has no choices[0].message', body);
+    const message = choice.message;
+    const reply = new ReplyAssembler(provider, req.model);
+    const ignored: StreamEvent[] = [];
+    reply.setModel(body.model);
+    reply.addText(message.content, ignored);
+    reply.addReasoning(message.reasoning_content ?? message.reasoning, ignored);
+    if (Array.isArray(message.tool_calls)) {
+      const calls = new ToolCallAssembler();
+      message.tool_calls.forEach((call, i) => addFragment(calls, call, i));
+      for (const call of calls.completeAll()) reply.addToolCall(call, ignored);
+    }
+    reply.setFinishReason(choice.finish_reason);
+    if (isObject(body.usage)) reply.setUsage(body.usage.prompt_tokens, body.usage.completion_tokens);
+    return reply.result(NORMAL_FINISH);
+  }
+
+  streamParser(req: ChatRequest): StreamParser {
+    return new OpenAIStreamParser(this.#ctx, req);
+  }
+
+  modelsRequest(): HttpRequestSpec {
+    return this.#endpoint.get('models');
+  }
+
+  parseModels(body: unknown): ModelInfo[] {
+    return modelList(this.#ctx.name, body, 'data', toModelInfo);
+  }
+
+  healthRequest(): HttpRequestSpec {
+    return this.modelsRequest();
+  }
+
+  errorMessage(status: number, bodyText: string): string {
+    return errorBodyMessage(this.#ctx, status, bodyText, errorText);
+  }
+}
+
+class OpenAIStreamParser extends StreamParserBase<SseEvent> {
+  readonly #calls = new ToolCallAssembler();
+
+  constructor(ctx: ProviderContext, req: ChatRequest) {
+    super(ctx, req, { decoder: new SseDecoder(), endMarker: 'data: [DONE]', normalFinish: NORMAL_FINISH });
+  }
+
+  protected override read(sse: SseEvent, events: StreamEvent[]): boolean {
+    if (sse.data === '[DONE]') {
+      this.#closeToolCalls(events);
+      return true;
+    }
+    const chunk = parseJson(sse.data, this.ctx.name);
+    if (!isObject(chunk)) throw badResponse(this.ctx.name, 'stream chunk is not a JSON object', chunk);
+    if ((chunk.error !== undefined && chunk.error !== null) || sse.event === 'error') throw providerError(this.ctx, chunk);
+    this.reply.setModel(chunk.model);
+    if (isObject(chunk.usage)) this.reply.setUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens);
+    if (!Array.isArray(chunk.choices)) return false;
+    for (const choice of chunk.choices) {
+      // Only the first choice is followed: parley asks for one (no `n`).
+      if (isObject(choice) && (choice.index ?? 0) === 0) this.#choice(choice, events);
+    }
+    return false;
+  }
+
+  #choice(choice: JsonObject, events: StreamEvent[]): void {
+    const delta = choice.delta;
+    if (isObject(delta)) {
+      this.reply.addReasoning(delta.reasoning_content ?? delta.reasoning, events);
+      this.reply.addText(delta.content, events);
+      if (Array.isArray(delta.tool_calls)) delta.tool_calls.forEach((call, i) => addFragment(this.#calls, call, i));
+    }
+    if (typeof choice.finish_reason === 'string') {
+      this.reply.setFinishReason(choice.finish_reason);
+      this.#closeToolCalls(events);
+    }
+  }
+
+  #closeToolCalls(events: StreamEvent[]): void {
+    if (this.#calls.size === 0) return;
+    for (const call of this.#calls.completeAll()) this.reply.addToolCall(call, events);
+  }
+}
+
+/** `position` stands in for `index`, which a few compatible servers leave out. */
+function addFragment(calls: ToolCallAssembler, call: unknown, position: number): void {
+  if (!isObject(call)) return;
+  const fn = isObject(call.function) ? call.function : {};
+  const args = fn.arguments;
+  calls.add(asNumber(call.index) ?? position, {
+    id: asString(call.id),
+    name: asString(fn.name),
+    // Some servers send the arguments as an object rather than a JSON string.
+    arguments: isObject(args) ? JSON.stringify(args) : asString(args),
+  });
+}
+
+function toModelInfo(entry: JsonObject): ModelInfo | undefined {
+  if (typeof entry.id !== 'string') return undefined;
+  const model: ModelInfo = { id: entry.id };
+  const ownedBy = asString(entry.owned_by);
+  const created = asNumber(entry.created);
+  if (ownedBy !== undefined) model.ownedBy = ownedBy;
+  if (created !== undefined) model.created = created;
+  return model;
+}
+
+function toWireMessage(message: Message): JsonObject {
+  if (message.role === 'tool') return { role: 'tool', tool_call_id: message.toolCallId, content: message.content };
+  if (message.role === 'assistant' && message.toolCalls !== undefined && message.toolCalls.length > 0) {
+    return {
+      role: 'assistant',
+      content: message.content === '' ? null : message.content,
+      tool_calls: message.toolCalls.map((call) => ({
+        id: call.id,
+        type: 'function',
+        function: { name: call.name, arguments: call.arguments },
+      })),
+    };
+  }
+  return { role: message.role, content: message.content };
+}
+
+/** Some compatible servers put their message at the top level instead. */
+function errorText(body: JsonObject): string | undefined {
+  return errorFieldText(body) ?? asString(body.message);
+}
+
+function providerError(ctx: ProviderContext, body: JsonObject): ParleyError {
+  const message = errorText(body) ?? excerpt(JSON.stringify(body));
+  return new ParleyError('PROVIDER', redact(message, ctx), { provider: ctx.name });
+}

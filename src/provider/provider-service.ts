@@ -1,0 +1,265 @@
+/**
+ * What runs inside a provider worker: the owner of the HTTP sessions. It
+ * serves chat, stream, models and health for the providers it was given at
+ * start, and keeps one abort signal per call so that a cancel, a deadline
+ * or shutdown can stop exactly that call's HTTP request.
+ */
+import type { MessagePort } from 'node:worker_threads';
+import { ParleyError } from '../shared/errors.ts';
+import { fromWireError, toWireError, type WireError } from '../shared/error-wire.ts';
+import type {
+  CallMeta,
+  ProviderConnectionStats,
+  ProviderServiceApi,
+  TransportSettings,
+  WorkerCloseReport,
+  WorkerStats,
+} from '../shared/protocol.ts';
+import type { ChatRequest, ChatResult, HealthReport, ModelInfo, ProviderConfig } from '../shared/types.ts';
+import { createAdapter } from './protocols/adapters.ts';
+import { withRetries, type CallContext } from './http/retries.ts';
+import { bufferSink, discardSink, exchange } from './http/exchange.ts';
+import { collectSecrets, redactWireError } from './redact.ts';
+import { agentFigures, createAgent, type ProviderSession } from './http/sessions.ts';
+import { parseJson } from './protocols/wire-format.ts';
+import { StreamWriter } from './stream-writer.ts';
+import { lowerThreadPriority, threadNice } from './thread-priority.ts';
+import { CallSignal } from './call-signal.ts';
+
+/** How long a graceful Agent close may take before its sockets are destroyed. */
+const AGENT_CLOSE_WAIT_MS = 1_000;
+
+/** Health probes answer fast or count as down; a slow probe is not a healthy one. */
+const HEALTH_DEADLINE_MS = 5_000;
+/** What a health probe reads of a 2xx body before it cancels the rest. */
+const HEALTH_BODY_BYTES = 128 * 1024;
+
+export class ProviderService implements ProviderServiceApi {
+  readonly #workerId: number;
+  readonly #settings: TransportSettings;
+  readonly #sessions = new Map<string, ProviderSession>();
+  readonly #calls = new Map<number, CallSignal>();
+  readonly #secrets: string[];
+  #closing: Promise<WorkerCloseReport> | undefined;
+  readonly #niceError: string | undefined;
+
+  /** Built once on each worker thread; `nice` is the thread's priority (thread-priority.ts). */
+  constructor(workerId: number, providers: Record<string, ProviderConfig>, settings: TransportSettings, nice = 0) {
+    this.#workerId = workerId;
+    this.#niceError = lowerThreadPriority(nice);
+    this.#settings = settings;
+    this.#secrets = collectSecrets(providers);
+    for (const [name, config] of Object.entries(providers)) {
+      const adapter = createAdapter({ name, config });
+      const origin = new URL(adapter.healthRequest().url).origin;
+      this.#sessions.set(name, { name, adapter, agent: createAgent(settings), origin, requests: 0, retries: 0, errors: 0 });
+    }
+  }
+
+  async chat(meta: CallMeta, provider: string, req: ChatRequest): Promise<ChatResult> {
+    return this.#run(meta, provider, async (ctx, session) => {
+      const spec = session.adapter.chatRequest(req, false);
+      return withRetries(ctx, async () => {
+        const body = await exchange(ctx, spec, bufferSink(this.#settings.maxResponseBytes, session.name));
+        return session.adapter.parseChat(parseJson(body.toString('utf8'), session.name), req);
+      });
+    });
+  }
+
+  /** Starts a stream and returns at once (the actor's Comlink call); the stream runs on its port. */
+  async stream(meta: CallMeta, provider: string, req: ChatRequest, port: MessagePort): Promise<void> {
+    void this.streamToEnd(meta, provider, req, port);
+  }
+
+  /** Runs a stream on its port; resolves when it has ended either way (a pool task lasts this long). */
+  async streamToEnd(meta: CallMeta, provider: string, req: ChatRequest, port: MessagePort): Promise<void> {
+    let writer: StreamWriter | undefined;
+    const failEarly = (err: unknown) => port.postMessage({ type: 'error', error: this.#wire(err) });
+    const session = this.#sessions.get(provider);
+    if (!session || this.#closing) {
+      failEarly(session ? shutdownError() : unknownProvider(provider));
+      port.close();
+      return;
+    }
+    await this.#run(meta, provider, async (ctx) => {
+      writer = new StreamWriter(port, this.#settings.streamCredits, (reason) => this.cancel(meta.callId, reason));
+      const w = writer;
+      const spec = session.adapter.chatRequest(req, true);
+      const result = await withRetries(
+        ctx,
+        async () => {
+          const parser = session.adapter.streamParser(req);
+          const max = this.#settings.maxResponseBytes;
+          let result: ChatResult | undefined;
+          let bytes = 0;
+          return exchange(ctx, spec, {
+            data: (chunk) => {
+              bytes += chunk.length;
+              if (bytes > max) {
+                throw new ParleyError('TOO_LARGE', `stream from provider "${session.name}" passed the ${max}-byte cap`, { provider: session.name });
+              }
+              // After the end marker the caller has its result; the rest of
+              // the body is read, not parsed, so the socket goes back to the
+              // pool instead of being destroyed.
+              if (result) return;
+              w.push(parser.push(chunk));
+              if (parser.done) {
+                result = parser.finish();
+                w.end(result);
+                return;
+              }
+              // No credit: the socket pauses until the host reads on. A
+              // writer closed meanwhile (cancel) ends the request.
+              return w.waitForCredit()?.then(() => {
+                if (w.closed) throw ctx.signal.reason ?? shutdownError();
+              });
+            },
+            end: () => {
+              if (result) return result;
+              if (w.closed) throw ctx.signal.reason ?? shutdownError();
+              return parser.finish();
+            },
+          });
+        },
+        () => w.delivered,
+      );
+      w.end(result);
+      return result;
+    }).catch((err: unknown) => {
+      if (writer) writer.fail(this.#wire(err));
+      else {
+        failEarly(err);
+        port.close();
+      }
+    });
+  }
+
+  async models(meta: CallMeta, provider: string): Promise<ModelInfo[]> {
+    return this.#run(meta, provider, async (ctx, session) => {
+      const spec = session.adapter.modelsRequest();
+      return withRetries(ctx, async () => {
+        const body = await exchange(ctx, spec, bufferSink(this.#settings.maxResponseBytes, session.name));
+        return session.adapter.parseModels(parseJson(body.toString('utf8'), session.name));
+      });
+    });
+  }
+
+  async health(meta: CallMeta, provider: string): Promise<HealthReport> {
+    const started = performance.now();
+    const probeMeta = { callId: meta.callId, deadlineAt: Math.min(meta.deadlineAt, Date.now() + HEALTH_DEADLINE_MS) };
+    try {
+      await this.#run(probeMeta, provider, async (ctx, session) => {
+        // A 2xx is the answer; a large body (a long model list) is not read to its end.
+        await exchange({ ...ctx, settings: { ...ctx.settings, maxRetries: 0 } }, session.adapter.healthRequest(), discardSink(HEALTH_BODY_BYTES));
+      }, true);
+      return { provider, ok: true, latencyMs: Math.round(performance.now() - started) };
+    } catch (err) {
+      const wire = this.#wire(err);
+      const error: HealthReport['error'] = { code: wire.code, message: wire.message };
+      if (wire.status !== undefined) error.status = wire.status;
+      return { provider, ok: false, latencyMs: Math.round(performance.now() - started), error };
+    }
+  }
+
+  cancel(callId: number, reason: WireError): void {
+    this.#calls.get(callId)?.abort(fromWireError(reason));
+  }
+
+  async stats(): Promise<WorkerStats> {
+    const providers: ProviderConnectionStats[] = [];
+    for (const s of this.#sessions.values()) {
+      providers.push({ provider: s.name, ...agentFigures(s.agent, s.origin), requests: s.requests, retries: s.retries, errors: s.errors });
+    }
+    const stats: WorkerStats = { workerId: this.#workerId, inFlight: this.#calls.size, providers, heapUsedBytes: process.memoryUsage().heapUsed };
+    const nice = threadNice();
+    if (nice !== undefined) stats.nice = nice;
+    if (this.#niceError !== undefined) stats.niceError = this.#niceError;
+    return stats;
+  }
+
+  close(): Promise<WorkerCloseReport> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<WorkerCloseReport> {
+    const aborted = this.#calls.size;
+    for (const signal of this.#calls.values()) {
+      signal.abort(shutdownError());
+    }
+    await Promise.all(
+      [...this.#sessions.values()].map(async (s) => {
+        // Every call was just aborted, so close() has nothing to wait for;
+        // destroy() is the fallback for a socket that will not let go.
+        let timer: NodeJS.Timeout | undefined;
+        const closed = await Promise.race([
+          s.agent.close().then(() => true),
+          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), AGENT_CLOSE_WAIT_MS))),
+        ]);
+        clearTimeout(timer);
+        if (!closed) await s.agent.destroy().catch(() => undefined);
+      }),
+    );
+    return { aborted, agentsClosed: this.#sessions.size };
+  }
+
+  /**
+   * Runs one call with its own AbortController. The host enforces every
+   * call's deadline and cancels the call here when it passes, so a timer per
+   * call would be wasted; only a deadline the worker sets itself (the health
+   * probe's, shorter than the call's) needs `ownDeadline`.
+   */
+  async #run<T>(
+    meta: CallMeta,
+    provider: string,
+    body: (ctx: CallContext, session: ProviderSession) => Promise<T>,
+    ownDeadline = false,
+  ): Promise<T> {
+    const session = this.#sessions.get(provider);
+    if (!session) throw this.#boundary(unknownProvider(provider));
+    if (this.#closing) throw this.#boundary(shutdownError());
+    const signal = new CallSignal();
+    this.#calls.set(meta.callId, signal);
+    session.requests++;
+    const deadline = ownDeadline
+      ? setTimeout(() => {
+          signal.abort(new ParleyError('TIMEOUT', `call to provider "${provider}" passed its deadline`, { provider }));
+        }, Math.max(0, meta.deadlineAt - Date.now()))
+      : undefined;
+    const ctx: CallContext = {
+      provider,
+      adapter: session.adapter,
+      agent: session.agent,
+      settings: this.#settings,
+      signal,
+      deadlineAt: meta.deadlineAt,
+      onRetry: () => session.retries++,
+    };
+    try {
+      return await body(ctx, session);
+    } catch (err) {
+      session.errors++;
+      throw this.#boundary(err);
+    } finally {
+      clearTimeout(deadline);
+      this.#calls.delete(meta.callId);
+    }
+  }
+
+  /** Every error leaves the worker as a redacted ParleyError. */
+  #boundary(err: unknown): ParleyError {
+    return fromWireError(this.#wire(err));
+  }
+
+  #wire(err: unknown): WireError {
+    return redactWireError(toWireError(err), this.#secrets);
+  }
+}
+
+function unknownProvider(provider: string): ParleyError {
+  return new ParleyError('INVALID_REQUEST', `unknown provider "${provider}"`, { provider });
+}
+
+function shutdownError(): ParleyError {
+  return new ParleyError('SHUTDOWN', 'the runtime is shutting down');
+}

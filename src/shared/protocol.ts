@@ -1,0 +1,132 @@
+/**
+ * The thread protocol between the host (Runtime) and a provider worker.
+ * Types only: request/response calls go over Comlink (ProviderServiceApi);
+ * each stream has its own MessagePort (StreamToHost / StreamToWorker);
+ * the heartbeat has a port of its own so a busy Comlink channel never
+ * delays it and Comlink never sees a message that is not its own.
+ */
+import type { WireError } from './error-wire.ts';
+import type { EventBatch } from './event-batch.ts';
+import type { ChatRequest, ChatResult, HealthReport, ModelInfo, ProviderConfig } from './types.ts';
+
+/** Handed to the worker once, in workerData. The only place API keys cross. */
+export interface WorkerInit {
+  workerId: number;
+  providers: Record<string, ProviderConfig>;
+  transport: TransportSettings;
+  /** The thread's nice value (Linux), 0 to leave it. */
+  nice: number;
+  heartbeatPort: MessagePortLike;
+}
+
+/** Structural stand-in for node:worker_threads MessagePort, so this file stays types-only. */
+export interface MessagePortLike {
+  postMessage(value: unknown, transfer?: readonly unknown[]): void;
+}
+
+export interface TransportSettings {
+  /** Retries after the first attempt, for retryable failures only. */
+  maxRetries: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Cap on one response body, in bytes. */
+  maxResponseBytes: number;
+  /** Per-origin socket limit of each provider's Agent. */
+  connections: number;
+  connectTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** Batches a stream may send ahead of the consumer before the body is paused. */
+  streamCredits: number;
+}
+
+/** A call's identity and deadline as the worker sees them. */
+export interface CallMeta {
+  callId: number;
+  /** Absolute time (Date.now() clock) after which the call is a TIMEOUT. */
+  deadlineAt: number;
+}
+
+/** The Comlink surface of a provider worker. */
+export interface ProviderServiceApi {
+  chat(meta: CallMeta, provider: string, req: ChatRequest): Promise<ChatResult>;
+  /** Starts a stream; everything after the start travels on `port`. */
+  stream(meta: CallMeta, provider: string, req: ChatRequest, port: MessagePortLike): Promise<void>;
+  models(meta: CallMeta, provider: string): Promise<ModelInfo[]>;
+  health(meta: CallMeta, provider: string): Promise<HealthReport>;
+  /** Cooperative cancel of one call: aborts its HTTP request and frees its socket. */
+  cancel(callId: number, reason: WireError): void;
+  stats(): Promise<WorkerStats>;
+  /** Abort what is left, close every Agent, then let the worker's event loop run dry. */
+  close(): Promise<WorkerCloseReport>;
+}
+
+export type StreamToHost =
+  | { type: 'events'; batch: EventBatch }
+  /** `batch`: the last events, when they were still waiting to be sent. */
+  | { type: 'end'; result: ChatResult; batch?: EventBatch }
+  | { type: 'error'; error: WireError };
+
+export type StreamToWorker =
+  | { type: 'credit'; batches: number }
+  | { type: 'cancel'; reason: WireError };
+
+export type Heartbeat = { type: 'ping'; seq: number } | { type: 'pong'; seq: number };
+
+export interface ProviderConnectionStats {
+  provider: string;
+  origin: string;
+  /** From undici's Agent stats: sockets connected, free, and requests running / pending. */
+  connected: number;
+  free: number;
+  running: number;
+  pending: number;
+  requests: number;
+  retries: number;
+  errors: number;
+}
+
+export interface WorkerStats {
+  workerId: number;
+  inFlight: number;
+  providers: ProviderConnectionStats[];
+  heapUsedBytes: number;
+  /** The thread's nice value, where threads have one (Linux). */
+  nice?: number;
+  /** Why the workerNice option could not be applied. */
+  niceError?: string;
+}
+
+export interface WorkerCloseReport {
+  aborted: number;
+  agentsClosed: number;
+}
+
+/** Handed to every pool worker in workerData (pool mode, workers > 1). */
+export interface PoolInit {
+  providers: Record<string, ProviderConfig>;
+  transport: TransportSettings;
+  /** Name of the BroadcastChannel that carries heartbeats, cancels, stats and close. */
+  controlChannel: string;
+  heartbeatIntervalMs: number;
+  /** Each thread's nice value (Linux), 0 to leave it. */
+  nice: number;
+}
+
+/** One piscina task: a call, with its stream port when it is a stream. */
+export type PoolTask =
+  | { kind: 'chat'; meta: CallMeta; provider: string; req: ChatRequest }
+  | { kind: 'stream'; meta: CallMeta; provider: string; req: ChatRequest; port: MessagePortLike }
+  | { kind: 'models'; meta: CallMeta; provider: string }
+  | { kind: 'health'; meta: CallMeta; provider: string };
+
+/** Tasks never throw across piscina (its clone would drop `code`): they answer with this. */
+export type PoolReply = { ok: true; value: unknown } | { ok: false; error: WireError };
+
+/** The pool's control channel, shared by the host and every pool worker. */
+export type PoolControl =
+  | { type: 'beat'; workerId: number }
+  | { type: 'cancel'; callId: number; reason: WireError }
+  | { type: 'stats-request'; seq: number }
+  | { type: 'stats'; seq: number; stats: WorkerStats }
+  | { type: 'close' }
+  | { type: 'closed'; workerId: number; report: WorkerCloseReport };

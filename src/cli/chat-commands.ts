@@ -1,5 +1,5 @@
 /** The chat's slash commands. Each one either acts and continues, or ends the chat. */
-import type { Conversation } from '../conversation/conversation.ts';
+import type { Conversation } from '../index.ts';
 import type { Style } from './colors.ts';
 import { UsageError } from './exit-codes.ts';
 import { formatModels, formatStats } from './reports.ts';

@@ -6,7 +6,7 @@
  * whether any turn failed.
  */
 import { createInterface } from 'node:readline';
-import { hasCode } from '../shared/errors.ts';
+import { hasCode } from '../index.ts';
 import { colorsEnabled, createStyle } from './colors.ts';
 import { isSlashCommand, runSlashCommand, type ChatContext } from './chat-commands.ts';
 import type { CliConfig } from './config.ts';

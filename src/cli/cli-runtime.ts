@@ -2,9 +2,8 @@
  * A runtime for one CLI invocation, plus the embedded model server when
  * nothing is configured. close() shuts both down, always, in that order.
  */
-import { createRuntime, type Runtime } from '../host/runtime.ts';
+import { createRuntime, type ProviderConfig, type Runtime } from '../index.ts';
 import { startModelServer, type ModelServer } from '../testing/index.ts';
-import type { ProviderConfig } from '../shared/types.ts';
 import { LOCAL, type CliConfig } from './config.ts';
 
 /** Tokens at a pace a person can watch; instant when nobody is watching. */

@@ -6,9 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ParleyError } from '../shared/errors.ts';
-import type { RuntimeOptions } from '../host/options.ts';
-import type { ProviderConfig, ProviderKind } from '../shared/types.ts';
+import { ParleyError, type ProviderConfig, type ProviderKind, type RuntimeOptions } from '../index.ts';
 import type { ConfigFlags } from './args.ts';
 
 export type Source = 'flag' | 'file' | 'env' | 'default';

@@ -3,7 +3,7 @@
  * the exit code (by class of failure), people read the line; neither ever
  * shows a stack trace unless --debug asks for it.
  */
-import { ParleyError, type ErrorCode } from '../shared/errors.ts';
+import { ParleyError, type ErrorCode } from '../index.ts';
 
 export const EXIT = {
   OK: 0,

@@ -3,8 +3,7 @@
  * calls dimmed (on a terminal only), with the spinner up until the first
  * event. Returns the final result, or throws what the stream threw.
  */
-import { ParleyError } from '../shared/errors.ts';
-import type { ChatResult, StreamEvent } from '../shared/types.ts';
+import { ParleyError, type ChatResult, type StreamEvent } from '../index.ts';
 import type { Style } from './colors.ts';
 import { startSpinner } from './spinner.ts';
 

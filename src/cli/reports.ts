@@ -1,6 +1,5 @@
 /** Human-readable views of models, health and stats, shared by the commands and the chat. */
-import type { RuntimeStats } from '../host/runtime.ts';
-import type { HealthReport, ModelInfo } from '../shared/types.ts';
+import type { HealthReport, ModelInfo, RuntimeStats } from '../index.ts';
 import type { Style } from './colors.ts';
 import { renderTable } from './table.ts';
 

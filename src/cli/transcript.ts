@@ -1,6 +1,6 @@
 /** The chat's /save: the conversation as JSONL (one message a line) or Markdown. */
 import { writeFile } from 'node:fs/promises';
-import type { Message } from '../shared/types.ts';
+import type { Message } from '../index.ts';
 
 export type TranscriptFormat = 'jsonl' | 'markdown';
 

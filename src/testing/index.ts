@@ -8,6 +8,6 @@ export type { ModelServer, ModelServerStats, RecordedRequest } from './model-ser
 export type { Fault, FaultKind, ModelServerOptions } from './options.ts';
 export { parseFault } from './options.ts';
 export { FAULT_HEADER } from './faults.ts';
-export { parseServeArgs, runServe } from './serve.ts';
+export { parseServeArgs, runServe, SERVE_USAGE } from './serve.ts';
 export { waitFor } from './wait-for.ts';
 export type { WaitForOptions } from './wait-for.ts';

@@ -4,7 +4,7 @@ import type { CliConfig } from '../config.ts';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.ts';
 import { renderReply } from '../render.ts';
 import type { CliRuntime } from '../cli-runtime.ts';
-import type { ChatRequest, Message } from '../../shared/types.ts';
+import type { ChatRequest, Message } from '../../index.ts';
 
 async function readStdin(input: NodeJS.ReadStream): Promise<string> {
   const chunks: Buffer[] = [];

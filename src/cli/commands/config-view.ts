@@ -2,7 +2,7 @@
  * `parley config`: the configuration in effect and where each part came
  * from, with every API key and credential header redacted.
  */
-import type { ProviderConfig } from '../../shared/types.ts';
+import type { ProviderConfig } from '../../index.ts';
 import { EMBEDDED_MODEL, LOCAL, type CliConfig } from '../config.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 

@@ -3,7 +3,7 @@
  * either way; the exit code is that of the first provider that is down, so
  * scripts can gate on it.
  */
-import { ParleyError, type ErrorCode } from '../../shared/errors.ts';
+import { ParleyError, type ErrorCode } from '../../index.ts';
 import { colorsEnabled, createStyle } from '../colors.ts';
 import { EXIT, exitCodeOf, type ExitCode } from '../exit-codes.ts';
 import { formatHealth } from '../reports.ts';

@@ -1,6 +1,6 @@
 /** `parley serve`: the embedded model server on its own, until Ctrl-C or SIGTERM. */
 import { once } from 'node:events';
-import { runServe, SERVE_USAGE } from '../../testing/serve.ts';
+import { runServe, SERVE_USAGE } from '../../testing/index.ts';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.ts';
 
 export async function runServeCommand(argv: readonly string[], help: boolean): Promise<ExitCode> {

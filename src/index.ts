@@ -2,12 +2,13 @@
  * The public API of parley. Everything a host needs is exported here; the
  * rest of src/ is internal.
  */
-export { createRuntime, Runtime } from './host/runtime.ts';
-export type { RuntimeEvents, RuntimeState, RuntimeStats, ShutdownReport } from './host/runtime.ts';
+export { createRuntime } from './host/runtime.ts';
+// A type only: a runtime is made by createRuntime, which validates the options; the constructor takes them resolved.
+export type { Runtime, RuntimeEvents, RuntimeState, RuntimeStats, ShutdownReport } from './host/runtime.ts';
 export type { RestartPolicy, RuntimeOptions } from './host/options.ts';
 export { ParleyError, ERROR_CODES, isParleyError, hasCode } from './shared/errors.ts';
 export type { ErrorCode, ParleyErrorOptions } from './shared/errors.ts';
-export type { Conversation, ConversationInit } from './conversation/conversation.ts';
+export type { Conversation, ConversationInit, ToolResult } from './conversation/conversation.ts';
 export type { BreakerOptions, BreakerState, ProviderHealthStats } from './host/fallback-router.ts';
 export type { CrashRecord } from './host/transport/worker-transport.ts';
 export type { ProviderConnectionStats, WorkerStats } from './shared/protocol.ts';
@@ -22,6 +23,7 @@ export type {
   OllamaProviderConfig,
   OpenAIProviderConfig,
   ProviderConfig,
+  ProviderConfigBase,
   ProviderKind,
   Role,
   StreamEvent,

@@ -5,7 +5,8 @@
 
 export type ProviderKind = 'ollama' | 'openai' | 'anthropic';
 
-interface ProviderConfigBase {
+/** The fields every provider kind takes; each kind narrows some of them (see ProviderConfig). */
+export interface ProviderConfigBase {
   baseUrl?: string;
   apiKey?: string;
   /** Extra headers sent with every request (e.g. OpenRouter's HTTP-Referer). */

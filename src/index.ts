@@ -1,6 +1,7 @@
 /**
  * The public API of parley. Everything a host needs is exported here; the
- * rest of src/ is internal.
+ * rest of src/ is internal. Every type that appears in a public signature is
+ * exported too (test/public-types.test.ts), and src/cli uses nothing else.
  */
 export { createRuntime } from './host/runtime.ts';
 // A type only: a runtime is made by createRuntime, which validates the options; the constructor takes them resolved.

@@ -23,6 +23,8 @@ import { collectSecrets, redactWireError } from './redact.ts';
 import { agentFigures, createAgent, type ProviderSession } from './http/sessions.ts';
 import { parseJson } from './protocols/wire-format.ts';
 import { StreamWriter } from './stream-writer.ts';
+import { streamSink } from './stream-sink.ts';
+import { shutdownError, unknownProvider } from './refusals.ts';
 import { lowerThreadPriority, threadNice } from './thread-priority.ts';
 import { CallSignal } from './call-signal.ts';
 
@@ -41,6 +43,7 @@ export class ProviderService implements ProviderServiceApi {
   readonly #calls = new Map<number, CallSignal>();
   readonly #secrets: string[];
   #closing: Promise<WorkerCloseReport> | undefined;
+  #release: (() => void) | undefined;
   readonly #niceError: string | undefined;
 
   /** Built once on each worker thread; `nice` is the thread's priority (thread-priority.ts). */
@@ -73,65 +76,29 @@ export class ProviderService implements ProviderServiceApi {
 
   /** Runs a stream on its port; resolves when it has ended either way (a pool task lasts this long). */
   async streamToEnd(meta: CallMeta, provider: string, req: ChatRequest, port: MessagePort): Promise<void> {
-    let writer: StreamWriter | undefined;
-    const failEarly = (err: unknown) => port.postMessage({ type: 'error', error: this.#wire(err) });
     const session = this.#sessions.get(provider);
-    if (!session || this.#closing) {
-      failEarly(session ? shutdownError() : unknownProvider(provider));
-      port.close();
-      return;
-    }
+    if (!session || this.#closing) return this.#refuseStream(port, session ? shutdownError() : unknownProvider(provider));
+    let writer: StreamWriter | undefined;
     await this.#run(meta, provider, async (ctx) => {
-      writer = new StreamWriter(port, this.#settings.streamCredits, (reason) => this.cancel(meta.callId, reason));
-      const w = writer;
+      const w = (writer = new StreamWriter(port, this.#settings.streamCredits, (reason) => this.cancel(meta.callId, reason)));
       const spec = session.adapter.chatRequest(req, true);
+      const { maxResponseBytes } = this.#settings;
       const result = await withRetries(
         ctx,
-        async () => {
-          const parser = session.adapter.streamParser(req);
-          const max = this.#settings.maxResponseBytes;
-          let result: ChatResult | undefined;
-          let bytes = 0;
-          return exchange(ctx, spec, {
-            data: (chunk) => {
-              bytes += chunk.length;
-              if (bytes > max) {
-                throw new ParleyError('TOO_LARGE', `stream from provider "${session.name}" passed the ${max}-byte cap`, { provider: session.name });
-              }
-              // After the end marker the caller has its result; the rest of
-              // the body is read, not parsed, so the socket goes back to the
-              // pool instead of being destroyed.
-              if (result) return;
-              w.push(parser.push(chunk));
-              if (parser.done) {
-                result = parser.finish();
-                w.end(result);
-                return;
-              }
-              // No credit: the socket pauses until the host reads on. A
-              // writer closed meanwhile (cancel) ends the request.
-              return w.waitForCredit()?.then(() => {
-                if (w.closed) throw ctx.signal.reason ?? shutdownError();
-              });
-            },
-            end: () => {
-              if (result) return result;
-              if (w.closed) throw ctx.signal.reason ?? shutdownError();
-              return parser.finish();
-            },
-          });
-        },
+        () => exchange(ctx, spec, streamSink(session.adapter.streamParser(req), w, ctx.signal, maxResponseBytes, session.name)),
         () => w.delivered,
       );
       w.end(result);
-      return result;
     }).catch((err: unknown) => {
       if (writer) writer.fail(this.#wire(err));
-      else {
-        failEarly(err);
-        port.close();
-      }
+      else this.#refuseStream(port, err);
     });
+  }
+
+  /** A stream that never started still ends with exactly one message on its port. */
+  #refuseStream(port: MessagePort, err: unknown): void {
+    port.postMessage({ type: 'error', error: this.#wire(err) });
+    port.close();
   }
 
   async models(meta: CallMeta, provider: string): Promise<ModelInfo[]> {
@@ -178,8 +145,22 @@ export class ProviderService implements ProviderServiceApi {
   }
 
   close(): Promise<WorkerCloseReport> {
-    this.#closing ??= this.#close();
+    this.#closing ??= this.#close().then((report) => {
+      const release = this.#release;
+      if (release) setImmediate(release);
+      return report;
+    });
     return this.#closing;
+  }
+
+  /**
+   * What lets the thread exit once the service is closed: `release` (close
+   * the ports the service is reached on) runs on the turn after close() has
+   * answered, so the answer is on its way before the channel goes quiet and
+   * the event loop runs dry.
+   */
+  releaseAfterClose(release: () => void): void {
+    this.#release = release;
   }
 
   async #close(): Promise<WorkerCloseReport> {
@@ -254,12 +235,4 @@ export class ProviderService implements ProviderServiceApi {
   #wire(err: unknown): WireError {
     return redactWireError(toWireError(err), this.#secrets);
   }
-}
-
-function unknownProvider(provider: string): ParleyError {
-  return new ParleyError('INVALID_REQUEST', `unknown provider "${provider}"`, { provider });
-}
-
-function shutdownError(): ParleyError {
-  return new ParleyError('SHUTDOWN', 'the runtime is shutting down');
 }

@@ -1,6 +1,6 @@
 /**
  * One provider call over HTTP: its context, and the retry loop around its
- * attempts (each attempt an `exchange`, http-exchange.ts). Retries run only
+ * attempts (each attempt an `exchange`, exchange.ts). Retries run only
  * while nothing has reached the caller, inside the call's deadline.
  */
 import type { Agent } from 'undici';
@@ -36,7 +36,7 @@ function sleep(ms: number, signal: CallSignal): Promise<void> {
 }
 
 /**
- * Runs `attempt` until it succeeds, fails for good, or the budget runs out.
+ * Runs `attempt` until it succeeds, fails for good, or runs out of retries or time.
  * `delivered()` says whether anything already reached the caller; once it
  * has, a failure is final, because a retry would repeat what the caller saw.
  */

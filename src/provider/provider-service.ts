@@ -27,6 +27,7 @@ import { streamSink } from './stream-sink.ts';
 import { shutdownError, unknownProvider } from './refusals.ts';
 import { lowerThreadPriority, threadNice } from './thread-priority.ts';
 import { CallSignal } from './call-signal.ts';
+import { DeadlineSweep } from './deadline-sweep.ts';
 
 /** How long a graceful Agent close may take before its sockets are destroyed. */
 const AGENT_CLOSE_WAIT_MS = 1_000;
@@ -41,6 +42,7 @@ export class ProviderService implements ProviderServiceApi {
   readonly #settings: TransportSettings;
   readonly #sessions = new Map<string, ProviderSession>();
   readonly #calls = new Map<number, CallSignal>();
+  readonly #deadlines = new DeadlineSweep(this.#calls);
   readonly #secrets: string[];
   #closing: Promise<WorkerCloseReport> | undefined;
   #release: (() => void) | undefined;
@@ -118,7 +120,7 @@ export class ProviderService implements ProviderServiceApi {
       await this.#run(probeMeta, provider, async (ctx, session) => {
         // A 2xx is the answer; a large body (a long model list) is not read to its end.
         await exchange({ ...ctx, settings: { ...ctx.settings, maxRetries: 0 } }, session.adapter.healthRequest(), discardSink(HEALTH_BODY_BYTES));
-      }, true);
+      });
       return { provider, ok: true, latencyMs: Math.round(performance.now() - started) };
     } catch (err) {
       const wire = this.#wire(err);
@@ -185,28 +187,18 @@ export class ProviderService implements ProviderServiceApi {
   }
 
   /**
-   * Runs one call with its own AbortController. The host enforces every
-   * call's deadline and cancels the call here when it passes, so a timer per
-   * call would be wasted; only a deadline the worker sets itself (the health
-   * probe's, shorter than the call's) needs `ownDeadline`.
+   * Runs one call with its own CallSignal, kept in the calls map until it
+   * settles: cancel() and close() abort it there, and the deadline sweep
+   * aborts it with TIMEOUT once `meta.deadlineAt` has passed.
    */
-  async #run<T>(
-    meta: CallMeta,
-    provider: string,
-    body: (ctx: CallContext, session: ProviderSession) => Promise<T>,
-    ownDeadline = false,
-  ): Promise<T> {
+  async #run<T>(meta: CallMeta, provider: string, body: (ctx: CallContext, session: ProviderSession) => Promise<T>): Promise<T> {
     const session = this.#sessions.get(provider);
     if (!session) throw this.#boundary(unknownProvider(provider));
     if (this.#closing) throw this.#boundary(shutdownError());
-    const signal = new CallSignal();
+    const signal = new CallSignal(meta.deadlineAt, provider);
     this.#calls.set(meta.callId, signal);
+    this.#deadlines.watch();
     session.requests++;
-    const deadline = ownDeadline
-      ? setTimeout(() => {
-          signal.abort(new ParleyError('TIMEOUT', `call to provider "${provider}" passed its deadline`, { provider }));
-        }, Math.max(0, meta.deadlineAt - Date.now()))
-      : undefined;
     const ctx: CallContext = {
       provider,
       adapter: session.adapter,
@@ -222,7 +214,6 @@ export class ProviderService implements ProviderServiceApi {
       session.errors++;
       throw this.#boundary(err);
     } finally {
-      clearTimeout(deadline);
       this.#calls.delete(meta.callId);
     }
   }

@@ -7,7 +7,7 @@
 import { ParleyError } from '../shared/errors.ts';
 import type { ChatResult } from '../shared/types.ts';
 import type { StreamParser } from './protocols/adapter.ts';
-import type { BodySink } from './http/exchange.ts';
+import { DRAIN, type BodySink } from './http/exchange.ts';
 import type { CallSignal } from './call-signal.ts';
 import type { StreamWriter } from './stream-writer.ts';
 import { shutdownError } from './refusals.ts';
@@ -34,15 +34,13 @@ export function streamSink(
       if (bytes > maxBytes) {
         throw new ParleyError('TOO_LARGE', `stream from provider "${provider}" passed the ${maxBytes}-byte cap`, { provider });
       }
-      // After the end marker the caller has its result; the rest of the
-      // body is read, not parsed, so the socket goes back to the pool
-      // instead of being destroyed.
-      if (result) return;
       writer.push(parser.push(chunk));
       if (parser.done) {
+        // The caller has its result now; the rest of the body, if any, is
+        // drained (exchange.ts), not parsed.
         result = parser.finish();
         writer.end(result);
-        return;
+        return DRAIN;
       }
       // No credit: the socket pauses until the host reads on. A writer
       // closed meanwhile (cancel) ends the request.

@@ -21,14 +21,30 @@ import { isRetryableStatus, parseRetryAfter } from './retry-after.ts';
 /** Returned by a sink that has read all it needs: the rest of the body is cancelled. */
 export const ENOUGH = Symbol('enough');
 
+/**
+ * Returned by a sink whose answer is complete (the protocol's end marker)
+ * while the body may go on: the rest gets a short drain, up to
+ * DRAIN_MAX_MS and DRAIN_MAX_BYTES, so a body that ends as it should gives
+ * its socket back to the pool; one that lingers (a gateway holding the
+ * response open, SSE comments after the end) has its socket destroyed.
+ * Either way the exchange then resolves with the sink's result.
+ */
+export const DRAIN = Symbol('drain');
+
+/** How long the rest of a body past its end marker may take to end. */
+const DRAIN_MAX_MS = 250;
+/** How much of the rest of a body past its end marker is read before giving up on it. */
+const DRAIN_MAX_BYTES = 64 * 1024;
+
 /** Where a 2xx body goes, chunk by chunk. */
 export interface BodySink<T> {
   /**
    * A chunk of the body. A promise pauses the socket until it settles; a
    * throw (or rejection) aborts the request with that error; ENOUGH ends
-   * the exchange now and cancels the rest.
+   * the exchange now and cancels the rest; DRAIN ends it once the rest is
+   * drained or given up on. After ENOUGH or DRAIN no more chunks come.
    */
-  data(chunk: Buffer): void | Promise<void> | typeof ENOUGH;
+  data(chunk: Buffer): void | Promise<void> | typeof ENOUGH | typeof DRAIN;
   /** The body ended: what the exchange resolves with. May throw. */
   end(): T;
 }
@@ -88,16 +104,25 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
     // Set for a non-2xx answer: its body is kept up to a cap, for the message.
     let errorBody: Buffer[] | undefined;
     let errorBytes = 0;
+    // Set once the sink returned DRAIN: the rest of the body is counted, not read.
+    let drainTimer: NodeJS.Timeout | undefined;
+    let drained = 0;
 
     const onAbort = () => controller?.abort(signal.reason as Error);
     const finish = (err: unknown, value?: T) => {
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
+      if (drainTimer) clearTimeout(drainTimer);
       if (err === undefined) resolve(value as T);
       else reject(signal.aborted ? signal.reason : classifyFailure(err, ctx.provider));
     };
     const errorText = () => (errorBody ? Buffer.concat(errorBody).toString('utf8') : '');
+    // The sink has its answer: resolve with it, and cancel the rest of the body.
+    const endEarly = (c: Controller) => {
+      handler.onResponseEnd();
+      c.abort(new ParleyError('ABORTED', 'the rest of the body was not needed'));
+    };
 
     const handler = {
       onRequestStart(c: Controller) {
@@ -113,6 +138,11 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
       },
       onResponseData(c: Controller, chunk: Buffer) {
         if (settled) return;
+        if (drainTimer) {
+          drained += chunk.length;
+          if (drained > DRAIN_MAX_BYTES) endEarly(c);
+          return;
+        }
         if (errorBody) {
           errorBody.push(chunk);
           errorBytes += chunk.length;
@@ -120,7 +150,7 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
           if (errorBytes > MAX_ERROR_BODY_BYTES) c.abort(httpError(ctx, status, headers, errorText().slice(0, MAX_ERROR_BODY_BYTES)));
           return;
         }
-        let waiting: void | Promise<void> | typeof ENOUGH;
+        let waiting: ReturnType<BodySink<T>['data']>;
         try {
           waiting = sink.data(chunk);
         } catch (err) {
@@ -128,8 +158,9 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
           return;
         }
         if (waiting === ENOUGH) {
-          handler.onResponseEnd();
-          c.abort(new ParleyError('ABORTED', 'the rest of the body was not needed'));
+          endEarly(c);
+        } else if (waiting === DRAIN) {
+          drainTimer = setTimeout(() => endEarly(c), DRAIN_MAX_MS);
         } else if (waiting) {
           c.pause();
           waiting.then(

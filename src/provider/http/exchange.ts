@@ -130,6 +130,9 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
         if (signal.aborted) c.abort(signal.reason as Error);
       },
       onResponseStart(c: Controller, statusCode: number, responseHeaders: Headers) {
+        // An informational answer (102 Processing, 103 Early Hints) comes
+        // before the real one, with no body: only the final status counts.
+        if (statusCode < 200) return;
         status = statusCode;
         if (statusCode < 200 || statusCode >= 300) {
           headers = responseHeaders;

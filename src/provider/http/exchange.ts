@@ -16,6 +16,7 @@ import { ParleyError } from '../../shared/errors.ts';
 import type { HttpRequestSpec } from '../protocols/adapter.ts';
 import { classifyFailure } from './classify-error.ts';
 import type { CallContext } from './retries.ts';
+import type { CountingAgent } from './sessions.ts';
 import { isRetryableStatus, parseRetryAfter } from './retry-after.ts';
 
 /** Returned by a sink that has read all it needs: the rest of the body is cancelled. */
@@ -47,6 +48,19 @@ export interface BodySink<T> {
   data(chunk: Buffer): void | Promise<void> | typeof ENOUGH | typeof DRAIN;
   /** The body ended: what the exchange resolves with. May throw. */
   end(): T;
+}
+
+/**
+ * Failures of a request written at once to a kept-alive socket, before any
+ * byte of its response arrived: the race with a server closing that socket
+ * while it sat idle. Only these may be retried without counting (retries.ts);
+ * after the first response byte the server has seen the request.
+ */
+const staleSocketFailures = new WeakSet<object>();
+
+/** True when `err` is an exchange's failure on a reused socket before any response byte. */
+export function failedOnStaleSocket(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && staleSocketFailures.has(err);
 }
 
 /** Error bodies are read for the provider's message, never in full. */
@@ -100,6 +114,13 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
     let controller: Controller | undefined;
     let settled = false;
     let status = 0;
+    // No socket opened on this Agent between dispatch and the write means the
+    // request went out on a kept-alive one. (Another call's new socket in
+    // between makes this say no: the safe answer.) An Agent not from
+    // createAgent() counts nothing, and no socket is taken for reused.
+    const openedBefore = (ctx.agent as Partial<CountingAgent>).socketsOpened;
+    let reusedSocket = false;
+    let responseBegan = false;
     let headers: Headers = {};
     // Set for a non-2xx answer: its body is kept up to a cap, for the message.
     let errorBody: Buffer[] | undefined;
@@ -114,8 +135,11 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
       settled = true;
       signal.removeEventListener('abort', onAbort);
       if (drainTimer) clearTimeout(drainTimer);
-      if (err === undefined) resolve(value as T);
-      else reject(signal.aborted ? signal.reason : classifyFailure(err, ctx.provider));
+      if (err === undefined) return resolve(value as T);
+      if (signal.aborted) return reject(signal.reason);
+      const failure = classifyFailure(err, ctx.provider);
+      if (reusedSocket && !responseBegan && failure.code === 'CONNECTION') staleSocketFailures.add(failure);
+      reject(failure);
     };
     const errorText = () => (errorBody ? Buffer.concat(errorBody).toString('utf8') : '');
     // The sink has its answer: resolve with it, and cancel the rest of the body.
@@ -127,9 +151,11 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
     const handler = {
       onRequestStart(c: Controller) {
         controller = c;
+        reusedSocket = openedBefore !== undefined && (ctx.agent as CountingAgent).socketsOpened === openedBefore;
         if (signal.aborted) c.abort(signal.reason as Error);
       },
       onResponseStart(c: Controller, statusCode: number, responseHeaders: Headers) {
+        responseBegan = true;
         // An informational answer (102 Processing, 103 Early Hints) comes
         // before the real one, with no body: only the final status counts.
         if (statusCode < 200) return;

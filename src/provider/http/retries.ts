@@ -8,6 +8,7 @@ import type { TransportSettings } from '../../shared/protocol.ts';
 import type { Adapter } from '../protocols/adapter.ts';
 import type { CallSignal } from '../call-signal.ts';
 import { classifyFailure } from './classify-error.ts';
+import { failedOnStaleSocket } from './exchange.ts';
 import { backoffDelay } from './retry-after.ts';
 
 export interface CallContext {
@@ -55,9 +56,11 @@ export async function withRetries<T>(
       const err = classifyFailure(raw, ctx.provider);
       if (!err.retryable || delivered()) throw err;
       // A keep-alive socket the server closed while it sat idle fails the
-      // request at once; that race is not the provider failing, so the first
-      // one is retried immediately and does not count.
-      if (err.code === 'CONNECTION' && !staleSocketRetried) {
+      // request at once, before any byte of a response; that race is not the
+      // provider failing, so the first one is retried immediately and does
+      // not count. Any other failure (a new socket, a response that began)
+      // counts against maxRetries: the server may have acted on the request.
+      if (!staleSocketRetried && failedOnStaleSocket(err)) {
         staleSocketRetried = true;
         ctx.onRetry?.();
         continue;

@@ -129,7 +129,10 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
     let drainTimer: NodeJS.Timeout | undefined;
     let drained = 0;
 
-    const onAbort = () => controller?.abort(signal.reason as Error);
+    // A request still waiting for a socket (the origin at its `connections`
+    // limit) has no controller yet: the call settles now, and when undici
+    // later offers it a socket, onRequestStart refuses it (below).
+    const onAbort = () => (controller ? controller.abort(signal.reason as Error) : finish(signal.reason));
     const finish = (err: unknown, value?: T) => {
       if (settled) return;
       settled = true;
@@ -150,9 +153,12 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
 
     const handler = {
       onRequestStart(c: Controller) {
+        // The call already left (cancelled while queued). Throwing here makes
+        // undici drop the request and keep the socket; an abort would
+        // destroy a healthy keep-alive socket.
+        if (settled) throw new ParleyError('ABORTED', 'the call was cancelled while it waited for a socket');
         controller = c;
         reusedSocket = openedBefore !== undefined && (ctx.agent as CountingAgent).socketsOpened === openedBefore;
-        if (signal.aborted) c.abort(signal.reason as Error);
       },
       onResponseStart(c: Controller, statusCode: number, responseHeaders: Headers) {
         responseBegan = true;

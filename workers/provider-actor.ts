@@ -23,17 +23,10 @@ init.heartbeatPort.on('message', (msg: Heartbeat) => {
   if (msg.type === 'ping') init.heartbeatPort.postMessage({ type: 'pong', seq: msg.seq } satisfies Heartbeat);
 });
 
-// close() answers first, then the ports close on the next turn so the
-// answer is on its way before the channel goes quiet.
-const originalClose = service.close.bind(service);
-service.close = async () => {
-  const report = await originalClose();
-  setImmediate(() => {
-    endpoint.flush();
-    init.heartbeatPort.close();
-    port.close();
-  });
-  return report;
-};
+service.releaseAfterClose(() => {
+  endpoint.flush();
+  init.heartbeatPort.close();
+  port.close();
+});
 
 expose(service, endpoint);

@@ -1,8 +1,9 @@
 /**
- * The abort signal of one call inside the worker. An AbortController costs
- * an EventTarget per call, on the hot path of every chat; undici and the
- * retry sleep only need `aborted`, `reason` and one or two 'abort'
- * listeners, which this gives for the price of a small object.
+ * The abort signal of one call inside the worker, with the call's deadline
+ * (the deadline sweep reads it). An AbortController costs an EventTarget per
+ * call, on the hot path of every chat; undici and the retry sleep only need
+ * `aborted`, `reason` and one or two 'abort' listeners, which this gives for
+ * the price of a small object.
  */
 type Listener = () => void;
 
@@ -10,6 +11,15 @@ export class CallSignal {
   aborted = false;
   reason: unknown = undefined;
   #listeners: Listener[] | undefined;
+
+  /**
+   * @param deadlineAt absolute time (Date.now() clock) after which the call is a TIMEOUT; default never.
+   * @param provider the provider the call is for, named in that TIMEOUT.
+   */
+  constructor(
+    readonly deadlineAt = Infinity,
+    readonly provider?: string,
+  ) {}
 
   addEventListener(_type: 'abort', listener: Listener): void {
     (this.#listeners ??= []).push(listener);

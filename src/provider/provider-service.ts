@@ -23,8 +23,11 @@ import { collectSecrets, redactWireError } from './redact.ts';
 import { agentFigures, createAgent, type ProviderSession } from './http/sessions.ts';
 import { parseJson } from './protocols/wire-format.ts';
 import { StreamWriter } from './stream-writer.ts';
+import { streamSink } from './stream-sink.ts';
+import { shutdownError, unknownProvider } from './refusals.ts';
 import { lowerThreadPriority, threadNice } from './thread-priority.ts';
 import { CallSignal } from './call-signal.ts';
+import { DeadlineSweep } from './deadline-sweep.ts';
 
 /** How long a graceful Agent close may take before its sockets are destroyed. */
 const AGENT_CLOSE_WAIT_MS = 1_000;
@@ -39,8 +42,10 @@ export class ProviderService implements ProviderServiceApi {
   readonly #settings: TransportSettings;
   readonly #sessions = new Map<string, ProviderSession>();
   readonly #calls = new Map<number, CallSignal>();
+  readonly #deadlines = new DeadlineSweep(this.#calls);
   readonly #secrets: string[];
   #closing: Promise<WorkerCloseReport> | undefined;
+  #release: (() => void) | undefined;
   readonly #niceError: string | undefined;
 
   /** Built once on each worker thread; `nice` is the thread's priority (thread-priority.ts). */
@@ -73,65 +78,29 @@ export class ProviderService implements ProviderServiceApi {
 
   /** Runs a stream on its port; resolves when it has ended either way (a pool task lasts this long). */
   async streamToEnd(meta: CallMeta, provider: string, req: ChatRequest, port: MessagePort): Promise<void> {
-    let writer: StreamWriter | undefined;
-    const failEarly = (err: unknown) => port.postMessage({ type: 'error', error: this.#wire(err) });
     const session = this.#sessions.get(provider);
-    if (!session || this.#closing) {
-      failEarly(session ? shutdownError() : unknownProvider(provider));
-      port.close();
-      return;
-    }
+    if (!session || this.#closing) return this.#refuseStream(port, session ? shutdownError() : unknownProvider(provider));
+    let writer: StreamWriter | undefined;
     await this.#run(meta, provider, async (ctx) => {
-      writer = new StreamWriter(port, this.#settings.streamCredits, (reason) => this.cancel(meta.callId, reason));
-      const w = writer;
+      const w = (writer = new StreamWriter(port, this.#settings.streamCredits, (reason) => this.cancel(meta.callId, reason)));
       const spec = session.adapter.chatRequest(req, true);
+      const { maxResponseBytes } = this.#settings;
       const result = await withRetries(
         ctx,
-        async () => {
-          const parser = session.adapter.streamParser(req);
-          const max = this.#settings.maxResponseBytes;
-          let result: ChatResult | undefined;
-          let bytes = 0;
-          return exchange(ctx, spec, {
-            data: (chunk) => {
-              bytes += chunk.length;
-              if (bytes > max) {
-                throw new ParleyError('TOO_LARGE', `stream from provider "${session.name}" passed the ${max}-byte cap`, { provider: session.name });
-              }
-              // After the end marker the caller has its result; the rest of
-              // the body is read, not parsed, so the socket goes back to the
-              // pool instead of being destroyed.
-              if (result) return;
-              w.push(parser.push(chunk));
-              if (parser.done) {
-                result = parser.finish();
-                w.end(result);
-                return;
-              }
-              // No credit: the socket pauses until the host reads on. A
-              // writer closed meanwhile (cancel) ends the request.
-              return w.waitForCredit()?.then(() => {
-                if (w.closed) throw ctx.signal.reason ?? shutdownError();
-              });
-            },
-            end: () => {
-              if (result) return result;
-              if (w.closed) throw ctx.signal.reason ?? shutdownError();
-              return parser.finish();
-            },
-          });
-        },
+        () => exchange(ctx, spec, streamSink(session.adapter.streamParser(req), w, ctx.signal, maxResponseBytes, session.name)),
         () => w.delivered,
       );
       w.end(result);
-      return result;
     }).catch((err: unknown) => {
       if (writer) writer.fail(this.#wire(err));
-      else {
-        failEarly(err);
-        port.close();
-      }
+      else this.#refuseStream(port, err);
     });
+  }
+
+  /** A stream that never started still ends with exactly one message on its port. */
+  #refuseStream(port: MessagePort, err: unknown): void {
+    port.postMessage({ type: 'error', error: this.#wire(err) });
+    port.close();
   }
 
   async models(meta: CallMeta, provider: string): Promise<ModelInfo[]> {
@@ -151,7 +120,7 @@ export class ProviderService implements ProviderServiceApi {
       await this.#run(probeMeta, provider, async (ctx, session) => {
         // A 2xx is the answer; a large body (a long model list) is not read to its end.
         await exchange({ ...ctx, settings: { ...ctx.settings, maxRetries: 0 } }, session.adapter.healthRequest(), discardSink(HEALTH_BODY_BYTES));
-      }, true);
+      });
       return { provider, ok: true, latencyMs: Math.round(performance.now() - started) };
     } catch (err) {
       const wire = this.#wire(err);
@@ -178,8 +147,22 @@ export class ProviderService implements ProviderServiceApi {
   }
 
   close(): Promise<WorkerCloseReport> {
-    this.#closing ??= this.#close();
+    this.#closing ??= this.#close().then((report) => {
+      const release = this.#release;
+      if (release) setImmediate(release);
+      return report;
+    });
     return this.#closing;
+  }
+
+  /**
+   * What lets the thread exit once the service is closed: `release` (close
+   * the ports the service is reached on) runs on the turn after close() has
+   * answered, so the answer is on its way before the channel goes quiet and
+   * the event loop runs dry.
+   */
+  releaseAfterClose(release: () => void): void {
+    this.#release = release;
   }
 
   async #close(): Promise<WorkerCloseReport> {
@@ -204,28 +187,18 @@ export class ProviderService implements ProviderServiceApi {
   }
 
   /**
-   * Runs one call with its own AbortController. The host enforces every
-   * call's deadline and cancels the call here when it passes, so a timer per
-   * call would be wasted; only a deadline the worker sets itself (the health
-   * probe's, shorter than the call's) needs `ownDeadline`.
+   * Runs one call with its own CallSignal, kept in the calls map until it
+   * settles: cancel() and close() abort it there, and the deadline sweep
+   * aborts it with TIMEOUT once `meta.deadlineAt` has passed.
    */
-  async #run<T>(
-    meta: CallMeta,
-    provider: string,
-    body: (ctx: CallContext, session: ProviderSession) => Promise<T>,
-    ownDeadline = false,
-  ): Promise<T> {
+  async #run<T>(meta: CallMeta, provider: string, body: (ctx: CallContext, session: ProviderSession) => Promise<T>): Promise<T> {
     const session = this.#sessions.get(provider);
     if (!session) throw this.#boundary(unknownProvider(provider));
     if (this.#closing) throw this.#boundary(shutdownError());
-    const signal = new CallSignal();
+    const signal = new CallSignal(meta.deadlineAt, provider);
     this.#calls.set(meta.callId, signal);
+    this.#deadlines.watch();
     session.requests++;
-    const deadline = ownDeadline
-      ? setTimeout(() => {
-          signal.abort(new ParleyError('TIMEOUT', `call to provider "${provider}" passed its deadline`, { provider }));
-        }, Math.max(0, meta.deadlineAt - Date.now()))
-      : undefined;
     const ctx: CallContext = {
       provider,
       adapter: session.adapter,
@@ -241,7 +214,6 @@ export class ProviderService implements ProviderServiceApi {
       session.errors++;
       throw this.#boundary(err);
     } finally {
-      clearTimeout(deadline);
       this.#calls.delete(meta.callId);
     }
   }
@@ -254,12 +226,4 @@ export class ProviderService implements ProviderServiceApi {
   #wire(err: unknown): WireError {
     return redactWireError(toWireError(err), this.#secrets);
   }
-}
-
-function unknownProvider(provider: string): ParleyError {
-  return new ParleyError('INVALID_REQUEST', `unknown provider "${provider}"`, { provider });
-}
-
-function shutdownError(): ParleyError {
-  return new ParleyError('SHUTDOWN', 'the runtime is shutting down');
 }

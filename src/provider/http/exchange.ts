@@ -16,21 +16,51 @@ import { ParleyError } from '../../shared/errors.ts';
 import type { HttpRequestSpec } from '../protocols/adapter.ts';
 import { classifyFailure } from './classify-error.ts';
 import type { CallContext } from './retries.ts';
+import type { CountingAgent } from './sessions.ts';
 import { isRetryableStatus, parseRetryAfter } from './retry-after.ts';
 
 /** Returned by a sink that has read all it needs: the rest of the body is cancelled. */
 export const ENOUGH = Symbol('enough');
+
+/**
+ * Returned by a sink whose answer is complete (the protocol's end marker)
+ * while the body may go on: the rest gets a short drain, up to
+ * DRAIN_MAX_MS and DRAIN_MAX_BYTES, so a body that ends as it should gives
+ * its socket back to the pool; one that lingers (a gateway holding the
+ * response open, SSE comments after the end) has its socket destroyed.
+ * Either way the exchange then resolves with the sink's result.
+ */
+export const DRAIN = Symbol('drain');
+
+/** How long the rest of a body past its end marker may take to end. */
+const DRAIN_MAX_MS = 250;
+/** How much of the rest of a body past its end marker is read before giving up on it. */
+const DRAIN_MAX_BYTES = 64 * 1024;
 
 /** Where a 2xx body goes, chunk by chunk. */
 export interface BodySink<T> {
   /**
    * A chunk of the body. A promise pauses the socket until it settles; a
    * throw (or rejection) aborts the request with that error; ENOUGH ends
-   * the exchange now and cancels the rest.
+   * the exchange now and cancels the rest; DRAIN ends it once the rest is
+   * drained or given up on. After ENOUGH or DRAIN no more chunks come.
    */
-  data(chunk: Buffer): void | Promise<void> | typeof ENOUGH;
+  data(chunk: Buffer): void | Promise<void> | typeof ENOUGH | typeof DRAIN;
   /** The body ended: what the exchange resolves with. May throw. */
   end(): T;
+}
+
+/**
+ * Failures of a request written at once to a kept-alive socket, before any
+ * byte of its response arrived: the race with a server closing that socket
+ * while it sat idle. Only these may be retried without counting (retries.ts);
+ * after the first response byte the server has seen the request.
+ */
+const staleSocketFailures = new WeakSet<object>();
+
+/** True when `err` is an exchange's failure on a reused socket before any response byte. */
+export function failedOnStaleSocket(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && staleSocketFailures.has(err);
 }
 
 /** Error bodies are read for the provider's message, never in full. */
@@ -84,27 +114,57 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
     let controller: Controller | undefined;
     let settled = false;
     let status = 0;
+    // No socket opened on this Agent between dispatch and the write means the
+    // request went out on a kept-alive one. (Another call's new socket in
+    // between makes this say no: the safe answer.) An Agent not from
+    // createAgent() counts nothing, and no socket is taken for reused.
+    const openedBefore = (ctx.agent as Partial<CountingAgent>).socketsOpened;
+    let reusedSocket = false;
+    let responseBegan = false;
     let headers: Headers = {};
     // Set for a non-2xx answer: its body is kept up to a cap, for the message.
     let errorBody: Buffer[] | undefined;
     let errorBytes = 0;
+    // Set once the sink returned DRAIN: the rest of the body is counted, not read.
+    let drainTimer: NodeJS.Timeout | undefined;
+    let drained = 0;
 
-    const onAbort = () => controller?.abort(signal.reason as Error);
+    // A request still waiting for a socket (the origin at its `connections`
+    // limit) has no controller yet: the call settles now, and when undici
+    // later offers it a socket, onRequestStart refuses it (below).
+    const onAbort = () => (controller ? controller.abort(signal.reason as Error) : finish(signal.reason));
     const finish = (err: unknown, value?: T) => {
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
-      if (err === undefined) resolve(value as T);
-      else reject(signal.aborted ? signal.reason : classifyFailure(err, ctx.provider));
+      if (drainTimer) clearTimeout(drainTimer);
+      if (err === undefined) return resolve(value as T);
+      if (signal.aborted) return reject(signal.reason);
+      const failure = classifyFailure(err, ctx.provider);
+      if (reusedSocket && !responseBegan && failure.code === 'CONNECTION') staleSocketFailures.add(failure);
+      reject(failure);
     };
     const errorText = () => (errorBody ? Buffer.concat(errorBody).toString('utf8') : '');
+    // The sink has its answer: resolve with it, and cancel the rest of the body.
+    const endEarly = (c: Controller) => {
+      handler.onResponseEnd();
+      c.abort(new ParleyError('ABORTED', 'the rest of the body was not needed'));
+    };
 
     const handler = {
       onRequestStart(c: Controller) {
+        // The call already left (cancelled while queued). Throwing here makes
+        // undici drop the request and keep the socket; an abort would
+        // destroy a healthy keep-alive socket.
+        if (settled) throw new ParleyError('ABORTED', 'the call was cancelled while it waited for a socket');
         controller = c;
-        if (signal.aborted) c.abort(signal.reason as Error);
+        reusedSocket = openedBefore !== undefined && (ctx.agent as CountingAgent).socketsOpened === openedBefore;
       },
       onResponseStart(c: Controller, statusCode: number, responseHeaders: Headers) {
+        responseBegan = true;
+        // An informational answer (102 Processing, 103 Early Hints) comes
+        // before the real one, with no body: only the final status counts.
+        if (statusCode < 200) return;
         status = statusCode;
         if (statusCode < 200 || statusCode >= 300) {
           headers = responseHeaders;
@@ -113,6 +173,11 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
       },
       onResponseData(c: Controller, chunk: Buffer) {
         if (settled) return;
+        if (drainTimer) {
+          drained += chunk.length;
+          if (drained > DRAIN_MAX_BYTES) endEarly(c);
+          return;
+        }
         if (errorBody) {
           errorBody.push(chunk);
           errorBytes += chunk.length;
@@ -120,7 +185,7 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
           if (errorBytes > MAX_ERROR_BODY_BYTES) c.abort(httpError(ctx, status, headers, errorText().slice(0, MAX_ERROR_BODY_BYTES)));
           return;
         }
-        let waiting: void | Promise<void> | typeof ENOUGH;
+        let waiting: ReturnType<BodySink<T>['data']>;
         try {
           waiting = sink.data(chunk);
         } catch (err) {
@@ -128,8 +193,9 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
           return;
         }
         if (waiting === ENOUGH) {
-          handler.onResponseEnd();
-          c.abort(new ParleyError('ABORTED', 'the rest of the body was not needed'));
+          endEarly(c);
+        } else if (waiting === DRAIN) {
+          drainTimer = setTimeout(() => endEarly(c), DRAIN_MAX_MS);
         } else if (waiting) {
           c.pause();
           waiting.then(

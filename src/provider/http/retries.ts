@@ -1,6 +1,6 @@
 /**
  * One provider call over HTTP: its context, and the retry loop around its
- * attempts (each attempt an `exchange`, http-exchange.ts). Retries run only
+ * attempts (each attempt an `exchange`, exchange.ts). Retries run only
  * while nothing has reached the caller, inside the call's deadline.
  */
 import type { Agent } from 'undici';
@@ -8,6 +8,7 @@ import type { TransportSettings } from '../../shared/protocol.ts';
 import type { Adapter } from '../protocols/adapter.ts';
 import type { CallSignal } from '../call-signal.ts';
 import { classifyFailure } from './classify-error.ts';
+import { failedOnStaleSocket } from './exchange.ts';
 import { backoffDelay } from './retry-after.ts';
 
 export interface CallContext {
@@ -36,7 +37,7 @@ function sleep(ms: number, signal: CallSignal): Promise<void> {
 }
 
 /**
- * Runs `attempt` until it succeeds, fails for good, or the budget runs out.
+ * Runs `attempt` until it succeeds, fails for good, or runs out of retries or time.
  * `delivered()` says whether anything already reached the caller; once it
  * has, a failure is final, because a retry would repeat what the caller saw.
  */
@@ -55,9 +56,11 @@ export async function withRetries<T>(
       const err = classifyFailure(raw, ctx.provider);
       if (!err.retryable || delivered()) throw err;
       // A keep-alive socket the server closed while it sat idle fails the
-      // request at once; that race is not the provider failing, so the first
-      // one is retried immediately and does not count.
-      if (err.code === 'CONNECTION' && !staleSocketRetried) {
+      // request at once, before any byte of a response; that race is not the
+      // provider failing, so the first one is retried immediately and does
+      // not count. Any other failure (a new socket, a response that began)
+      // counts against maxRetries: the server may have acted on the request.
+      if (!staleSocketRetried && failedOnStaleSocket(err)) {
         staleSocketRetried = true;
         ctx.onRetry?.();
         continue;

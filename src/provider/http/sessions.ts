@@ -12,15 +12,20 @@ import type { Adapter } from '../protocols/adapter.ts';
 export interface ProviderSession {
   name: string;
   adapter: Adapter;
-  agent: Agent;
+  agent: CountingAgent;
   origin: string;
   requests: number;
   retries: number;
   errors: number;
 }
 
-export function createAgent(settings: TransportSettings): Agent {
-  return new Agent({
+/** An Agent that counts the sockets it opens, so an exchange can tell whether its request went out on a kept-alive one. */
+export interface CountingAgent extends Agent {
+  socketsOpened: number;
+}
+
+export function createAgent(settings: TransportSettings): CountingAgent {
+  const agent = new Agent({
     connections: settings.connections,
     pipelining: 1,
     keepAliveTimeout: settings.keepAliveTimeoutMs,
@@ -30,7 +35,11 @@ export function createAgent(settings: TransportSettings): Agent {
     headersTimeout: 0,
     bodyTimeout: 0,
     connect: { timeout: settings.connectTimeoutMs },
-  });
+  }) as CountingAgent;
+  agent.socketsOpened = 0;
+  // undici emits 'connect' before it writes the first request on the new socket.
+  agent.on('connect', () => agent.socketsOpened++);
+  return agent;
 }
 
 export interface AgentFigures {

@@ -41,11 +41,11 @@ interface WireTurn {
 export class AnthropicAdapter implements Adapter {
   readonly kind = 'anthropic';
   readonly #ctx: ProviderContext;
-  readonly #endpoint: RequestBuilder;
+  readonly #requests: RequestBuilder;
 
   constructor(ctx: ProviderContext) {
     this.#ctx = ctx;
-    this.#endpoint = new RequestBuilder(ctx, ctx.config.baseUrl || ANTHROPIC_DEFAULT_BASE_URL, anthropicHeaders);
+    this.#requests = new RequestBuilder(ctx, ctx.config.baseUrl || ANTHROPIC_DEFAULT_BASE_URL, anthropicHeaders);
   }
 
   chatRequest(req: ChatRequest, stream: boolean): HttpRequestSpec {
@@ -65,7 +65,7 @@ export class AnthropicAdapter implements Adapter {
     }
     body.stream = stream;
     if (req.extra !== undefined) Object.assign(body, req.extra);
-    return this.#endpoint.post('v1/messages', stream ? 'text/event-stream' : 'application/json', body);
+    return this.#requests.post('v1/messages', stream ? 'text/event-stream' : 'application/json', body);
   }
 
   parseChat(body: unknown, req: ChatRequest): ChatResult {
@@ -97,7 +97,7 @@ export class AnthropicAdapter implements Adapter {
   }
 
   modelsRequest(): HttpRequestSpec {
-    return this.#endpoint.get('v1/models');
+    return this.#requests.get('v1/models');
   }
 
   parseModels(body: unknown): ModelInfo[] {

@@ -28,11 +28,11 @@ const NORMAL_FINISH = 'stop';
 export class OllamaAdapter implements Adapter {
   readonly kind = 'ollama';
   readonly #ctx: ProviderContext;
-  readonly #endpoint: RequestBuilder;
+  readonly #requests: RequestBuilder;
 
   constructor(ctx: ProviderContext) {
     this.#ctx = ctx;
-    this.#endpoint = new RequestBuilder(ctx, ctx.config.baseUrl || OLLAMA_DEFAULT_BASE_URL, bearerAuth);
+    this.#requests = new RequestBuilder(ctx, ctx.config.baseUrl || OLLAMA_DEFAULT_BASE_URL, bearerAuth);
   }
 
   chatRequest(req: ChatRequest, stream: boolean): HttpRequestSpec {
@@ -46,7 +46,7 @@ export class OllamaAdapter implements Adapter {
     if (req.seed !== undefined) options.seed = req.seed;
     if (Object.keys(options).length > 0) body.options = options;
     if (req.extra !== undefined) Object.assign(body, req.extra);
-    return this.#endpoint.post('api/chat', stream ? 'application/x-ndjson' : 'application/json', body);
+    return this.#requests.post('api/chat', stream ? 'application/x-ndjson' : 'application/json', body);
   }
 
   parseChat(body: unknown, req: ChatRequest): ChatResult {
@@ -60,7 +60,7 @@ export class OllamaAdapter implements Adapter {
   }
 
   modelsRequest(): HttpRequestSpec {
-    return this.#endpoint.get('api/tags');
+    return this.#requests.get('api/tags');
   }
 
   parseModels(body: unknown): ModelInfo[] {
@@ -69,7 +69,7 @@ export class OllamaAdapter implements Adapter {
 
   /** The root answers "Ollama is running" without touching any model. */
   healthRequest(): HttpRequestSpec {
-    return this.#endpoint.get('', '*/*');
+    return this.#requests.get('', '*/*');
   }
 
   errorMessage(status: number, bodyText: string): string {

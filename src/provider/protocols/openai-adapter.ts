@@ -30,7 +30,7 @@ const NORMAL_FINISH = 'stop';
 export class OpenAIAdapter implements Adapter {
   readonly kind = 'openai';
   readonly #ctx: ProviderContext;
-  readonly #endpoint: RequestBuilder;
+  readonly #requests: RequestBuilder;
 
   constructor(ctx: ProviderContext) {
     const baseUrl = ctx.config.baseUrl;
@@ -38,7 +38,7 @@ export class OpenAIAdapter implements Adapter {
       throw new ParleyError('CONFIG', `providers.${ctx.name}.baseUrl must be a URL such as "https://api.openai.com/v1" (got ${String(baseUrl)})`);
     }
     this.#ctx = ctx;
-    this.#endpoint = new RequestBuilder(ctx, baseUrl, bearerAuth);
+    this.#requests = new RequestBuilder(ctx, baseUrl, bearerAuth);
   }
 
   chatRequest(req: ChatRequest, stream: boolean): HttpRequestSpec {
@@ -51,7 +51,7 @@ export class OpenAIAdapter implements Adapter {
     if (req.seed !== undefined) body.seed = req.seed;
     if (req.tools !== undefined && req.tools.length > 0) body.tools = functionTools(req.tools);
     if (req.extra !== undefined) Object.assign(body, req.extra);
-    return this.#endpoint.post('chat/completions', stream ? 'text/event-stream' : 'application/json', body);
+    return this.#requests.post('chat/completions', stream ? 'text/event-stream' : 'application/json', body);
   }
 
   parseChat(body: unknown, req: ChatRequest): ChatResult {
@@ -81,7 +81,7 @@ export class OpenAIAdapter implements Adapter {
   }
 
   modelsRequest(): HttpRequestSpec {
-    return this.#endpoint.get('models');
+    return this.#requests.get('models');
   }
 
   parseModels(body: unknown): ModelInfo[] {

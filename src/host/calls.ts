@@ -4,7 +4,7 @@
  * outcome arrives on its own port and reaches the caller through its
  * StreamReader.
  */
-import type { ParleyError } from '../shared/errors.ts';
+import { ParleyError } from '../shared/errors.ts';
 import { PendingCall, type CallKind, type PendingCalls } from './pending-calls.ts';
 import { StreamReader } from './stream-reader.ts';
 
@@ -22,11 +22,11 @@ export class RequestCall<T> extends PendingCall {
   }
 
   resolve(value: unknown): void {
-    if (this.succeed()) this.#resolve(value as T);
+    if (this.end(undefined, undefined)) this.#resolve(value as T);
   }
 
-  protected failed(err: ParleyError): void {
-    this.#reject(err);
+  protected ended(err: ParleyError | undefined): void {
+    if (err) this.#reject(err);
   }
 }
 
@@ -35,13 +35,25 @@ export class StreamCall extends PendingCall {
 
   constructor(calls: PendingCalls, provider: string, model: string, timeoutMs: number, signal: AbortSignal | undefined, credits: number) {
     super(calls, 'stream', provider, model, timeoutMs, signal);
-    this.reader = new StreamReader(credits, (err) => (err ? this.fail(err, true) : this.succeed()));
+    // The worker ended the stream itself: there is nothing to tell it.
+    this.reader = new StreamReader(credits, (err) => this.end(err, undefined));
   }
 
   /** The worker took the stream; its end comes on the stream's port. */
   resolve(): void {}
 
-  protected failed(err: ParleyError, tellWorker: boolean): void {
-    this.reader.fail(err, tellWorker);
+  /** The caller left the loop early: the request is cancelled, and the call counts as done. */
+  leave(): void {
+    if (!this.settled) this.end(undefined, new ParleyError('ABORTED', 'the caller left the stream early'));
+  }
+
+  /** A stream is also told on its own port, which reaches the worker's writer directly. */
+  protected override stopWorker(reason: ParleyError): void {
+    super.stopWorker(reason);
+    this.reader.stop(reason);
+  }
+
+  protected ended(err: ParleyError | undefined): void {
+    this.reader.end(err);
   }
 }

@@ -55,10 +55,11 @@ export class FallbackRouter {
   readonly #threshold: number;
   readonly #cooldownMs: number;
 
-  constructor(defaultProvider: string, names: string[], options: BreakerOptions = {}) {
+  /** `options` as resolved at the door (every field set). */
+  constructor(defaultProvider: string, names: string[], options: Required<BreakerOptions>) {
     this.#default = defaultProvider;
-    this.#threshold = options.failureThreshold ?? 3;
-    this.#cooldownMs = options.cooldownMs ?? 30_000;
+    this.#threshold = options.failureThreshold;
+    this.#cooldownMs = options.cooldownMs;
     for (const name of names) this.#health.set(name, { consecutiveFailures: 0, successes: 0, failures: 0, openUntil: 0 });
   }
 

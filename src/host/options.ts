@@ -19,6 +19,7 @@ export interface RestartPolicy {
   backoffMaxMs?: number;
 }
 
+/** Every option has its default in RUNTIME_DEFAULTS, where it is documented. */
 export interface RuntimeOptions {
   /** Provider name -> config. At least one. */
   providers: Record<string, ProviderConfig>;
@@ -46,14 +47,14 @@ export interface RuntimeOptions {
   streamCredits?: number;
   /** Heartbeat period. @default 500 */
   heartbeatIntervalMs?: number;
-  /** A worker silent this long is declared wedged, terminated and replaced. @default 1_500 */
+  /** A worker silent this long is declared wedged, terminated and replaced. @default 1_500, and at least 3 heartbeat intervals */
   heartbeatTimeoutMs?: number;
   restart?: RestartPolicy;
   /** Fallback routing: when a provider is skipped for a cooldown. */
   breaker?: BreakerOptions;
-  /** Passed to each worker thread (e.g. maxOldGenerationSizeMb). */
+  /** Passed to each worker thread (e.g. maxOldGenerationSizeMb). @default none */
   resourceLimits?: ResourceLimits;
-  /** Extra Node flags for each worker, e.g. ['--import', './preload.js']. */
+  /** Extra Node flags for each worker, e.g. ['--import', './preload.js']. @default [] (the parent's flags, as Node filters them) */
   workerExecArgv?: string[];
   /**
    * Linux: the nice value (0-19) of the provider worker threads, so that
@@ -67,6 +68,64 @@ export interface RuntimeOptions {
   /** Pool mode: calls waiting for a worker beyond this reject with QUEUE_FULL. @default 1_024 */
   maxQueue?: number;
 }
+
+/**
+ * The default of every RuntimeOptions field, in one place. resolveRuntimeOptions
+ * applies them once, at the door; no other module defaults an option.
+ */
+export const RUNTIME_DEFAULTS = {
+  /** ms; the deadline of every call, overridable per call. */
+  timeoutMs: 120_000,
+  /** 1: one dedicated actor; more: a piscina pool. */
+  workers: 1,
+  /** Retries after the first attempt, for retryable failures only. */
+  maxRetries: 2,
+  /** ms; retry waits are random up to this, doubled with each retry (full jitter). */
+  retryBaseMs: 250,
+  /** ms; cap on one retry wait, Retry-After included. */
+  retryMaxMs: 8_000,
+  /** Sockets per provider origin. */
+  connections: 128,
+  /** ms */
+  connectTimeoutMs: 10_000,
+  /** ms; idle keep-alive sockets are closed after this, unless the server says less. */
+  keepAliveTimeoutMs: 4_000,
+  /** bytes (32 MiB); TOO_LARGE past it. */
+  maxResponseBytes: 32 * 1024 * 1024,
+  /** Event batches a stream may run ahead of its consumer. */
+  streamCredits: 16,
+  /** ms */
+  heartbeatIntervalMs: 500,
+  /** ms; raised to 3 heartbeat intervals when the interval is longer than a third of it. */
+  heartbeatTimeoutMs: 1_500,
+  restart: {
+    /** Crashes tolerated inside the window before the runtime is 'failed'. */
+    maxRestarts: 5,
+    /** ms */
+    windowMs: 60_000,
+    /** ms; first restart delay, doubled with each crash in the window (actor mode). */
+    backoffBaseMs: 50,
+    /** ms */
+    backoffMaxMs: 2_000,
+  },
+  breaker: {
+    /** Consecutive provider failures that open a provider's breaker. */
+    failureThreshold: 3,
+    /** ms a provider with an open breaker is skipped. */
+    cooldownMs: 30_000,
+  },
+  /** Node flags added to each worker thread's. */
+  workerExecArgv: [] as readonly string[],
+  /** Linux nice value of each worker thread (0: left as it is). */
+  workerNice: 0,
+  /** Pool mode: calls one worker runs at once. */
+  concurrencyPerWorker: 256,
+  /** Pool mode: calls waiting for a worker before QUEUE_FULL. */
+  maxQueue: 1_024,
+} as const;
+
+/** ms; how long shutdown() lets calls in flight finish when no graceMs is given. */
+export const SHUTDOWN_GRACE_MS = 5_000;
 
 export interface ResolvedOptions {
   providers: Record<string, ProviderConfig>;
@@ -152,12 +211,19 @@ export function resolveRuntimeOptions(options: unknown): ResolvedOptions {
   if (!(defaultProvider in providers)) {
     fail(`options.defaultProvider must be one of ${names.join(', ')} (got ${JSON.stringify(o.defaultProvider)})`);
   }
-  const heartbeatIntervalMs = integer(o.heartbeatIntervalMs, 'heartbeatIntervalMs', 500, 10, MAX_TIMER_MS);
-  const heartbeatTimeoutMs = integer(o.heartbeatTimeoutMs, 'heartbeatTimeoutMs', Math.max(1_500, heartbeatIntervalMs * 3), heartbeatIntervalMs, MAX_TIMER_MS);
+  const d = RUNTIME_DEFAULTS;
+  const heartbeatIntervalMs = integer(o.heartbeatIntervalMs, 'heartbeatIntervalMs', d.heartbeatIntervalMs, 10, MAX_TIMER_MS);
+  const heartbeatTimeoutMs = integer(
+    o.heartbeatTimeoutMs,
+    'heartbeatTimeoutMs',
+    Math.max(d.heartbeatTimeoutMs, heartbeatIntervalMs * 3),
+    heartbeatIntervalMs,
+    MAX_TIMER_MS,
+  );
   if (o.restart !== undefined && (typeof o.restart !== 'object' || o.restart === null)) fail('options.restart must be an object');
-  const r = o.restart ?? {};
+  const r: RestartPolicy = o.restart ?? {};
   if (o.breaker !== undefined && (typeof o.breaker !== 'object' || o.breaker === null)) fail('options.breaker must be an object');
-  const b = o.breaker ?? {};
+  const b: BreakerOptions = o.breaker ?? {};
   if (o.workerExecArgv !== undefined && (!Array.isArray(o.workerExecArgv) || o.workerExecArgv.some((a) => typeof a !== 'string'))) {
     fail('options.workerExecArgv must be an array of strings');
   }
@@ -167,34 +233,34 @@ export function resolveRuntimeOptions(options: unknown): ResolvedOptions {
   return {
     providers,
     defaultProvider,
-    timeoutMs: integer(o.timeoutMs, 'timeoutMs', 120_000, 1, MAX_TIMER_MS),
-    workers: integer(o.workers, 'workers', 1, 1, 256),
+    timeoutMs: integer(o.timeoutMs, 'timeoutMs', d.timeoutMs, 1, MAX_TIMER_MS),
+    workers: integer(o.workers, 'workers', d.workers, 1, 256),
     transport: {
-      maxRetries: integer(o.maxRetries, 'maxRetries', 2, 0, 100),
-      retryBaseMs: integer(o.retryBaseMs, 'retryBaseMs', 250, 0, MAX_TIMER_MS),
-      retryMaxMs: integer(o.retryMaxMs, 'retryMaxMs', 8_000, 0, MAX_TIMER_MS),
-      maxResponseBytes: integer(o.maxResponseBytes, 'maxResponseBytes', 32 * 1024 * 1024, 1),
-      connections: integer(o.connections, 'connections', 128, 1, 65_536),
-      connectTimeoutMs: integer(o.connectTimeoutMs, 'connectTimeoutMs', 10_000, 1, MAX_TIMER_MS),
-      keepAliveTimeoutMs: integer(o.keepAliveTimeoutMs, 'keepAliveTimeoutMs', 4_000, 1, MAX_TIMER_MS),
-      streamCredits: integer(o.streamCredits, 'streamCredits', 16, 1, 1_000_000),
+      maxRetries: integer(o.maxRetries, 'maxRetries', d.maxRetries, 0, 100),
+      retryBaseMs: integer(o.retryBaseMs, 'retryBaseMs', d.retryBaseMs, 0, MAX_TIMER_MS),
+      retryMaxMs: integer(o.retryMaxMs, 'retryMaxMs', d.retryMaxMs, 0, MAX_TIMER_MS),
+      maxResponseBytes: integer(o.maxResponseBytes, 'maxResponseBytes', d.maxResponseBytes, 1),
+      connections: integer(o.connections, 'connections', d.connections, 1, 65_536),
+      connectTimeoutMs: integer(o.connectTimeoutMs, 'connectTimeoutMs', d.connectTimeoutMs, 1, MAX_TIMER_MS),
+      keepAliveTimeoutMs: integer(o.keepAliveTimeoutMs, 'keepAliveTimeoutMs', d.keepAliveTimeoutMs, 1, MAX_TIMER_MS),
+      streamCredits: integer(o.streamCredits, 'streamCredits', d.streamCredits, 1, 1_000_000),
     },
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     restart: {
-      maxRestarts: integer(r.maxRestarts, 'restart.maxRestarts', 5, 0, 1_000_000),
-      windowMs: integer(r.windowMs, 'restart.windowMs', 60_000, 1, MAX_TIMER_MS),
-      backoffBaseMs: integer(r.backoffBaseMs, 'restart.backoffBaseMs', 50, 0, MAX_TIMER_MS),
-      backoffMaxMs: integer(r.backoffMaxMs, 'restart.backoffMaxMs', 2_000, 0, MAX_TIMER_MS),
+      maxRestarts: integer(r.maxRestarts, 'restart.maxRestarts', d.restart.maxRestarts, 0, 1_000_000),
+      windowMs: integer(r.windowMs, 'restart.windowMs', d.restart.windowMs, 1, MAX_TIMER_MS),
+      backoffBaseMs: integer(r.backoffBaseMs, 'restart.backoffBaseMs', d.restart.backoffBaseMs, 0, MAX_TIMER_MS),
+      backoffMaxMs: integer(r.backoffMaxMs, 'restart.backoffMaxMs', d.restart.backoffMaxMs, 0, MAX_TIMER_MS),
     },
     breaker: {
-      failureThreshold: integer(b.failureThreshold, 'breaker.failureThreshold', 3, 1, 1_000_000),
-      cooldownMs: integer(b.cooldownMs, 'breaker.cooldownMs', 30_000, 0, MAX_TIMER_MS),
+      failureThreshold: integer(b.failureThreshold, 'breaker.failureThreshold', d.breaker.failureThreshold, 1, 1_000_000),
+      cooldownMs: integer(b.cooldownMs, 'breaker.cooldownMs', d.breaker.cooldownMs, 0, MAX_TIMER_MS),
     },
     resourceLimits: o.resourceLimits,
-    workerExecArgv: o.workerExecArgv ?? [],
-    workerNice: integer(o.workerNice, 'workerNice', 0, 0, 19),
-    concurrencyPerWorker: integer(o.concurrencyPerWorker, 'concurrencyPerWorker', 256, 1, 1_000_000),
-    maxQueue: integer(o.maxQueue, 'maxQueue', 1_024, 0, 100_000_000),
+    workerExecArgv: o.workerExecArgv ?? [...d.workerExecArgv],
+    workerNice: integer(o.workerNice, 'workerNice', d.workerNice, 0, 19),
+    concurrencyPerWorker: integer(o.concurrencyPerWorker, 'concurrencyPerWorker', d.concurrencyPerWorker, 1, 1_000_000),
+    maxQueue: integer(o.maxQueue, 'maxQueue', d.maxQueue, 0, 100_000_000),
   };
 }

@@ -1,8 +1,9 @@
 /**
  * Every call in flight lives in one map, keyed by call id, with the worker
- * it runs on. Whatever happens (result, error, deadline, abort, worker
- * death, shutdown) goes through `settle`, which runs at most once per call
- * and clears the call's timer and abort listener.
+ * it runs on. However a call ends (result, error, deadline, abort, worker
+ * death, shutdown) it ends through `PendingCall.end`, which runs at most
+ * once per call, clears the call's timer and abort listener, and is the one
+ * place that tells a worker to stop a call.
  *
  * A call is one object: its deadline timer gets the call as its argument
  * and its abort listener is the call itself (`handleEvent`), so opening a
@@ -11,15 +12,15 @@
  */
 import { ParleyError } from '../shared/errors.ts';
 
-/** How the owner of the calls (the Runtime) hears about them. */
-export interface CallHooks {
-  /**
-   * A call is failing, before it settles; `fromWorker` when the worker itself
-   * reported the failure. Returns whether the worker was told to stop it.
-   */
-  failing(call: PendingCall, err: ParleyError, fromWorker: boolean): boolean;
-  /** Runs once, when the call settles either way. */
-  settled(call: PendingCall, err: ParleyError | undefined): void;
+/** Who runs the calls: told to stop one that the host gave up on. */
+export interface CallCanceller {
+  /** Cooperative cancel: the worker running `call` aborts its HTTP request and frees its socket. */
+  cancel(call: PendingCall, reason: ParleyError): void;
+}
+
+/** Who keeps score of what providers did (the fallback router's breaker). */
+export interface OutcomeRecorder {
+  record(provider: string, err: ParleyError | undefined): void;
 }
 
 export type CallKind = 'chat' | 'stream' | 'models' | 'health';
@@ -32,7 +33,7 @@ export abstract class PendingCall {
   readonly model: string | undefined;
   readonly deadlineAt: number;
   readonly timeoutMs: number;
-  /** Worker the call was sent to (undefined while it waits for one). */
+  /** Worker the call was placed on (undefined while it waits for one). */
   workerId: number | undefined = undefined;
   readonly #calls: PendingCalls;
   readonly #signal: AbortSignal | undefined;
@@ -71,37 +72,28 @@ export abstract class PendingCall {
         return `health of "${this.provider}"`;
     }
   }
-  /** The worker answered. */
+
+  /** The worker answered (a stream: the worker took it; its end comes on its own port). */
   abstract resolve(value: unknown): void;
-  /** The call failed (after the hooks heard of it); `tellWorker` when the worker was told to stop it. */
-  protected abstract failed(err: ParleyError, tellWorker: boolean): void;
 
-  /** The worker, or the way to it, failed the call. */
+  /** The worker failed the call, or no worker could take it: nothing runs it any more. */
   reject(err: unknown): void {
-    this.fail(asParleyError(err), true);
+    this.end(asParleyError(err), undefined);
   }
 
-  /** Fail the call (first settle wins); `fromWorker` when the worker itself reported the failure. */
-  fail(err: ParleyError, fromWorker = false): void {
-    if (this.#settled) return;
-    const tellWorker = this.#calls.hooks.failing(this, err, fromWorker);
-    this.failed(err, tellWorker);
-    this.#settle(err);
-  }
-
-  /** Settle as a success; false when the call had already settled. */
-  succeed(): boolean {
-    return this.#settle(undefined);
+  /** The host gives up on the call (deadline, abort, shutdown): the worker is told to stop it. */
+  abandon(err: ParleyError): void {
+    this.end(err, err);
   }
 
   /** The caller's AbortSignal fired. */
   handleEvent(): void {
-    this.fail(abortError(this.#signal!));
+    this.abandon(abortError(this.#signal!));
   }
 
   timedOut(): void {
     const elapsed = Date.now() - this.#started;
-    this.fail(
+    this.abandon(
       new ParleyError(
         'TIMEOUT',
         `${this.describe()}: ${this.#calls.size} calls in flight timed out after ${this.timeoutMs} ms (${elapsed} ms elapsed)`,
@@ -109,14 +101,30 @@ export abstract class PendingCall {
     );
   }
 
-  #settle(err: ParleyError | undefined): boolean {
+  /**
+   * The one way a call ends; the first end wins and later ones return false.
+   * `err` is the outcome for the caller (undefined: success). `stop`, when
+   * set, is the reason given to a worker that may still be running the call;
+   * undefined when the worker ended the call itself or is gone.
+   */
+  protected end(err: ParleyError | undefined, stop: ParleyError | undefined): boolean {
     if (this.#settled) return false;
     this.#settled = true;
     clearTimeout(this.#timer);
     this.#signal?.removeEventListener('abort', this);
+    if (stop) this.stopWorker(stop);
+    this.ended(err);
     this.#calls.release(this, err);
     return true;
   }
+
+  /** Tells the worker running this call to stop it (the caller is not kept waiting for that). */
+  protected stopWorker(reason: ParleyError): void {
+    this.#calls.canceller.cancel(this, reason);
+  }
+
+  /** Hands the outcome to the caller. */
+  protected abstract ended(err: ParleyError | undefined): void;
 }
 
 function expire(call: PendingCall): void {
@@ -124,17 +132,29 @@ function expire(call: PendingCall): void {
 }
 
 export class PendingCalls {
-  readonly hooks: CallHooks;
+  readonly canceller: CallCanceller;
+  readonly #recorder: OutcomeRecorder;
   #nextId = 1;
   readonly #calls = new Map<number, PendingCall>();
   #emptyWaiters: (() => void)[] = [];
+  #completed = 0;
+  #failed = 0;
 
-  constructor(hooks: CallHooks) {
-    this.hooks = hooks;
+  constructor(canceller: CallCanceller, recorder: OutcomeRecorder) {
+    this.canceller = canceller;
+    this.#recorder = recorder;
   }
 
   get size(): number {
     return this.#calls.size;
+  }
+  /** Calls that ended well. */
+  get completed(): number {
+    return this.#completed;
+  }
+  /** Calls that ended with an error. */
+  get failed(): number {
+    return this.#failed;
   }
 
   /** Called by a new PendingCall: its id. */
@@ -144,22 +164,37 @@ export class PendingCalls {
     return id;
   }
 
-  /** Called once by a settling call. */
+  /** Called once by an ending call. */
   release(call: PendingCall, err: ParleyError | undefined): void {
     this.#calls.delete(call.id);
-    this.hooks.settled(call, err);
+    if (err) this.#failed++;
+    else this.#completed++;
+    // The breaker counts what providers did with chats and streams.
+    if (call.kind === 'chat' || call.kind === 'stream') this.#recorder.record(call.provider, err);
     if (this.#calls.size === 0) this.#notifyEmpty();
   }
 
-  /** Fails every call matching `filter` (all when omitted). */
-  failAll(err: (call: PendingCall) => ParleyError, filter: (call: PendingCall) => boolean = () => true): number {
+  /** The worker died: its calls fail with `err` (there is nothing left to stop). Returns how many. */
+  rejectOn(workerId: number, err: ParleyError): number {
     let count = 0;
     for (const call of [...this.#calls.values()]) {
-      if (!filter(call)) continue;
-      call.fail(err(call));
+      if (call.workerId !== workerId) continue;
+      call.reject(err);
       count++;
     }
     return count;
+  }
+
+  /** Every call fails with `err`, with nothing to stop: its thread is gone or about to be. */
+  rejectAll(err: ParleyError): void {
+    for (const call of [...this.#calls.values()]) call.reject(err);
+  }
+
+  /** The host gives up on every call (workers are told to stop them). Returns how many. */
+  abandonAll(err: ParleyError): number {
+    const calls = [...this.#calls.values()];
+    for (const call of calls) call.abandon(err);
+    return calls.length;
   }
 
   /** Resolves when no call is in flight, or after `ms`. */

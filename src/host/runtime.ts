@@ -9,27 +9,17 @@ import { ActorTransport } from './transport/actor-transport.ts';
 import { installErrorTransfer } from '../wire/error-transfer.ts';
 import { openConversation, type Conversation, type ConversationInit } from '../conversation/conversation.ts';
 import { ParleyError } from '../shared/errors.ts';
-import { resolveRuntimeOptions, type ResolvedOptions, type RuntimeOptions } from './options.ts';
-import { abortError, PendingCalls, type CallKind } from './pending-calls.ts';
+import { resolveRuntimeOptions, SHUTDOWN_GRACE_MS, type ResolvedOptions, type RuntimeOptions } from './options.ts';
+import { abortError, type CallKind } from './pending-calls.ts';
 import { PoolTransport } from './transport/pool-transport.ts';
-import type { WorkerStats } from '../shared/protocol.ts';
 import { validateCallOptions, validateChatRequest } from './request-validation.ts';
 import { FallbackRouter, type OpenedStream, type ProviderHealthStats } from './fallback-router.ts';
 import { RequestCall, StreamCall } from './calls.ts';
 import type { CallOptions, ChatRequest, ChatResult, HealthReport, ModelInfo, StreamEvent } from '../shared/types.ts';
-import type { TransportHooks, CrashRecord, Work, WorkerTransport } from './transport/worker-transport.ts';
+import type { WorkerStats } from '../shared/protocol.ts';
+import type { CrashRecord, RuntimeEvents, RuntimeState, ShutdownReport, Work, WorkerTransport } from './transport/worker-transport.ts';
 
-export type RuntimeState = 'running' | 'restarting' | 'failed' | 'draining' | 'closed';
-
-export interface ShutdownReport {
-  /** Calls in flight at shutdown that finished within the grace time. */
-  drained: number;
-  /** Calls still in flight when the grace time ran out, failed with SHUTDOWN. */
-  aborted: number;
-  /** True when a worker did not exit by itself and had to be terminated. */
-  forced: boolean;
-  durationMs: number;
-}
+export type { RuntimeEvents, RuntimeState, ShutdownReport };
 
 export interface RuntimeStats {
   state: RuntimeState;
@@ -42,69 +32,21 @@ export interface RuntimeStats {
   providers: ProviderHealthStats[];
 }
 
-export interface RuntimeEvents {
-  'worker-started': [{ workerId: number }];
-  /** failedCalls: the calls failed with WORKER_CRASHED (known in actor mode; the pool fails them as piscina reports them). */
-  'worker-crashed': [{ workerId: number; reason: string; failedCalls?: number }];
-  'worker-restarted': [{ workerId: number; restarts: number }];
-  failed: [{ reason: string }];
-}
-
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #options: ResolvedOptions;
-  readonly #pending: PendingCalls;
-  readonly #backend: WorkerTransport;
+  readonly #transport: WorkerTransport;
   readonly #router: FallbackRouter;
-  #draining = false;
-  #closed = false;
-  #shutdown: Promise<ShutdownReport> | undefined;
-  #completed = 0;
-  #failed = 0;
 
   /** Use createRuntime(). */
   constructor(options: ResolvedOptions) {
     super();
     this.#options = options;
     this.#router = new FallbackRouter(options.defaultProvider, Object.keys(options.providers), options.breaker);
-    this.#pending = new PendingCalls({
-      failing: (call, err, fromWorker) => {
-        // The worker stops the HTTP request and frees its socket; the caller
-        // is not kept waiting for that. A dead worker, or one that reported
-        // the failure itself, has nothing to stop.
-        const tellWorker = !fromWorker && err.code !== 'WORKER_CRASHED';
-        if (tellWorker) this.#backend.cancel(call, err);
-        return tellWorker;
-      },
-      settled: (call, err) => {
-        if (err) this.#failed++;
-        else this.#completed++;
-        // The breaker counts what providers did with chats and streams.
-        if (call.kind === 'chat' || call.kind === 'stream') this.#router.record(call.provider, err);
-      },
-    });
-    const hooks: TransportHooks = {
-      started: (workerId) => this.emit('worker-started', { workerId }),
-      crashed: (workerId, reason, failedCalls) =>
-        this.emit('worker-crashed', failedCalls === undefined ? { workerId, reason } : { workerId, reason, failedCalls }),
-      restarted: (workerId) => this.emit('worker-restarted', { workerId, restarts: this.#backend.restarts }),
-      failed: (reason) => this.emit('failed', { reason }),
-    };
-    this.#backend =
-      options.workers > 1
-        ? new PoolTransport(options, hooks)
-        : new ActorTransport(options, hooks, (workerId, err) =>
-            this.#pending.failAll(
-              () => err,
-              (call) => call.workerId === workerId,
-            ),
-          );
+    this.#transport = options.workers > 1 ? new PoolTransport(options, this, this.#router) : new ActorTransport(options, this, this.#router);
   }
 
   get state(): RuntimeState {
-    if (this.#closed) return 'closed';
-    if (this.#draining) return 'draining';
-    const state = this.#backend.state;
-    return state === 'closed' ? 'draining' : state;
+    return this.#transport.state;
   }
 
   chat(req: ChatRequest, opts?: CallOptions): Promise<ChatResult> {
@@ -118,15 +60,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
-    // One provider (the common case): no fallback loop and no budget to share.
+    // One provider (the common case): no fallback loop and no deadline to share.
     if (route.length === 1) {
       const provider = route[0]!;
-      const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
-      return this.#call<ChatResult>('chat', provider, request.model, timeoutMs, options.signal, { kind: 'chat', provider, req: request });
+      return this.#call<ChatResult>('chat', provider, request.model, this.#timeoutOf(options), options.signal, { kind: 'chat', provider, req: request });
     }
-    const budget = this.#budget(options);
+    const deadline = this.#sharedDeadline(options);
     return this.#router.run(route, (provider) => {
-      const left = budget();
+      const left = deadline();
       return this.#call<ChatResult>('chat', provider, request.model, left.timeoutMs!, left.signal, { kind: 'chat', provider, req: request });
     });
   }
@@ -137,8 +78,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       const request = validateChatRequest(req);
       const options = validateCallOptions(opts);
       const route = this.#router.route(request.provider);
-      const budget = this.#budget(options);
-      return this.#router.stream(route, (provider) => this.#openStream(provider, request, budget()));
+      const deadline = this.#sharedDeadline(options);
+      return this.#router.stream(route, (provider) => this.#openStream(provider, request, deadline()));
     } catch (err) {
       return failedStream(err);
     }
@@ -153,7 +94,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#call<ModelInfo[]>('models', name, undefined, options.timeoutMs ?? this.#options.timeoutMs, options.signal, { kind: 'models', provider: name });
+    return this.#call<ModelInfo[]>('models', name, undefined, this.#timeoutOf(options), options.signal, { kind: 'models', provider: name });
   }
 
   /** Probes one provider, or all of them; a provider being down is a report, not an error. */
@@ -161,7 +102,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   health(provider?: undefined, opts?: CallOptions): Promise<HealthReport[]>;
   async health(provider?: string, opts?: CallOptions): Promise<HealthReport | HealthReport[]> {
     const options = validateCallOptions(opts);
-    const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
+    const timeoutMs = this.#timeoutOf(options);
     const names = provider === undefined ? Object.keys(this.#options.providers) : [this.#router.single(provider)];
     const reports = await Promise.all(
       names.map((name) =>
@@ -185,46 +126,40 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   async stats(): Promise<RuntimeStats> {
-    const workers: WorkerStats[] = this.#closed ? [] : await this.#backend.stats();
+    const transport = this.#transport;
+    const workers = await transport.stats();
     const out: RuntimeStats = {
       state: this.state,
-      inFlight: this.#pending.size,
-      completed: this.#completed,
-      failed: this.#failed,
-      restarts: this.#backend.restarts,
+      inFlight: transport.calls.size,
+      completed: transport.calls.completed,
+      failed: transport.calls.failed,
+      restarts: transport.restarts,
       workers,
       providers: this.#router.stats(),
     };
-    const lastCrash = this.#backend.lastCrash;
+    const lastCrash = transport.lastCrash;
     if (lastCrash) out.lastCrash = lastCrash;
     return out;
   }
 
   /** Leaves the failed state: forgets the crash history and starts a fresh worker. */
   restart(): void {
-    if (this.#draining || this.#closed) throw new ParleyError('SHUTDOWN', 'the runtime is shut down');
-    this.#backend.restart();
+    this.#transport.restart();
   }
 
   /**
    * The explicit graceful message: refuse new calls, let the ones in flight
-   * finish within graceMs, abort the rest, close every Agent and let the
-   * worker exit by itself (terminate only as a fallback). Idempotent.
+   * finish within graceMs (default 5 s), abort the rest, close every Agent
+   * and let the worker exit by itself (terminate only as a fallback).
+   * Idempotent: a second call returns the same report.
    */
   shutdown(opts: { graceMs?: number } = {}): Promise<ShutdownReport> {
-    this.#shutdown ??= this.#doShutdown(opts.graceMs ?? 5_000);
-    return this.#shutdown;
+    return this.#transport.close(opts.graceMs ?? SHUTDOWN_GRACE_MS);
   }
 
-  async #doShutdown(graceMs: number): Promise<ShutdownReport> {
-    const started = performance.now();
-    this.#draining = true;
-    const inFlight = this.#pending.size;
-    await this.#pending.whenEmpty(graceMs);
-    const aborted = this.#pending.failAll(() => new ParleyError('SHUTDOWN', `the runtime shut down before the call finished (grace ${graceMs} ms)`));
-    const { forced } = await this.#backend.close(Math.max(100, graceMs - (performance.now() - started)));
-    this.#closed = true;
-    return { drained: inFlight - aborted, aborted, forced, durationMs: Math.round(performance.now() - started) };
+  /** A call's own timeoutMs, or the runtime's. */
+  #timeoutOf(options: CallOptions): number {
+    return options.timeoutMs ?? this.#options.timeoutMs;
   }
 
   /**
@@ -232,8 +167,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * gets what is left of it, not a fresh timeoutMs. The clock starts with the
    * first attempt (a stream starts when it is first read).
    */
-  #budget(options: CallOptions): () => CallOptions {
-    const timeoutMs = options.timeoutMs ?? this.#options.timeoutMs;
+  #sharedDeadline(options: CallOptions): () => CallOptions {
+    const timeoutMs = this.#timeoutOf(options);
     let deadlineAt: number | undefined;
     return () => {
       deadlineAt ??= Date.now() + timeoutMs;
@@ -244,7 +179,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   #admit(): void {
-    if (this.#draining || this.#closed) throw new ParleyError('SHUTDOWN', 'the runtime is shutting down or shut down; no new calls are taken');
+    const state = this.#transport.state;
+    if (state === 'draining' || state === 'closed') throw new ParleyError('SHUTDOWN', 'the runtime is shutting down or shut down; no new calls are taken');
   }
 
   /** Runs one request/response call on a worker with its deadline and signal. */
@@ -255,23 +191,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       return Promise.reject(err);
     }
     if (signal?.aborted) return Promise.reject(abortError(signal));
-    const call = new RequestCall<T>(this.#pending, kind, provider, model, timeoutMs, signal);
-    this.#backend.dispatch(call, work);
+    const call = new RequestCall<T>(this.#transport.calls, kind, provider, model, timeoutMs, signal);
+    this.#transport.dispatch(call, work);
     return call.promise;
   }
 
   #openStream(provider: string, request: ChatRequest, opts: CallOptions): OpenedStream {
     this.#admit();
     if (opts.signal?.aborted) throw abortError(opts.signal);
-    const timeoutMs = opts.timeoutMs ?? this.#options.timeoutMs;
-    const call = new StreamCall(this.#pending, provider, request.model, timeoutMs, opts.signal, this.#options.transport.streamCredits);
-    this.#backend.dispatch(call, { kind: 'stream', provider, req: request, port: call.reader.remotePort });
+    const call = new StreamCall(this.#transport.calls, provider, request.model, this.#timeoutOf(opts), opts.signal, this.#options.transport.streamCredits);
+    this.#transport.dispatch(call, { kind: 'stream', provider, req: request, port: call.reader.remotePort });
     return {
       next: () => call.reader.next(),
-      leave: () => {
-        call.reader.cancel(new ParleyError('ABORTED', 'the caller left the stream early'));
-        call.succeed();
-      },
+      leave: () => call.leave(),
     };
   }
 }

@@ -36,18 +36,18 @@ export class StreamReader {
     port1.on('message', (msg: StreamToHost) => this.#receive(msg));
   }
 
-  /** Ends the stream from the host side (deadline, abort, worker crash, shutdown). */
-  fail(err: ParleyError, tellWorker: boolean): void {
-    if (this.#finished) return;
-    if (tellWorker) this.#send({ type: 'cancel', reason: toWireError(err) });
-    this.#error = err;
-    this.#finish();
+  /** Tells the worker's end to stop sending (deadline, abort, shutdown, the consumer left). */
+  stop(reason: ParleyError): void {
+    if (!this.#finished) this.#send({ type: 'cancel', reason: toWireError(reason) });
   }
 
-  /** The consumer left early: cancel the worker's request quietly. */
-  cancel(reason: ParleyError): void {
-    if (this.#finished) return;
-    this.#send({ type: 'cancel', reason: toWireError(reason) });
+  /**
+   * Ends the stream from the host side: with `err` for the consumer, or
+   * quietly. A stream whose result has arrived is left for the consumer to read.
+   */
+  end(err: ParleyError | undefined): void {
+    if (this.#finished || this.#result) return;
+    if (err) this.#error = err;
     this.#finish();
   }
 

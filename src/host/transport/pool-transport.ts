@@ -1,115 +1,71 @@
 /**
  * workers > 1. N provider workers as a piscina pool behind the same Runtime
  * API. Piscina places each call on the least-busy thread and replaces a
- * thread that dies; parley adds what piscina lacks: a bounded queue whose
- * entries can be aborted, cooperative cancel (piscina's own abort would
- * terminate a thread running other calls), heartbeats that catch a wedged
- * thread, restart intensity, and a graceful close of every thread's Agents.
+ * thread that dies at once; parley adds what piscina lacks: a bounded queue
+ * whose entries can be aborted, cooperative cancel (piscina's own abort would
+ * terminate a thread running other calls), and a graceful close of every
+ * thread's Agents. Heartbeats, cancels, stats and close travel on a
+ * BroadcastChannel, since piscina gives no way to address one thread.
  */
 import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import { Piscina } from 'piscina';
-
-/** Piscina does not export its balancer's worker type: this is the part of it parley reads. */
-type PiscinaWorker = Parameters<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer'] & {}>[1][number];
 import { ParleyError } from '../../shared/errors.ts';
 import { fromWireError, toWireError } from '../../shared/error-wire.ts';
-import type { ResolvedOptions } from '../options.ts';
 import type { PendingCall } from '../pending-calls.ts';
 import type { PoolControl, PoolInit, PoolReply, PoolTask, WorkerStats } from '../../shared/protocol.ts';
-import { RestartIntensity } from './restart-intensity.ts';
-import type { TransportHooks, TransportState, CrashRecord, Work, WorkerTransport } from './worker-transport.ts';
 import { workerExecArgv, workerScript } from './worker-entry.ts';
+import { WorkerTransport, type Work } from './worker-transport.ts';
 
-/** How long a new thread may take to load before its silence counts as a wedge. */
-const STARTUP_ALLOWANCE_MS = 15_000;
-const STATS_DEADLINE_MS = 1_000;
+/** Piscina does not export its balancer's types: these are the parts parley reads. */
+type Balancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
+type PiscinaTask = Parameters<Balancer>[0];
+type PiscinaWorker = Parameters<Balancer>[1][number];
+
+/**
+ * A task carries its PendingCall under piscina's queue-options symbol, the
+ * one property piscina hands from a task to the balancer (structured clone
+ * leaves symbol keys behind): so the balancer knows which call it places on
+ * which thread, and a thread's death fails exactly its calls.
+ */
+const CALL = Piscina.queueOptionsSymbol;
+
 const CLOSE_REPEAT_MS = 100;
 
 interface Queued {
   call: PendingCall;
   work: Work;
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
 }
 
-interface Thread {
-  worker: Worker;
-  lastBeat: number;
-  /** Its first heartbeat arrived: it runs parley's code (and 'worker-started' was told). */
-  answered: boolean;
-  /** It replaced a thread that died. */
-  replacement: boolean;
-}
-
-export class PoolTransport implements WorkerTransport {
-  readonly #options: ResolvedOptions;
-  readonly #hooks: TransportHooks;
+export class PoolTransport extends WorkerTransport {
   readonly #control: BroadcastChannel;
   readonly #channelName = `parley-pool-${randomUUID()}`;
-  #pool: Piscina<PoolTask, PoolReply>;
-  readonly #threads = new Map<number, Thread>();
-  /** Threads declared dead (exited, or wedged and being terminated): never given another call. */
-  readonly #condemned = new Set<number>();
-  readonly #earlyBeats = new Map<number, number>();
+  #pool!: Piscina<PoolTask, PoolReply>;
+  /** The current pool's destruction, once begun: piscina's destroy() must not run twice at once. */
+  #poolDestroyed: Promise<void> | undefined;
+  readonly #threads = new Map<number, Worker>();
+  /** Threads that beat before piscina announced them: their beat counts once they are adopted. */
+  readonly #earlyBeats = new Set<number>();
   #queue: Queued[] = [];
   #running = 0;
-  #state: TransportState = 'running';
-  #restarts = 0;
-  readonly #budget: RestartIntensity;
-  #lastCrash: CrashRecord | undefined;
   #statsSeq = 0;
   /** Threads started by the current pool: beyond `workers`, each is a replacement. */
   #spawned = 0;
   readonly #statsWaiters = new Map<number, (stats: WorkerStats) => void>();
   readonly #closedWaiters = new Set<(workerId: number) => void>();
-  readonly #timer: NodeJS.Timeout;
 
-  constructor(options: ResolvedOptions, hooks: TransportHooks) {
-    this.#options = options;
-    this.#hooks = hooks;
-    this.#budget = new RestartIntensity(options.restart);
+  /** Starts the pool's threads at once. */
+  constructor(...args: ConstructorParameters<typeof WorkerTransport>) {
+    super(...args);
     this.#control = new BroadcastChannel(this.#channelName);
     this.#control.unref();
     this.#control.onmessage = (event) => this.#onControl((event as unknown as { data: PoolControl }).data);
-    this.#pool = this.#createPool();
-    this.#timer = setInterval(() => this.#checkHeartbeats(), options.heartbeatIntervalMs).unref();
+    this.start();
   }
 
   /** Calls the pool runs at once; I/O-bound calls share a thread well. */
   get #capacity(): number {
-    return this.#options.workers * this.#options.concurrencyPerWorker;
-  }
-
-  get state(): TransportState {
-    return this.#state;
-  }
-  get restarts(): number {
-    return this.#restarts;
-  }
-  get lastCrash(): CrashRecord | undefined {
-    return this.#lastCrash;
-  }
-
-  dispatch(call: PendingCall, work: Work): void {
-    this.#dispatch(call, work).then(
-      (value) => call.resolve(value),
-      (err: unknown) => call.reject(err),
-    );
-  }
-
-  #dispatch(call: PendingCall, work: Work): Promise<unknown> {
-    if (this.#state === 'failed') return Promise.reject(this.#budget.failedError());
-    if (this.#state === 'closed') return Promise.reject(new ParleyError('SHUTDOWN', 'the runtime is shut down'));
-    if (this.#running < this.#capacity) return this.#run(call, work);
-    if (this.#queue.length >= this.#options.maxQueue) {
-      return Promise.reject(
-        new ParleyError('QUEUE_FULL', `the call queue is full (${this.#queue.length} waiting, ${this.#running} running, maxQueue ${this.#options.maxQueue})`, {
-          retryable: true,
-        }),
-      );
-    }
-    return new Promise((resolve, reject) => this.#queue.push({ call, work, resolve, reject }));
+    return this.options.workers * this.options.concurrencyPerWorker;
   }
 
   cancel(call: PendingCall, reason: ParleyError): void {
@@ -122,12 +78,45 @@ export class PoolTransport implements WorkerTransport {
     this.#post({ type: 'cancel', callId: call.id, reason: toWireError(reason) });
   }
 
-  async stats(): Promise<WorkerStats[]> {
+  protected start(): void {
+    this.#spawned = 0;
+    this.#poolDestroyed = undefined;
+    this.#pool = this.#createPool();
+  }
+
+  /** Piscina has already started the replacement: the backoff does not apply, the intensity's bound does. */
+  protected replace(): void {}
+
+  protected deliver(call: PendingCall, work: Work): void {
+    if (this.#running < this.#capacity) return this.#run(call, work);
+    if (this.#queue.length >= this.options.maxQueue) {
+      const { maxQueue } = this.options;
+      return call.reject(
+        new ParleyError('QUEUE_FULL', `the call queue is full (${this.#queue.length} waiting, ${this.#running} running, maxQueue ${maxQueue})`, {
+          retryable: true,
+        }),
+      );
+    }
+    this.#queue.push({ call, work });
+  }
+
+  protected refuseWaiting(err: ParleyError): void {
+    for (const q of this.#queue.splice(0)) q.call.reject(err);
+  }
+
+  protected terminate(workerId: number): void {
+    const worker = this.#threads.get(workerId);
+    this.#threads.delete(workerId);
+    // Piscina then fails the thread's tasks (already failed here) and starts a replacement.
+    void worker?.terminate();
+  }
+
+  protected async collectStats(deadlineMs: number): Promise<WorkerStats[]> {
     const seq = ++this.#statsSeq;
     const expected = this.#threads.size;
     const collected: WorkerStats[] = [];
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, STATS_DEADLINE_MS);
+      const timer = setTimeout(done, deadlineMs);
       function done() {
         clearTimeout(timer);
         resolve();
@@ -143,20 +132,7 @@ export class PoolTransport implements WorkerTransport {
     return collected.sort((a, b) => a.workerId - b.workerId);
   }
 
-  restart(): void {
-    if (this.#state === 'closed') throw new ParleyError('SHUTDOWN', 'the runtime is shut down');
-    this.#budget.reset();
-    if (this.#state === 'failed') {
-      this.#state = 'running';
-      this.#spawned = 0;
-      this.#pool = this.#createPool();
-    }
-  }
-
-  async close(ms: number): Promise<{ forced: boolean }> {
-    this.#state = 'closed';
-    clearInterval(this.#timer);
-    for (const q of this.#queue.splice(0)) q.reject(new ParleyError('SHUTDOWN', 'the runtime is shutting down'));
+  protected async closeWorkers(ms: number): Promise<boolean> {
     const pending = new Set(this.#threads.keys());
     const allClosed = new Promise<void>((resolve) => {
       const waiter = (workerId: number) => {
@@ -171,43 +147,49 @@ export class PoolTransport implements WorkerTransport {
     this.#post({ type: 'close' });
     const repeat = setInterval(() => this.#post({ type: 'close' }), CLOSE_REPEAT_MS);
     let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      allClosed.then(() => false),
+    const closed = await Promise.race([
+      allClosed.then(() => true),
       // Shutdown is awaited by the host: this timer keeps the process alive until it is done.
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms))),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
     ]);
     clearTimeout(timer);
     clearInterval(repeat);
     // Every thread has aborted its calls and closed its Agents (or ran out of
     // time); piscina then retires the threads, which hold nothing any more.
-    await this.#pool.destroy();
+    await this.destroyWorkers();
     this.#control.close();
-    return { forced: timedOut };
+    return closed;
+  }
+
+  protected destroyWorkers(): Promise<void> {
+    this.#threads.clear();
+    this.#poolDestroyed ??= this.#pool.destroy();
+    return this.#poolDestroyed;
   }
 
   #createPool(): Piscina<PoolTask, PoolReply> {
     const script = workerScript('provider-task');
     const init: PoolInit = {
-      providers: this.#options.providers,
-      transport: this.#options.transport,
+      providers: this.options.providers,
+      transport: this.options.transport,
       controlChannel: this.#channelName,
-      heartbeatIntervalMs: this.#options.heartbeatIntervalMs,
-      nice: this.#options.workerNice,
+      heartbeatIntervalMs: this.options.heartbeatIntervalMs,
+      nice: this.options.workerNice,
     };
     const pool = new Piscina<PoolTask, PoolReply>({
       filename: script.filename,
       argv: script.argv,
-      execArgv: workerExecArgv(this.#options.workerExecArgv),
-      minThreads: this.#options.workers,
-      maxThreads: this.#options.workers,
+      execArgv: workerExecArgv(this.options.workerExecArgv),
+      minThreads: this.options.workers,
+      maxThreads: this.options.workers,
       // Threads own long-lived Agents: they must never be reaped for idleness.
       idleTimeout: Number.MAX_SAFE_INTEGER,
-      concurrentTasksPerWorker: this.#options.concurrencyPerWorker,
-      loadBalancer: (_task, workers) => this.#leastLoaded(workers),
+      concurrentTasksPerWorker: this.options.concurrencyPerWorker,
+      loadBalancer: (task, workers) => this.#place(task, workers),
       // Atomics.wait between tasks would block the thread's event loop, and
       // with it every socket and heartbeat the thread owns.
       atomics: 'disabled',
-      resourceLimits: this.#options.resourceLimits,
+      resourceLimits: this.options.resourceLimits,
       workerData: init,
       name: 'default',
     });
@@ -219,81 +201,65 @@ export class PoolTransport implements WorkerTransport {
 
   /** Piscina announces new threads without their Worker objects: find and watch them. */
   #adoptThreads(pool: Piscina<PoolTask, PoolReply>): void {
+    if (pool !== this.#pool) return;
     for (const worker of pool.threads) {
-      if (this.#threads.has(worker.threadId)) continue;
       const threadId = worker.threadId;
-      const replacement = ++this.#spawned > this.#options.workers;
-      const thread: Thread = { worker, lastBeat: Date.now(), answered: false, replacement };
-      this.#threads.set(threadId, thread);
-      if (this.#earlyBeats.delete(threadId)) this.#beat(thread, threadId);
-      worker.once('exit', (code) => this.#onExit(pool, threadId, `worker exited with code ${code}`));
-      worker.once('error', (err) => this.#onExit(pool, threadId, `worker threw: ${err.message}`));
+      if (this.#threads.has(threadId)) continue;
+      this.#threads.set(threadId, worker);
+      this.adopt(threadId, ++this.#spawned > this.options.workers);
+      if (this.#earlyBeats.delete(threadId)) this.#beat(threadId);
+      worker.once('exit', (code) => this.#lost(threadId, `worker exited with code ${code}`));
+      worker.once('error', (err) => this.#lost(threadId, `worker threw: ${err.message}`));
     }
   }
 
   /**
-   * Piscina's own balancer, minus the threads parley has declared dead:
-   * piscina still sees a wedged thread as idle until its exit arrives.
-   * No candidate means the task waits in piscina for a replacement.
+   * Piscina's least-busy balancer, over the threads parley holds alive
+   * (piscina still sees a wedged thread as idle until its exit arrives). It
+   * notes on the call the thread it places it on. No candidate means the
+   * task waits in piscina for a thread.
    */
-  #leastLoaded(workers: PiscinaWorker[]): PiscinaWorker | null {
+  #place(task: PiscinaTask, workers: PiscinaWorker[]): PiscinaWorker | null {
     let best: PiscinaWorker | null = null;
     for (const worker of workers) {
-      if (worker.terminating || worker.destroyed || this.#condemned.has(worker.id)) continue;
-      if (worker.currentUsage >= this.#options.concurrencyPerWorker) continue;
+      if (worker.terminating || worker.destroyed || !this.isLive(worker.id)) continue;
+      if (worker.currentUsage >= this.options.concurrencyPerWorker) continue;
       if (best === null || worker.currentUsage < best.currentUsage) best = worker;
       if (worker.currentUsage === 0) break;
     }
+    if (best !== null) (task as unknown as Record<symbol, PendingCall>)[CALL]!.workerId = best.id;
     return best;
   }
 
-  #onExit(pool: Piscina<PoolTask, PoolReply>, threadId: number, reason: string): void {
-    this.#condemned.add(threadId);
-    if (!this.#threads.delete(threadId)) return;
-    if (this.#state === 'closed' || pool !== this.#pool) return;
-    this.#lastCrash = { workerId: threadId, reason, at: new Date().toISOString() };
-    this.#hooks.crashed(threadId, reason);
-    // Piscina restarts at once: the budget's backoff does not apply, its bound does.
-    if (this.#budget.crashed(reason) === undefined) {
-      this.#state = 'failed';
-      for (const q of this.#queue.splice(0)) q.reject(this.#budget.failedError());
-      this.#threads.clear();
-      void pool.destroy();
-      this.#hooks.failed(this.#budget.failure!);
-      return;
-    }
-    // Piscina has already started the replacement.
-    this.#restarts++;
-  }
-
-  #run(call: PendingCall, work: Work): Promise<unknown> {
-    if (call.settled) return Promise.resolve(undefined);
+  #run(call: PendingCall, work: Work): void {
+    if (call.settled) return;
     const meta = { callId: call.id, deadlineAt: call.deadlineAt };
     let task: PoolTask;
-    let transferList: Parameters<Piscina['run']>[1] = {};
+    let runOptions: Parameters<Piscina['run']>[1];
     if (work.kind === 'stream') {
-      task = { kind: 'stream', meta, provider: work.provider, req: work.req, port: work.port };
-      transferList = { transferList: [work.port] as never };
+      task = { kind: 'stream', meta, provider: work.provider, req: work.req, port: work.port, [CALL]: call } as PoolTask;
+      runOptions = { transferList: [work.port] as never };
     } else {
-      task = { ...work, meta } as PoolTask;
+      task = { ...work, meta, [CALL]: call } as PoolTask;
     }
     this.#running++;
-    return this.#pool.run(task, transferList).then(
+    this.#pool.run(task, runOptions).then(
       (reply) => {
         this.#done();
-        if (reply.ok) return reply.value;
-        throw fromWireError(reply.error);
+        if (reply.ok) call.resolve(reply.value);
+        else call.reject(fromWireError(reply.error));
       },
       (err: unknown) => {
         this.#done();
         // A task the structured clone refuses never left this thread: the
         // request is at fault, not a worker.
         if ((err as Error)?.name === 'DataCloneError') {
-          throw new ParleyError('INVALID_REQUEST', `the request could not be sent to a provider worker: ${(err as Error).message}`);
+          return call.reject(new ParleyError('INVALID_REQUEST', `the request could not be sent to a provider worker: ${(err as Error).message}`));
         }
-        // Otherwise piscina rejects the tasks of a thread that died.
+        // Otherwise piscina failed the task with its thread (the death has
+        // usually failed the call already) or with the pool's destruction.
         const reason = err instanceof Error ? err.message : String(err);
-        throw new ParleyError('WORKER_CRASHED', `pool worker died while serving the call: ${reason}`);
+        call.reject(new ParleyError('WORKER_CRASHED', `pool worker died while serving the call: ${reason}`));
       },
     );
   }
@@ -302,18 +268,16 @@ export class PoolTransport implements WorkerTransport {
     this.#running--;
     while (this.#queue.length > 0 && this.#running < this.#capacity) {
       const next = this.#queue.shift()!;
-      if (next.call.settled) continue;
-      this.#run(next.call, next.work).then(next.resolve, next.reject);
+      this.#run(next.call, next.work);
     }
   }
 
   #onControl(msg: PoolControl): void {
     if (msg.type === 'beat') {
-      const thread = this.#threads.get(msg.workerId);
       // A thread beats as soon as it has loaded, which can be before piscina
       // announces it: keep that first beat for when it is adopted.
-      if (!thread) this.#earlyBeats.set(msg.workerId, Date.now());
-      else this.#beat(thread, msg.workerId);
+      if (this.#threads.has(msg.workerId)) this.#beat(msg.workerId);
+      else this.#earlyBeats.add(msg.workerId);
     } else if (msg.type === 'stats') {
       this.#statsWaiters.get(msg.seq)?.(msg.stats);
     } else if (msg.type === 'closed') {
@@ -321,25 +285,13 @@ export class PoolTransport implements WorkerTransport {
     }
   }
 
-  #beat(thread: Thread, threadId: number): void {
-    thread.lastBeat = Date.now();
-    if (thread.answered) return;
-    thread.answered = true;
-    this.#hooks.started(threadId);
-    if (thread.replacement) this.#hooks.restarted(threadId);
+  #lost(threadId: number, reason: string): void {
+    this.#threads.delete(threadId);
+    this.died(threadId, reason);
   }
 
-  #checkHeartbeats(): void {
-    if (this.#state !== 'running') return;
-    const now = Date.now();
-    for (const [threadId, thread] of this.#threads) {
-      const allowed = thread.answered ? this.#options.heartbeatTimeoutMs : Math.max(STARTUP_ALLOWANCE_MS, this.#options.heartbeatTimeoutMs);
-      if (now - thread.lastBeat <= allowed) continue;
-      const silence = now - thread.lastBeat;
-      // Terminating it makes piscina fail its calls and start a replacement.
-      this.#onExit(this.#pool, threadId, `worker missed heartbeats for ${silence} ms (event loop blocked)`);
-      void thread.worker.terminate();
-    }
+  #beat(threadId: number): void {
+    if (this.beat(threadId)) this.started(threadId);
   }
 
   #post(msg: PoolControl): void {

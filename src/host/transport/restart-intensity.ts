@@ -16,12 +16,12 @@ export class RestartIntensity {
     this.#policy = policy;
   }
 
-  /** Why the budget ran out, once it has. */
+  /** Why the runtime gave up restarting, once it has. */
   get failure(): string | undefined {
     return this.#failure;
   }
 
-  /** Records a crash. Returns the backoff before the restart, or undefined when the budget is spent. */
+  /** Records a crash. Returns the backoff before the restart, or undefined when the crashes in the window are past `maxRestarts`. */
   crashed(reason: string, now = Date.now()): number | undefined {
     this.#crashTimes = this.#crashTimes.filter((t) => now - t < this.#policy.windowMs);
     this.#crashTimes.push(now);

@@ -1,58 +1,38 @@
 /**
- * One provider worker as the host sees it: the thread, its Comlink caller
- * and its heartbeat. It reports its death exactly once (exit, error, or a
- * heartbeat silent past the timeout, in which case it terminates the thread
- * itself), and never waits for a wedged thread to come back.
+ * One dedicated provider worker (actor mode) as the host sees it: the
+ * thread, its Comlink caller and its heartbeat port. It reports what the
+ * thread does to its transport, which judges the heartbeat and decides what
+ * a death means; it never waits for a wedged thread to come back.
  */
-import { MessageChannel, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { batchingEndpoint } from '../../wire/batching-endpoint.ts';
 import { ComlinkCaller } from './comlink-caller.ts';
 import { ParleyError } from '../../shared/errors.ts';
-import type { Heartbeat, ProviderServiceApi, TransportSettings, WorkerInit } from '../../shared/protocol.ts';
-import type { ProviderConfig } from '../../shared/types.ts';
+import type { Heartbeat, ProviderServiceApi, WorkerInit } from '../../shared/protocol.ts';
+import type { ResolvedOptions } from '../options.ts';
 import { workerExecArgv, workerScript } from './worker-entry.ts';
-
-/** How long a new thread may take to load before its silence counts as a wedge. */
-const STARTUP_ALLOWANCE_MS = 15_000;
-
-export interface WorkerHandleOptions {
-  workerId: number;
-  providers: Record<string, ProviderConfig>;
-  transport: TransportSettings;
-  heartbeatIntervalMs: number;
-  heartbeatTimeoutMs: number;
-  resourceLimits: ResourceLimits | undefined;
-  execArgv: string[];
-  nice: number;
-  onOnline: (handle: WorkerHandle) => void;
-  onDeath: (handle: WorkerHandle, reason: string) => void;
-}
+import type { ThreadReports } from './worker-transport.ts';
 
 export class WorkerHandle {
   readonly id: number;
   readonly rpc: ComlinkCaller<ProviderServiceApi>;
   readonly #worker: Worker;
   readonly #heartbeatPort: MessagePort;
-  readonly #options: WorkerHandleOptions;
   readonly #exited: Promise<number>;
-  #timer: NodeJS.Timeout | undefined;
+  readonly #reports: ThreadReports;
   #seq = 0;
-  #lastPong = Date.now();
-  #lastTick = Date.now();
-  #answered = false;
-  #dead = false;
-  #closing = false;
+  #gone = false;
 
-  constructor(options: WorkerHandleOptions) {
-    this.id = options.workerId;
-    this.#options = options;
+  constructor(workerId: number, options: ResolvedOptions, reports: ThreadReports) {
+    this.id = workerId;
+    this.#reports = reports;
     const { port1, port2 } = new MessageChannel();
     this.#heartbeatPort = port1;
     const init: WorkerInit = {
-      workerId: options.workerId,
+      workerId,
       providers: options.providers,
       transport: options.transport,
-      nice: options.nice,
+      nice: options.workerNice,
       heartbeatPort: port2,
     };
     const script = workerScript('provider-actor');
@@ -60,33 +40,22 @@ export class WorkerHandle {
       argv: script.argv,
       workerData: init,
       transferList: [port2],
-      execArgv: workerExecArgv(options.execArgv),
+      execArgv: workerExecArgv(options.workerExecArgv),
       resourceLimits: options.resourceLimits,
-      name: `parley-provider-${options.workerId}`,
+      name: `parley-provider-${workerId}`,
     });
     // An idle runtime must not keep the host process alive: calls in flight
     // do, through their deadline timers.
     this.#worker.unref();
     port1.unref();
     this.#exited = new Promise((resolve) => this.#worker.once('exit', resolve));
-    this.#worker.once('online', () => options.onOnline(this));
-    this.#worker.on('error', (err) => this.#die(`worker threw: ${describe(err)}`));
-    this.#worker.once('exit', (code) => this.#die(`worker exited with code ${code}`));
+    this.#worker.once('online', () => reports.started(workerId));
+    this.#worker.on('error', (err) => this.#lost(`worker threw: ${describe(err)}`));
+    this.#worker.once('exit', (code) => this.#lost(`worker exited with code ${code}`));
     port1.on('message', (msg: Heartbeat) => {
-      if (msg.type !== 'pong') return;
-      this.#lastPong = Date.now();
-      this.#answered = true;
+      if (msg.type === 'pong') reports.beat(workerId);
     });
     this.rpc = new ComlinkCaller<ProviderServiceApi>(batchingEndpoint(this.#worker));
-    this.#timer = setInterval(() => this.#beat(), options.heartbeatIntervalMs).unref();
-  }
-
-  get dead(): boolean {
-    return this.#dead;
-  }
-
-  get threadId(): number {
-    return this.#worker.threadId;
   }
 
   /** Resolves with the exit code once the thread is gone. */
@@ -94,50 +63,21 @@ export class WorkerHandle {
     return this.#exited;
   }
 
-  /** Graceful close in progress: an exit from now on is expected, not a crash. */
-  markClosing(): void {
-    this.#closing = true;
-  }
-
-  get closing(): boolean {
-    return this.#closing;
+  ping(): void {
+    if (!this.#gone) this.#heartbeatPort.postMessage({ type: 'ping', seq: ++this.#seq } satisfies Heartbeat);
   }
 
   async terminate(): Promise<void> {
-    this.#stopHeartbeat();
     await this.#worker.terminate();
   }
 
-  #beat(): void {
-    const now = Date.now();
-    // If this thread itself was blocked, the pongs are queued behind us:
-    // judge the worker only on time this thread was awake to hear it.
-    if (now - this.#lastTick > this.#options.heartbeatIntervalMs * 2) this.#lastPong = now;
-    this.#lastTick = now;
-    // A thread still loading its modules cannot answer yet: until its first
-    // pong it gets the longer startup allowance.
-    const allowed = this.#answered ? this.#options.heartbeatTimeoutMs : Math.max(STARTUP_ALLOWANCE_MS, this.#options.heartbeatTimeoutMs);
-    if (!this.#closing && now - this.#lastPong > allowed) {
-      this.#die(`worker missed heartbeats for ${now - this.#lastPong} ms (event loop blocked)`);
-      void this.#worker.terminate();
-      return;
-    }
-    this.#heartbeatPort.postMessage({ type: 'ping', seq: ++this.#seq } satisfies Heartbeat);
-  }
-
-  #stopHeartbeat(): void {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
+  #lost(reason: string): void {
+    if (this.#gone) return;
+    this.#gone = true;
     this.#heartbeatPort.close();
-  }
-
-  #die(reason: string): void {
-    if (this.#dead) return;
-    this.#dead = true;
-    this.#stopHeartbeat();
-    this.#options.onDeath(this, reason);
-    // The owner has failed its calls (and counted them); what still waits
-    // here (a cancel, a stats request) gets the same answer.
+    // The transport fails the calls sent here (and counts them) first; what
+    // still waits here (a cancel, a stats request) gets the same answer.
+    this.#reports.died(this.id, reason);
     this.rpc.close(new ParleyError('WORKER_CRASHED', `provider worker ${this.id} died: ${reason}`));
   }
 }

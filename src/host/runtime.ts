@@ -7,7 +7,8 @@
 import { EventEmitter } from 'node:events';
 import { ActorTransport } from './transport/actor-transport.ts';
 import { installErrorTransfer } from '../wire/error-transfer.ts';
-import { openConversation, type Conversation, type ConversationInit } from '../conversation/conversation.ts';
+import type { Conversation, ConversationInit } from '../conversation/conversation.ts';
+import { OpenConversations } from '../conversation/open-conversations.ts';
 import { ParleyError } from '../shared/errors.ts';
 import { resolveRuntimeOptions, type ResolvedOptions, type RuntimeOptions } from './options.ts';
 import { abortError, PendingCalls, type CallKind } from './pending-calls.ts';
@@ -55,6 +56,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #pending: PendingCalls;
   readonly #backend: WorkerTransport;
   readonly #router: FallbackRouter;
+  readonly #conversations: OpenConversations;
   #draining = false;
   #closed = false;
   #shutdown: Promise<ShutdownReport> | undefined;
@@ -66,6 +68,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     super();
     this.#options = options;
     this.#router = new FallbackRouter(options.defaultProvider, Object.keys(options.providers), options.breaker);
+    this.#conversations = new OpenConversations(this, options.timeoutMs);
     this.#pending = new PendingCalls({
       failing: (call, err, fromWorker) => {
         // The worker stops the HTTP request and frees its socket; the caller
@@ -179,9 +182,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return provider === undefined ? reports : reports[0]!;
   }
 
-  /** A conversation on this runtime; with a store, its history is loaded first. */
+  /** A conversation on this runtime; with a store, its history is loaded first. shutdown() closes it. */
   conversation(init: ConversationInit): Promise<Conversation> {
-    return openConversation(this, init);
+    return this.#conversations.open(init);
   }
 
   async stats(): Promise<RuntimeStats> {
@@ -219,9 +222,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   async #doShutdown(graceMs: number): Promise<ShutdownReport> {
     const started = performance.now();
     this.#draining = true;
+    // Alongside the drain: queued turns could not start now, so they fail at once; a running turn
+    // is a call in flight and gets the same grace. Awaited before the workers go, once every call
+    // has settled, so that each transcript is flushed, closed and unlocked when shutdown() resolves.
+    const conversationsClosed = this.#conversations.closeAll(graceMs);
     const inFlight = this.#pending.size;
     await this.#pending.whenEmpty(graceMs);
     const aborted = this.#pending.failAll(() => new ParleyError('SHUTDOWN', `the runtime shut down before the call finished (grace ${graceMs} ms)`));
+    await conversationsClosed;
     const { forced } = await this.#backend.close(Math.max(100, graceMs - (performance.now() - started)));
     this.#closed = true;
     return { drained: inFlight - aborted, aborted, forced, durationMs: Math.round(performance.now() - started) };

@@ -8,7 +8,8 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRuntime, type Conversation, type Runtime, type StreamEvent } from '../src/index.ts';
+import { createRuntime, type ChatRequest, type ChatResult, type Conversation, type Runtime, type StreamEvent } from '../src/index.ts';
+import { openConversation, type ConversationRuntime } from '../src/conversation/conversation.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { chatRequests, plain } from './fixtures/continuity-support.ts';
 import { providersFor, rejectsWith, TEST_RUNTIME_DEFAULTS } from './helpers/fixtures.ts';
@@ -180,3 +181,64 @@ for (const workers of [1, 2]) {
     });
   });
 }
+
+/**
+ * A backend that loses its answers: its chat never settles, its stream stops
+ * after one event. The runtime never does this, but the turn's deadline must
+ * not depend on it: the turn settles, the queue moves on, the stream is left.
+ */
+class SilentBackend implements ConversationRuntime {
+  silent = true;
+  streamsLeft = 0;
+
+  chat(req: ChatRequest): Promise<ChatResult> {
+    if (this.silent) return new Promise<ChatResult>(() => {});
+    return Promise.resolve({ content: `echo: ${req.messages.at(-1)!.content}`, finishReason: 'stop', model: req.model, provider: 'silent' });
+  }
+
+  stream(): AsyncIterable<StreamEvent> {
+    const backend = this;
+    let sent = false;
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          if (sent) return new Promise<IteratorResult<StreamEvent>>(() => {});
+          sent = true;
+          return Promise.resolve({ value: { type: 'text', text: 'one' } as StreamEvent, done: false });
+        },
+        return: () => {
+          backend.streamsLeft += 1;
+          return Promise.resolve({ value: undefined, done: true as const });
+        },
+      }),
+    };
+  }
+}
+
+describe('conversation turns over a backend that loses its answers', () => {
+  test('a chat that never answers fails with TIMEOUT at the turn deadline, and the next turn runs', async () => {
+    const backend = new SilentBackend();
+    const c = await openConversation(backend, { model: 'm' });
+    await rejectsWith(c.send('lost', { timeoutMs: 100 }), 'TIMEOUT');
+    backend.silent = false;
+    await c.send('answered', { timeoutMs: 5_000 });
+    assert.deepEqual(
+      c.messages.map((m) => m.content),
+      ['answered', 'echo: answered'],
+    );
+    await c.close();
+  });
+
+  test('a stream that stops answering: the pending next() fails with TIMEOUT at the deadline and the provider stream is left', async () => {
+    const backend = new SilentBackend();
+    const c = await openConversation(backend, { model: 'm' });
+    const iterator = c.stream('stalls', { timeoutMs: 150 })[Symbol.asyncIterator]();
+    assert.equal((await iterator.next()).done, false);
+    await rejectsWith(iterator.next(), 'TIMEOUT');
+    assert.equal(backend.streamsLeft, 1);
+    assert.deepEqual(await iterator.next(), { value: undefined, done: true });
+    backend.silent = false;
+    await c.send('next', { timeoutMs: 5_000 });
+    await c.close();
+  });
+});

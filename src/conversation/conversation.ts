@@ -247,11 +247,8 @@ export class HostConversation implements Conversation {
     const pending: Message[] = [{ role: 'user', content: text }];
     let estimate = 0;
     return new StreamTurn({
-      enter: () => {
-        // The stream is dropped or read later: check again when it starts.
-        this.#checkOpen();
-        return this.#turns.enter(options.timeoutMs ?? this.#owner?.timeoutMs, options.signal);
-      },
+      // A conversation closed before the first read refuses the turn there: the queue is closed.
+      enter: () => this.#turns.enter(options.timeoutMs ?? this.#owner?.timeoutMs, options.signal),
       open: (turn) => {
         const built = this.#request(pending);
         estimate = built.estimate;
@@ -264,7 +261,6 @@ export class HostConversation implements Conversation {
   async fork(init: { store?: string } = {}): Promise<Conversation> {
     if (typeof init !== 'object' || init === null) throw invalid('init must be an object');
     if (init.store !== undefined) checkText(init.store, 'init.store');
-    this.#checkOpen();
     const settings: Settings = { ...this.#settings, provider: this.provider, tools: this.#settings.tools?.slice() };
     const history = this.#history.map(copyMessage);
     const calibration = this.#calibration;

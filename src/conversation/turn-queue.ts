@@ -49,7 +49,10 @@ export class Turn {
       this.#timer = setTimeout(() => this.stop(this.#timeoutError()), timeoutMs);
     }
     if (signal) {
-      this.#onAbort = () => this.stop(new ParleyError('ABORTED', `the turn was aborted ${this.#phase === 'waiting' ? 'while it waited for earlier turns' : ''}`.trimEnd(), { cause: signal.reason }));
+      this.#onAbort = () => {
+        const where = this.#phase === 'waiting' ? ' while it waited for earlier turns' : '';
+        this.stop(new ParleyError('ABORTED', `the turn was aborted${where}`, { cause: signal.reason }));
+      };
       signal.addEventListener('abort', this.#onAbort, { once: true });
     }
   }

@@ -7,11 +7,15 @@
  * stream's done event), and with a store only once it is fsync'd. Anything
  * else (an error, an abort, a timeout, a stream left early) leaves the history
  * exactly as it was, so the caller can simply try again. Turns run one at a
- * time, in the order they were called.
+ * time, in the order they were called, each within one deadline that covers
+ * its wait for the turns before it (turn-queue.ts).
  */
 import { estimateJsonTokens, estimateTokens, trimToWindow, updateCalibration } from './context-window.ts';
 import { ParleyError } from '../shared/errors.ts';
+import { validateCallOptions } from '../host/request-validation.ts';
+import { StreamTurn } from './stream-turn.ts';
 import { TranscriptStore } from './transcript-store.ts';
+import { TurnQueue, type Turn } from './turn-queue.ts';
 import type { CallOptions, ChatRequest, ChatResult, Message, StreamEvent, ToolCall, ToolSpec } from '../shared/types.ts';
 
 export interface ConversationRuntime {
@@ -43,9 +47,23 @@ export interface ToolResult {
   content: string;
 }
 
+/**
+ * Turns run one at a time, in call order. `opts.timeoutMs` (default: the
+ * runtime's timeoutMs) is the deadline of the whole turn: its wait behind
+ * earlier turns, its call and, for a stream, its reading. A turn fails with
+ * TIMEOUT when it passes (waiting or running), ABORTED when `opts.signal`
+ * fires, SHUTDOWN when the conversation is closed or the runtime shut down
+ * before the turn started. A failed turn records nothing.
+ */
 export interface Conversation {
   send(text: string, opts?: CallOptions): Promise<ChatResult>;
-  /** Throws INVALID_REQUEST at once for bad input; takes its place in the turn queue when iteration starts. */
+  /**
+   * Throws INVALID_REQUEST at once for bad input; takes its place in the turn
+   * queue when iteration starts (the deadline starts then too). Every next()
+   * settles, in order. Leaving the loop early records nothing; an iterator
+   * dropped without return() is stopped at the turn's deadline, so it never
+   * holds the queue longer. The iterable is its own iterator: one turn.
+   */
   stream(text: string, opts?: CallOptions): AsyncIterable<StreamEvent>;
   /** Continues after the model asked for tools: the results answer the calls of the last assistant message. */
   sendToolResults(results: ToolResult[], opts?: CallOptions): Promise<ChatResult>;
@@ -57,10 +75,30 @@ export interface Conversation {
   setProvider(provider: string | string[]): void;
   /** Same history, independent from now on; a new store gets the history written. */
   fork(init?: { store?: string }): Promise<Conversation>;
-  /** Forgets the turns (keeps the system message); a turn in flight is not recorded. With a store: appends a reset record. */
+  /**
+   * Forgets the turns (keeps the system message). A turn called before reset()
+   * (running or still queued) still returns its reply but is never recorded.
+   * With a store: appends a reset record.
+   */
   reset(): Promise<void>;
-  /** Refuses new turns, lets queued ones finish, then releases the store. Idempotent. */
+  /**
+   * Refuses new turns (SHUTDOWN), fails the queued ones that have not started
+   * with SHUTDOWN, lets the running one finish (within its deadline; it is
+   * recorded if it completes), then flushes and closes the store and releases
+   * its lock. Idempotent. runtime.shutdown() closes every conversation the
+   * runtime opened.
+   */
   close(): Promise<void>;
+}
+
+/** What the owner of conversations (the Runtime) gives each one it opens, forks included. */
+export interface ConversationOwner {
+  /** The deadline of a turn that sets none, in ms. Without it such a turn has no deadline of its own. */
+  readonly timeoutMs?: number;
+  /** Takes the conversation being opened; rejects SHUTDOWN (after closing it) when the owner closed meanwhile. */
+  adopt(opening: Promise<HostConversation>): Promise<HostConversation>;
+  /** The conversation closed. */
+  closed(conversation: HostConversation): void;
 }
 
 function invalid(message: string): ParleyError {
@@ -122,21 +160,30 @@ interface Settings {
   onWarning: ((message: string) => void) | undefined;
 }
 
-class HostConversation implements Conversation {
+export class HostConversation implements Conversation {
   #backend: ConversationRuntime;
+  #owner: ConversationOwner | undefined;
   #settings: Settings;
   #store: TranscriptStore | undefined;
   #history: Message[];
   #view: readonly Message[] | undefined;
   /** Smoothed reported/estimated input tokens; undefined until the provider reports usage. */
   #calibration: number | undefined;
-  /** Bumped by reset(): a turn that started in an older epoch is not recorded. */
+  /** Bumped by reset(): a turn called in an older epoch is not recorded. */
   #epoch = 0;
-  #tail: Promise<void> = Promise.resolve();
+  readonly #turns = new TurnQueue();
   #closing: Promise<void> | undefined;
 
-  constructor(backend: ConversationRuntime, settings: Settings, store: TranscriptStore | undefined, history: Message[], calibration?: number) {
+  constructor(
+    backend: ConversationRuntime,
+    owner: ConversationOwner | undefined,
+    settings: Settings,
+    store: TranscriptStore | undefined,
+    history: Message[],
+    calibration?: number,
+  ) {
     this.#backend = backend;
+    this.#owner = owner;
     this.#settings = settings;
     this.#store = store;
     this.#history = history;
@@ -172,8 +219,9 @@ class HostConversation implements Conversation {
 
   async send(text: string, opts?: CallOptions): Promise<ChatResult> {
     checkText(text, 'text');
+    const options = validateCallOptions(opts);
     this.#checkOpen();
-    return this.#chatTurn(() => [{ role: 'user', content: text }], opts);
+    return this.#chatTurn(() => [{ role: 'user', content: text }], options);
   }
 
   async sendToolResults(results: ToolResult[], opts?: CallOptions): Promise<ChatResult> {
@@ -184,16 +232,30 @@ class HostConversation implements Conversation {
       if (typeof result.content !== 'string') throw invalid(`results[${i}].content must be a string`);
       if (result.name !== undefined && typeof result.name !== 'string') throw invalid(`results[${i}].name must be a string`);
     });
+    const options = validateCallOptions(opts);
     this.#checkOpen();
     const copies = results.map((r) => ({ ...r }));
     // Checked against the history when the turn runs, after the turns queued before it.
-    return this.#chatTurn(() => this.#toolMessages(copies), opts);
+    return this.#chatTurn(() => this.#toolMessages(copies), options);
   }
 
   stream(text: string, opts?: CallOptions): AsyncIterable<StreamEvent> {
     checkText(text, 'text');
+    const options = validateCallOptions(opts);
     this.#checkOpen();
-    return this.#streamTurn({ role: 'user', content: text }, opts);
+    const epoch = this.#epoch;
+    const pending: Message[] = [{ role: 'user', content: text }];
+    let estimate = 0;
+    return new StreamTurn({
+      // A conversation closed before the first read refuses the turn there: the queue is closed.
+      enter: () => this.#turns.enter(options.timeoutMs ?? this.#owner?.timeoutMs, options.signal),
+      open: (turn) => {
+        const built = this.#request(pending);
+        estimate = built.estimate;
+        return this.#backend.stream(built.request, turn.callOptions());
+      },
+      record: (result) => this.#commit(epoch, pending, estimate, result),
+    });
   }
 
   async fork(init: { store?: string } = {}): Promise<Conversation> {
@@ -201,20 +263,24 @@ class HostConversation implements Conversation {
     if (init.store !== undefined) checkText(init.store, 'init.store');
     const settings: Settings = { ...this.#settings, provider: this.provider, tools: this.#settings.tools?.slice() };
     const history = this.#history.map(copyMessage);
-    let store: TranscriptStore | undefined;
-    if (init.store !== undefined) {
-      store = await openStore(init.store, settings);
-      try {
-        if (store.messages.length > 0) {
-          throw new ParleyError('CONFIG', `cannot fork into transcript ${init.store}: it already holds a conversation`);
+    const calibration = this.#calibration;
+    const opening = (async () => {
+      let store: TranscriptStore | undefined;
+      if (init.store !== undefined) {
+        store = await openStore(init.store, settings);
+        try {
+          if (store.messages.length > 0) {
+            throw new ParleyError('CONFIG', `cannot fork into transcript ${init.store}: it already holds a conversation`);
+          }
+          if (history.length > 0) await store.appendTurn(history, calibration);
+        } catch (err) {
+          await store.close().catch(() => {});
+          throw err;
         }
-        if (history.length > 0) await store.appendTurn(history, this.#calibration);
-      } catch (err) {
-        await store.close().catch(() => {});
-        throw err;
       }
-    }
-    return new HostConversation(this.#backend, settings, store, history, this.#calibration);
+      return new HostConversation(this.#backend, this.#owner, settings, store, history, calibration);
+    })();
+    return this.#owner ? this.#owner.adopt(opening) : opening;
   }
 
   async reset(): Promise<void> {
@@ -225,11 +291,26 @@ class HostConversation implements Conversation {
   }
 
   close(): Promise<void> {
+    return this.closeWith('the conversation was closed before the turn started');
+  }
+
+  /** close(), with the reason the queued turns are given. */
+  closeWith(reason: string): Promise<void> {
     this.#closing ??= (async () => {
-      await this.#tail;
-      await this.#store?.close();
+      this.#turns.close(new ParleyError('SHUTDOWN', reason));
+      try {
+        await this.#turns.idle();
+        await this.#store?.close();
+      } finally {
+        this.#owner?.closed(this);
+      }
     })();
     return this.#closing;
+  }
+
+  /** Stops the running turn, unrecorded, unless it is being recorded: what a shutdown does when its grace time is over. */
+  abandon(reason: string): void {
+    this.#turns.abandon(new ParleyError('SHUTDOWN', reason));
   }
 
   #checkOpen(): void {
@@ -250,36 +331,6 @@ class HostConversation implements Conversation {
       if (!call) throw invalid(`results[${i}].toolCallId ${JSON.stringify(result.toolCallId)} answers no call of the last assistant message`);
       return { role: 'tool', content: result.content, toolCallId: result.toolCallId, name: result.name ?? call.name };
     });
-  }
-
-  /**
-   * Waits for the turns queued before this one. Resolves to the function that
-   * lets the next one run; rejects with ABORTED if the signal fires first.
-   */
-  async #acquire(signal: AbortSignal | undefined): Promise<() => void> {
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const previous = this.#tail;
-    this.#tail = previous.then(() => mine);
-    if (!signal) {
-      await previous;
-      return release;
-    }
-    let onAbort: (() => void) | undefined;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        onAbort = () => reject(new ParleyError('ABORTED', 'the turn was aborted while waiting for earlier turns', { cause: signal.reason }));
-        if (signal.aborted) onAbort();
-        signal.addEventListener('abort', onAbort, { once: true });
-        previous.then(resolve);
-      });
-    } catch (err) {
-      release();
-      throw err;
-    } finally {
-      signal.removeEventListener('abort', onAbort!);
-    }
-    return release;
   }
 
   #request(pending: Message[]): { request: ChatRequest; estimate: number } {
@@ -308,38 +359,17 @@ class HostConversation implements Conversation {
     this.#setHistory([...this.#history, ...turn]);
   }
 
-  async #chatTurn(makePending: () => Message[], opts: CallOptions | undefined): Promise<ChatResult> {
-    const release = await this.#acquire(opts?.signal);
+  async #chatTurn(makePending: () => Message[], opts: CallOptions): Promise<ChatResult> {
+    const epoch = this.#epoch;
+    const turn: Turn = await this.#turns.enter(opts.timeoutMs ?? this.#owner?.timeoutMs, opts.signal);
     try {
       const pending = makePending();
-      const epoch = this.#epoch;
       const { request, estimate } = this.#request(pending);
-      const result = await this.#backend.chat(request, opts);
-      await this.#commit(epoch, pending, estimate, result);
+      const result = await turn.race(this.#backend.chat(request, turn.callOptions()));
+      await turn.commit(() => this.#commit(epoch, pending, estimate, result));
       return result;
     } finally {
-      release();
-    }
-  }
-
-  async *#streamTurn(user: Message, opts: CallOptions | undefined): AsyncGenerator<StreamEvent, void, undefined> {
-    this.#checkOpen();
-    const release = await this.#acquire(opts?.signal);
-    try {
-      const epoch = this.#epoch;
-      const pending = [user];
-      const { request, estimate } = this.#request(pending);
-      for await (const event of this.#backend.stream(request, opts)) {
-        if (event.type === 'done') {
-          await this.#commit(epoch, pending, estimate, event.result);
-          yield event;
-          return;
-        }
-        yield event;
-      }
-      throw new ParleyError('INCOMPLETE', 'the stream ended without a done event; the turn was not recorded');
-    } finally {
-      release();
+      turn.finish();
     }
   }
 }
@@ -353,25 +383,31 @@ function openStore(path: string, settings: Settings): Promise<TranscriptStore> {
 
 /**
  * Creates a conversation over a backend (the Runtime). With `init.store`, the
- * transcript is locked and its history loaded before this resolves.
+ * transcript is locked and its history loaded before this resolves. With an
+ * owner, the conversation (and every fork of it) is the owner's to close.
+ * Rejects with INVALID_REQUEST for bad input, CONFIG for a store that cannot
+ * be opened (see TranscriptStore.open), SHUTDOWN when the owner is closing.
  */
-export async function openConversation(backend: ConversationRuntime, init: ConversationInit): Promise<Conversation> {
-  if (typeof backend?.chat !== 'function' || typeof backend.stream !== 'function') {
-    throw invalid('backend must have chat() and stream()');
-  }
-  checkInit(init);
-  const settings: Settings = {
-    provider: Array.isArray(init.provider) ? [...init.provider] : init.provider,
-    model: init.model,
-    system: init.system,
-    maxContextTokens: init.maxContextTokens,
-    temperature: init.temperature,
-    maxTokens: init.maxTokens,
-    tools: init.tools?.slice(),
-    onWarning: init.onWarning,
-  };
-  if (init.store === undefined) return new HostConversation(backend, settings, undefined, []);
-  const store = await openStore(init.store, settings);
-  settings.system ??= store.header.system;
-  return new HostConversation(backend, settings, store, store.messages.map(copyMessage), store.calibration);
+export function openConversation(backend: ConversationRuntime, init: ConversationInit, owner?: ConversationOwner): Promise<Conversation> {
+  const opening = (async () => {
+    if (typeof backend?.chat !== 'function' || typeof backend.stream !== 'function') {
+      throw invalid('backend must have chat() and stream()');
+    }
+    checkInit(init);
+    const settings: Settings = {
+      provider: Array.isArray(init.provider) ? [...init.provider] : init.provider,
+      model: init.model,
+      system: init.system,
+      maxContextTokens: init.maxContextTokens,
+      temperature: init.temperature,
+      maxTokens: init.maxTokens,
+      tools: init.tools?.slice(),
+      onWarning: init.onWarning,
+    };
+    if (init.store === undefined) return new HostConversation(backend, owner, settings, undefined, []);
+    const store = await openStore(init.store, settings);
+    settings.system ??= store.header.system;
+    return new HostConversation(backend, owner, settings, store, store.messages.map(copyMessage), store.calibration);
+  })();
+  return owner ? owner.adopt(opening) : opening;
 }

@@ -9,12 +9,13 @@
  * datasync before the append resolves. A crash can therefore only tear the last
  * line, which the next open drops (with a warning) and truncates away. Damage
  * anywhere else is refused, never skipped. One writer at a time, enforced by a
- * `<path>.lock` file holding the writer's pid.
+ * `<path>.lock` file holding the writer's pid (transcript-lock.ts).
  */
-import { open, readFile, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { unlinkSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { ParleyError } from '../shared/errors.ts';
+import { describeFsError } from './fs-errors.ts';
+import { acquireLock, releaseLock } from './transcript-lock.ts';
 import type { Message, Role } from '../shared/types.ts';
 
 export interface TranscriptHeader {
@@ -41,107 +42,7 @@ export interface TranscriptStoreOptions {
   onWarning?: (message: string) => void;
 }
 
-/** A lock file whose content has not appeared for this long was left by a writer that died creating it. */
-const EMPTY_LOCK_STALE_MS = 5_000;
-const LOCK_ATTEMPTS = 3;
 const ROLES: ReadonlySet<Role> = new Set(['system', 'user', 'assistant', 'tool']);
-
-/** Locks this process holds, removed on a normal exit so the next run does not depend on pid liveness. */
-const heldLocks = new Set<string>();
-let exitHookInstalled = false;
-
-function releaseAllOnExit(): void {
-  for (const lockPath of heldLocks) {
-    try {
-      unlinkSync(lockPath);
-    } catch {
-      // The process is exiting; a leftover lock is taken over as stale next time.
-    }
-  }
-}
-
-function errnoCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return errnoCode(err) !== 'ESRCH';
-  }
-}
-
-type LockHolder = { kind: 'gone' } | { kind: 'pid'; pid: number } | { kind: 'unreadable'; ageMs: number };
-
-async function readLockHolder(lockPath: string): Promise<LockHolder> {
-  try {
-    const [text, info] = await Promise.all([readFile(lockPath, 'utf8'), stat(lockPath)]);
-    const pid = Number(text.trim());
-    if (Number.isSafeInteger(pid) && pid > 0) return { kind: 'pid', pid };
-    return { kind: 'unreadable', ageMs: Date.now() - info.mtimeMs };
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return { kind: 'gone' };
-    throw err;
-  }
-}
-
-async function acquireLock(storePath: string, lockPath: string): Promise<void> {
-  for (let attempt = 0; attempt < LOCK_ATTEMPTS; attempt++) {
-    try {
-      const handle = await open(lockPath, 'wx');
-      try {
-        await handle.writeFile(`${process.pid}\n`);
-      } finally {
-        await handle.close();
-      }
-      heldLocks.add(lockPath);
-      if (!exitHookInstalled) {
-        exitHookInstalled = true;
-        process.once('exit', releaseAllOnExit);
-      }
-      return;
-    } catch (err) {
-      if (errnoCode(err) !== 'EEXIST') {
-        throw new ParleyError('CONFIG', `cannot create the lock file ${lockPath}: ${(err as Error).message}`, { cause: err });
-      }
-    }
-
-    const holder = await readLockHolder(lockPath);
-    if (holder.kind === 'pid') {
-      // Our own pid on a lock we do not hold: a previous process that had the same pid (containers reuse low pids).
-      const ours = holder.pid === process.pid;
-      if (ours ? heldLocks.has(lockPath) : isAlive(holder.pid)) {
-        throw new ParleyError(
-          'CONFIG',
-          `transcript ${storePath} is locked by pid ${holder.pid}${ours ? ' (this process)' : ''}: ` +
-            `close the other conversation first (lock file ${lockPath})`,
-        );
-      }
-    } else if (holder.kind === 'unreadable' && holder.ageMs < EMPTY_LOCK_STALE_MS) {
-      throw new ParleyError('CONFIG', `transcript ${storePath} is locked by another writer that is starting (lock file ${lockPath})`);
-    }
-    if (holder.kind !== 'gone') {
-      await unlink(lockPath).catch((err: unknown) => {
-        if (errnoCode(err) !== 'ENOENT') throw err;
-      });
-    }
-  }
-  throw new ParleyError('CONFIG', `could not acquire the lock file ${lockPath} after ${LOCK_ATTEMPTS} attempts`);
-}
-
-async function releaseLock(lockPath: string): Promise<void> {
-  heldLocks.delete(lockPath);
-  try {
-    // Only remove the lock if it is still ours: never delete a lock someone else took over.
-    if ((await readFile(lockPath, 'utf8')).trim() === String(process.pid)) await unlink(lockPath);
-  } catch (err) {
-    if (errnoCode(err) !== 'ENOENT') throw err;
-  }
-}
 
 function isMessage(value: unknown): value is Message {
   if (typeof value !== 'object' || value === null) return false;
@@ -293,8 +194,10 @@ export class TranscriptStore {
 
   /**
    * Locks the store and loads it, creating it (with its header) when it is
-   * missing or empty. Rejects with CONFIG when another writer holds the lock
-   * or a line other than the last is corrupt.
+   * missing or empty. Rejects with CONFIG, naming the path and the reason,
+   * when another writer holds the lock, a line other than the last is
+   * corrupt, or the file cannot be opened for appending (a directory, no
+   * permission, a missing directory...).
    */
   static async open(path: string, options: TranscriptStoreOptions): Promise<TranscriptStore> {
     // Absolute, so that two spellings of one path are recognised as the same lock within this process.
@@ -323,7 +226,8 @@ export class TranscriptStore {
     } catch (err) {
       await handle?.close().catch(() => {});
       await releaseLock(lockPath).catch(() => {});
-      throw err;
+      if (err instanceof ParleyError) throw err;
+      throw new ParleyError('CONFIG', `cannot open transcript ${path}: ${describeFsError(err)}`, { cause: err });
     }
   }
 

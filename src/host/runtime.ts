@@ -7,7 +7,8 @@
 import { EventEmitter } from 'node:events';
 import { ActorTransport } from './transport/actor-transport.ts';
 import { installErrorTransfer } from '../wire/error-transfer.ts';
-import { openConversation, type Conversation, type ConversationInit } from '../conversation/conversation.ts';
+import type { Conversation, ConversationInit } from '../conversation/conversation.ts';
+import { OpenConversations } from '../conversation/open-conversations.ts';
 import { ParleyError } from '../shared/errors.ts';
 import { resolveRuntimeOptions, SHUTDOWN_GRACE_MS, type ResolvedOptions, type RuntimeOptions } from './options.ts';
 import { abortError, type CallKind } from './pending-calls.ts';
@@ -36,6 +37,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #options: ResolvedOptions;
   readonly #transport: WorkerTransport;
   readonly #router: FallbackRouter;
+  readonly #conversations: OpenConversations;
+  #shutdown: Promise<ShutdownReport> | undefined;
 
   /** Use createRuntime(). */
   constructor(options: ResolvedOptions) {
@@ -43,6 +46,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#options = options;
     this.#router = new FallbackRouter(options.defaultProvider, Object.keys(options.providers), options.breaker);
     this.#transport = options.workers > 1 ? new PoolTransport(options, this, this.#router) : new ActorTransport(options, this, this.#router);
+    this.#conversations = new OpenConversations(this, options.timeoutMs);
   }
 
   get state(): RuntimeState {
@@ -120,9 +124,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return provider === undefined ? reports : reports[0]!;
   }
 
-  /** A conversation on this runtime; with a store, its history is loaded first. */
+  /** A conversation on this runtime; with a store, its history is loaded first. shutdown() closes it. */
   conversation(init: ConversationInit): Promise<Conversation> {
-    return openConversation(this, init);
+    return this.#conversations.open(init);
   }
 
   async stats(): Promise<RuntimeStats> {
@@ -154,7 +158,18 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * Idempotent: a second call returns the same report.
    */
   shutdown(opts: { graceMs?: number } = {}): Promise<ShutdownReport> {
-    return this.#transport.close(opts.graceMs ?? SHUTDOWN_GRACE_MS);
+    this.#shutdown ??= this.#shutdownOnce(opts.graceMs ?? SHUTDOWN_GRACE_MS);
+    return this.#shutdown;
+  }
+
+  async #shutdownOnce(graceMs: number): Promise<ShutdownReport> {
+    // The transport refuses new calls before this line returns; the
+    // conversations then fail their queued turns at once, while a running
+    // turn is a call in flight and drains with the others. A transcript's
+    // commit needs only the disk, so its closing runs alongside the workers'.
+    const closing = this.#transport.close(graceMs);
+    const [report] = await Promise.all([closing, this.#conversations.closeAll(graceMs)]);
+    return report;
   }
 
   /** A call's own timeoutMs, or the runtime's. */

@@ -139,7 +139,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     };
     const lastCrash = transport.lastCrash;
     if (lastCrash) out.lastCrash = lastCrash;
-    return out;
+    return this.#options.redactor.value(out);
   }
 
   /** Leaves the failed state: forgets the crash history and starts a fresh worker. */

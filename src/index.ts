@@ -16,6 +16,7 @@ export type { ProviderConnectionStats, WorkerStats } from './shared/protocol.ts'
 export type {
   AnthropicProviderConfig,
   CallOptions,
+  ChatInput,
   ChatRequest,
   ChatResult,
   HealthReport,

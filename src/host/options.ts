@@ -272,3 +272,13 @@ export function resolveRuntimeOptions(options: unknown, alsoKnown: readonly stri
     maxQueue: integer(o.maxQueue, 'maxQueue', d.maxQueue, 0, 100_000_000),
   };
 }
+
+/**
+ * Checks `options` as createRuntime does, without starting anything.
+ * Throws ParleyError CONFIG naming the first option that is wrong.
+ * `alsoKnown`: keys a host keeps beside the options in its own config
+ * (the CLI's `model`, `system`), suggested for a near miss but not taken.
+ */
+export function checkRuntimeOptions(options: RuntimeOptions, alsoKnown: readonly string[] = []): void {
+  resolveRuntimeOptions(options, alsoKnown);
+}

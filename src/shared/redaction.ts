@@ -104,21 +104,17 @@ export class Redactor {
     return new Redactor(secrets);
   }
 
-  get empty(): boolean {
-    return this.#secrets.length === 0;
-  }
-
   /** `text` with every secret, and every piece of one at a cut, replaced by [redacted]. */
   text(text: string): string {
-    if (this.#secrets.length === 0 || text === '') return text;
-    let out = text;
+    if (text === '') return text;
+    let out = text.includes('://') || text.includes('?') ? redactUrl(text) : text;
+    if (this.#secrets.length === 0) return out;
     for (const secret of this.#secrets) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     return this.#fragments(out);
   }
 
   /** An error on its way across the thread boundary: message, request id and the whole cause chain. */
   wire(wire: WireError): WireError {
-    if (this.#secrets.length === 0) return wire;
     const out: WireError = { ...wire, message: this.text(wire.message) };
     if (wire.requestId !== undefined) out.requestId = this.text(wire.requestId);
     if (wire.provider !== undefined) out.provider = this.text(wire.provider);
@@ -138,7 +134,6 @@ export class Redactor {
 
   /** A copy of `value` with every string in it redacted (plain data: objects, arrays, primitives). */
   value<T>(value: T): T {
-    if (this.#secrets.length === 0) return value;
     return this.#copy(value, 0) as T;
   }
 
@@ -170,12 +165,23 @@ export class Redactor {
 }
 
 /**
- * `url` as it may be shown: userinfo and credential-named query values
- * replaced, whatever secrets are configured. For CONFIG messages and the
- * CLI's view of a baseUrl.
+ * Credentials written into any URL in `text` (userinfo, credential-named
+ * query values), whatever secrets are configured: a URL in a message may
+ * not be a configured one.
  */
-export function redactUrl(url: string): string {
-  return url
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, `$1${REDACTED}@`)
-    .replace(/([?&])([^=&#]+)=([^&#]*)/g, (pair: string, sep: string, name: string) => (isCredentialName(name) ? `${sep}${name}=${REDACTED}` : pair));
+function redactUrl(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#\s@"']*@/gi, `$1${REDACTED}@`)
+    .replace(/([?&])([^=&#\s"']+)=([^&#\s"']*)/g, (pair: string, sep: string, name: string) => (isCredentialName(name) ? `${sep}${name}=${REDACTED}` : pair));
+}
+
+/**
+ * `text` with every secret of `providers` replaced by [redacted]: API keys,
+ * values of credential-named headers (authorization, cookie, anything with
+ * key, token, auth or secret in its name) and credentials in a baseUrl.
+ * What parley applies to every string it lets out; for a host's own logs
+ * and config views.
+ */
+export function redactSecrets(text: string, providers: Readonly<Record<string, ProviderConfig>>): string {
+  return Redactor.of(providers).text(text);
 }

@@ -208,6 +208,16 @@ function section(value: unknown, name: string, known: ReadonlySet<string>): Reco
  * object (the CLI's config file), suggested but not accepted here.
  */
 export function resolveRuntimeOptions(options: unknown, alsoKnown: readonly string[] = []): ResolvedOptions {
+  try {
+    return resolve(options, alsoKnown);
+  } catch (err) {
+    // Messages never print values, but a key pasted into the wrong field is still a key.
+    const providers = (options as { providers?: unknown } | null)?.providers;
+    throw err instanceof ParleyError ? Redactor.of(providers as Record<string, ProviderConfig>).error(err) : err;
+  }
+}
+
+function resolve(options: unknown, alsoKnown: readonly string[]): ResolvedOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) fail('options must be an object with "providers"');
   const suggest = alsoKnown.length === 0 ? OPTION_KEYS : new Set([...OPTION_KEYS, ...alsoKnown]);
   const unknown = unknownKey(options, suggest, 'options', 'a runtime option');

@@ -7,7 +7,7 @@
  * never printed: it may be a key.
  */
 import { ParleyError } from '../shared/errors.ts';
-import { keyPath, unknownKey } from '../shared/known-keys.ts';
+import { keyPath, nearestName, unknownKey } from '../shared/known-keys.ts';
 import type { ProviderConfig, ProviderKind } from '../shared/types.ts';
 
 const COMMON_KEYS = ['kind', 'baseUrl', 'apiKey', 'headers', 'defaultModel'];
@@ -94,7 +94,8 @@ export function validateProvider(name: string, config: unknown): ProviderConfig 
   if (typeof config !== 'object' || config === null || Array.isArray(config)) fail(`${at} must be an object with a "kind"`);
   const c = config as Record<string, unknown>;
   if (typeof c.kind !== 'string' || !(c.kind in KEYS)) {
-    fail(`${at}.kind must be one of ollama, openai, anthropic (got ${typeof c.kind === 'string' ? JSON.stringify(c.kind.slice(0, 20)) : typeof c.kind})`);
+    const near = typeof c.kind === 'string' ? nearestName(c.kind, Object.keys(KEYS)) : undefined;
+    fail(`${at}.kind must be one of ollama, openai, anthropic${near ? `; did you mean ${near}?` : ` (got ${typeof c.kind === 'string' ? `a ${c.kind.length}-character string` : typeof c.kind})`}`);
   }
   const kind = c.kind as ProviderKind;
   const unknown = unknownKey(c, KEYS[kind], at, `a field of a "${kind}" provider`);

@@ -92,7 +92,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       name = this.#router.single(provider);
       options = validateCallOptions(opts);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof ParleyError ? this.#options.redactor.error(err) : err);
     }
     return this.#call<ModelInfo[]>('models', name, undefined, this.#timeoutOf(options), options.signal, { kind: 'models', provider: name });
   }
@@ -163,11 +163,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * provider's defaultModel), all checked before any I/O.
    */
   #admitRequest(req: ChatInput): [Map<string, ChatRequest>, string[]] {
-    const request = validateChatRequest(req, this.#options.redactor);
-    const route = this.#router.route(request.provider);
-    const requests = new Map<string, ChatRequest>();
-    for (const provider of route) requests.set(provider, requestFor(request, provider, this.#options.providers[provider]!));
-    return [requests, route];
+    try {
+      const request = validateChatRequest(req, this.#options.redactor);
+      const route = this.#router.route(request.provider);
+      const requests = new Map<string, ChatRequest>();
+      for (const provider of route) requests.set(provider, requestFor(request, provider, this.#options.providers[provider]!));
+      return [requests, route];
+    } catch (err) {
+      // A request may name what it should not (a provider called by a key): refusals are redacted too.
+      throw err instanceof ParleyError ? this.#options.redactor.error(err) : err;
+    }
   }
 
   /** A call's own timeoutMs, or the runtime's. */

@@ -8,7 +8,8 @@
  * name says credential; and credentials inside a baseUrl (userinfo, or a
  * credential-named query parameter such as `?key=`). Pure: no I/O.
  */
-import type { WireCause, WireError } from './error-wire.ts';
+import { fromWireError, toWireError, type WireCause, type WireError } from './error-wire.ts';
+import type { ParleyError } from './errors.ts';
 import type { ProviderConfig } from './types.ts';
 
 /** Header names whose values are credentials: authorization, cookie, or any name containing key, token, auth or secret. */
@@ -38,6 +39,11 @@ function forms(value: string): string[] {
   const out = [value];
   const scheme = /^(bearer|basic|token)\s+(.+)$/i.exec(value);
   if (scheme?.[2]) out.push(scheme[2]);
+  // A cookie's values (`session=…; csrf=…`), each a credential on its own.
+  for (const pair of value.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) out.push(pair.slice(eq + 1).trim());
+  }
   for (const v of [...out]) {
     const encoded = encodeURIComponent(v);
     if (encoded !== v) out.push(encoded);
@@ -121,6 +127,16 @@ export class Redactor {
     const cause = this.#cause(wire.cause);
     if (cause) out.cause = cause;
     return out;
+  }
+
+  /**
+   * `err`, or when a string of it (message, provider, request id, cause
+   * chain) holds a secret, the same error rebuilt from redacted strings.
+   */
+  error(err: ParleyError): ParleyError {
+    const wire = toWireError(err);
+    const clean = this.wire(wire);
+    return JSON.stringify(clean) === JSON.stringify(wire) ? err : fromWireError(clean);
   }
 
   #cause(cause: WireCause | undefined): WireCause | undefined {

@@ -92,7 +92,7 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
     this.options = options;
     this.#events = events;
     this.#intensity = new RestartIntensity(options.restart);
-    this.calls = new PendingCalls(this, recorder);
+    this.calls = new PendingCalls(this, recorder, options.redactor);
     this.#heartbeat = setInterval(() => this.#judge(), options.heartbeatIntervalMs).unref();
   }
 

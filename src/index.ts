@@ -6,7 +6,9 @@
 export { createRuntime } from './host/runtime.ts';
 // A type only: a runtime is made by createRuntime, which validates the options; the constructor takes them resolved.
 export type { Runtime, RuntimeEvents, RuntimeState, RuntimeStats, ShutdownReport } from './host/runtime.ts';
+export { checkRuntimeOptions } from './host/options.ts';
 export type { RestartPolicy, RuntimeOptions } from './host/options.ts';
+export { redactSecrets } from './shared/redaction.ts';
 export { ParleyError, ERROR_CODES, isParleyError, hasCode } from './shared/errors.ts';
 export type { ErrorCode, ParleyErrorOptions } from './shared/errors.ts';
 export type { Conversation, ConversationInit, ToolResult } from './conversation/conversation.ts';
@@ -16,6 +18,7 @@ export type { ProviderConnectionStats, WorkerStats } from './shared/protocol.ts'
 export type {
   AnthropicProviderConfig,
   CallOptions,
+  ChatInput,
   ChatRequest,
   ChatResult,
   HealthReport,

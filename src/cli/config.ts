@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ParleyError, type ProviderConfig, type ProviderKind, type RuntimeOptions } from '../index.ts';
+import { checkRuntimeOptions, isParleyError, ParleyError, type ProviderConfig, type ProviderKind, type RuntimeOptions } from '../index.ts';
 import type { ConfigFlags } from './args.ts';
 
 export type Source = 'flag' | 'file' | 'env' | 'default';
@@ -41,6 +41,8 @@ const DEFAULT_MODELS: Record<ProviderKind, string> = {
 };
 /** Keys of the file that are the CLI's own, not runtime options. */
 const CLI_KEYS = new Set(['providers', 'defaultProvider', 'model', 'system', 'timeoutMs']);
+/** The CLI's keys that createRuntime does not take at all. */
+const CLI_ONLY_KEYS = ['model', 'system'];
 
 interface ConfigFile {
   providers?: Record<string, ProviderConfig & { apiKeyEnv?: string }>;
@@ -103,6 +105,24 @@ function fileProviders(file: ConfigFile, path: string, env: NodeJS.ProcessEnv): 
   return out;
 }
 
+/**
+ * The file's own providers and runtime options, checked as createRuntime
+ * will check them, so that a mistyped key is refused (with the nearest
+ * known one) before anything starts, `parley config` included.
+ */
+function checkFile(file: ConfigFile, path: string, providers: Record<string, ProviderConfig>): void {
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(file)) if (key !== 'providers' && key !== 'defaultProvider' && !CLI_ONLY_KEYS.includes(key)) options[key] = value;
+  // Without providers of its own the file still has options to check; a stand-in provider lets them be.
+  options.providers = Object.keys(providers).length > 0 ? providers : { [LOCAL]: { kind: 'ollama' } };
+  try {
+    checkRuntimeOptions(options as unknown as RuntimeOptions, CLI_ONLY_KEYS);
+  } catch (err) {
+    if (isParleyError(err) && err.code === 'CONFIG') throw configError(`config file ${path}: ${err.message.replace(/^options\./, '')}`);
+    throw err;
+  }
+}
+
 /** OLLAMA_HOST may be "host:port" or "0.0.0.0" without a scheme, as the ollama CLI accepts it. */
 function ollamaUrl(host: string): string {
   let url = /^[a-z]+:\/\//i.test(host) ? host : `http://${host}`;
@@ -155,7 +175,9 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
     providerSources[name] = 'env';
   }
   if (file) {
-    for (const [name, config] of Object.entries(fileProviders(file, located!.path, env))) {
+    const own = fileProviders(file, located!.path, env);
+    checkFile(file, located!.path, own);
+    for (const [name, config] of Object.entries(own)) {
       providers[name] = config;
       providerSources[name] = 'file';
     }

@@ -13,6 +13,7 @@
 import { estimateJsonTokens, estimateTokens, trimToWindow, updateCalibration } from './context-window.ts';
 import { ParleyError } from '../shared/errors.ts';
 import { validateCallOptions } from '../host/request-validation.ts';
+import { unknownKey } from '../shared/known-keys.ts';
 import { StreamTurn } from './stream-turn.ts';
 import { TranscriptStore } from './transcript-store.ts';
 import { TurnQueue, type Turn } from './turn-queue.ts';
@@ -116,8 +117,23 @@ function checkProvider(provider: unknown, field: string): asserts provider is st
   if (!ok) throw invalid(`${field} must be a non-empty string or a non-empty array of non-empty strings`);
 }
 
+/** Every ConversationInit field: anything else is refused, with the nearest of these suggested. */
+const INIT_KEYS: ReadonlySet<string> = new Set([
+  'provider',
+  'model',
+  'system',
+  'store',
+  'maxContextTokens',
+  'temperature',
+  'maxTokens',
+  'tools',
+  'onWarning',
+] satisfies (keyof ConversationInit)[]);
+
 function checkInit(init: ConversationInit): void {
   if (typeof init !== 'object' || init === null) throw invalid('init must be an object');
+  const unknown = unknownKey(init, INIT_KEYS, 'init', 'a conversation field');
+  if (unknown) throw invalid(unknown);
   checkText(init.model, 'init.model');
   if (init.provider !== undefined) checkProvider(init.provider, 'init.provider');
   if (init.system !== undefined && typeof init.system !== 'string') throw invalid('init.system must be a string');

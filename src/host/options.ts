@@ -7,6 +7,10 @@ import { ParleyError } from '../shared/errors.ts';
 import type { TransportSettings } from '../shared/protocol.ts';
 import type { BreakerOptions } from './fallback-router.ts';
 import type { ProviderConfig } from '../shared/types.ts';
+import { nearestName, unknownKey } from '../shared/known-keys.ts';
+import { Redactor } from '../shared/redaction.ts';
+import { validateProvider } from './provider-validation.ts';
+import { checkResourceLimits, checkWorkerExecArgv } from './worker-settings.ts';
 
 export interface RestartPolicy {
   /** Crashes tolerated inside `windowMs` before the runtime gives up (state 'failed'). @default 5 */
@@ -129,6 +133,8 @@ export const SHUTDOWN_GRACE_MS = 5_000;
 
 export interface ResolvedOptions {
   providers: Record<string, ProviderConfig>;
+  /** Every string leaving the runtime (errors, events, stats) passes through it; never sent to a worker. */
+  redactor: Redactor;
   defaultProvider: string;
   timeoutMs: number;
   workers: number;
@@ -144,8 +150,34 @@ export interface ResolvedOptions {
   maxQueue: number;
 }
 
-const KINDS = new Set(['ollama', 'openai', 'anthropic']);
 const MAX_TIMER_MS = 2_147_483_647;
+
+/** Every RuntimeOptions field: anything else is refused, with the nearest of these suggested. */
+const OPTION_KEYS: ReadonlySet<string> = new Set([
+  'providers',
+  'defaultProvider',
+  'timeoutMs',
+  'workers',
+  'maxRetries',
+  'retryBaseMs',
+  'retryMaxMs',
+  'connections',
+  'connectTimeoutMs',
+  'keepAliveTimeoutMs',
+  'maxResponseBytes',
+  'streamCredits',
+  'heartbeatIntervalMs',
+  'heartbeatTimeoutMs',
+  'restart',
+  'breaker',
+  'resourceLimits',
+  'workerExecArgv',
+  'workerNice',
+  'concurrencyPerWorker',
+  'maxQueue',
+] satisfies (keyof RuntimeOptions)[]);
+const RESTART_KEYS: ReadonlySet<string> = new Set(Object.keys(RUNTIME_DEFAULTS.restart));
+const BREAKER_KEYS: ReadonlySet<string> = new Set(Object.keys(RUNTIME_DEFAULTS.breaker));
 
 function fail(message: string): never {
   throw new ParleyError('CONFIG', message);
@@ -154,62 +186,53 @@ function fail(message: string): never {
 function integer(value: unknown, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    fail(`options.${name} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
+    fail(`options.${name} must be an integer from ${min} to ${max} (got ${typeof value === 'number' ? value : typeof value})`);
   }
   return value;
 }
 
-function validateProvider(name: string, config: unknown): ProviderConfig {
-  const at = `options.providers.${name}`;
-  if (typeof config !== 'object' || config === null) fail(`${at} must be an object with a "kind"`);
-  const c = config as Record<string, unknown>;
-  if (typeof c.kind !== 'string' || !KINDS.has(c.kind)) {
-    fail(`${at}.kind must be one of ollama, openai, anthropic (got ${JSON.stringify(c.kind)})`);
-  }
-  if (c.baseUrl !== undefined) {
-    let url: URL | undefined;
-    try {
-      url = typeof c.baseUrl === 'string' ? new URL(c.baseUrl) : undefined;
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      fail(`${at}.baseUrl must be an http(s) URL (got ${JSON.stringify(c.baseUrl)})`);
-    }
-  } else if (c.kind === 'openai') {
-    fail(`${at}.baseUrl is required for kind "openai" (e.g. "https://api.openai.com/v1")`);
-  }
-  // The key itself is never echoed back: only its type.
-  if (c.apiKey !== undefined && (typeof c.apiKey !== 'string' || c.apiKey === '')) {
-    fail(`${at}.apiKey must be a non-empty string (got ${typeof c.apiKey})`);
-  }
-  if (c.kind === 'anthropic' && c.apiKey === undefined) fail(`${at}.apiKey is required for kind "anthropic"`);
-  if (c.headers !== undefined) {
-    if (typeof c.headers !== 'object' || c.headers === null || Array.isArray(c.headers)) {
-      fail(`${at}.headers must be an object of header name -> string`);
-    }
-    for (const [header, value] of Object.entries(c.headers)) {
-      if (typeof value !== 'string') fail(`${at}.headers["${header}"] must be a string (got ${typeof value})`);
-    }
-  }
-  if (c.defaultModel !== undefined && (typeof c.defaultModel !== 'string' || c.defaultModel === '')) {
-    fail(`${at}.defaultModel must be a non-empty string`);
-  }
-  return c as unknown as ProviderConfig;
+/** An optional nested options object (restart, breaker) with its own known keys. */
+function section(value: unknown, name: string, known: ReadonlySet<string>): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`options.${name} must be an object`);
+  const unknown = unknownKey(value, known, `options.${name}`, `a ${name} option`);
+  if (unknown) fail(unknown);
+  return value as Record<string, unknown>;
 }
 
-export function resolveRuntimeOptions(options: unknown): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) fail('options must be an object with "providers"');
+/**
+ * Checks every option and applies every default, once, at the door.
+ * Throws ParleyError CONFIG naming the first option that is wrong (an
+ * unknown key with the nearest known one); no message ever holds a
+ * secret. `alsoKnown`: keys a caller keeps beside the options in the same
+ * object (the CLI's config file), suggested but not accepted here.
+ */
+export function resolveRuntimeOptions(options: unknown, alsoKnown: readonly string[] = []): ResolvedOptions {
+  try {
+    return resolve(options, alsoKnown);
+  } catch (err) {
+    // Messages never print values, but a key pasted into the wrong field is still a key.
+    const providers = (options as { providers?: unknown } | null)?.providers;
+    throw err instanceof ParleyError ? Redactor.of(providers as Record<string, ProviderConfig>).error(err) : err;
+  }
+}
+
+function resolve(options: unknown, alsoKnown: readonly string[]): ResolvedOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) fail('options must be an object with "providers"');
+  const suggest = alsoKnown.length === 0 ? OPTION_KEYS : new Set([...OPTION_KEYS, ...alsoKnown]);
+  const unknown = unknownKey(options, suggest, 'options', 'a runtime option');
+  if (unknown) fail(unknown);
   const o = options as RuntimeOptions;
-  if (typeof o.providers !== 'object' || o.providers === null || Object.keys(o.providers).length === 0) {
+  if (typeof o.providers !== 'object' || o.providers === null || Array.isArray(o.providers) || Object.keys(o.providers).length === 0) {
     fail('options.providers must name at least one provider, e.g. { local: { kind: "ollama" } }');
   }
   const providers: Record<string, ProviderConfig> = {};
   for (const [name, config] of Object.entries(o.providers)) providers[name] = validateProvider(name, config);
   const names = Object.keys(providers);
   const defaultProvider = o.defaultProvider ?? names[0]!;
-  if (!(defaultProvider in providers)) {
-    fail(`options.defaultProvider must be one of ${names.join(', ')} (got ${JSON.stringify(o.defaultProvider)})`);
+  if (typeof defaultProvider !== 'string' || !Object.hasOwn(providers, defaultProvider)) {
+    const near = typeof defaultProvider === 'string' ? nearestName(defaultProvider, names) : undefined;
+    fail(`options.defaultProvider must be one of ${names.join(', ')}${near ? `; did you mean ${near}?` : ''}`);
   }
   const d = RUNTIME_DEFAULTS;
   const heartbeatIntervalMs = integer(o.heartbeatIntervalMs, 'heartbeatIntervalMs', d.heartbeatIntervalMs, 10, MAX_TIMER_MS);
@@ -220,18 +243,13 @@ export function resolveRuntimeOptions(options: unknown): ResolvedOptions {
     heartbeatIntervalMs,
     MAX_TIMER_MS,
   );
-  if (o.restart !== undefined && (typeof o.restart !== 'object' || o.restart === null)) fail('options.restart must be an object');
-  const r: RestartPolicy = o.restart ?? {};
-  if (o.breaker !== undefined && (typeof o.breaker !== 'object' || o.breaker === null)) fail('options.breaker must be an object');
-  const b: BreakerOptions = o.breaker ?? {};
-  if (o.workerExecArgv !== undefined && (!Array.isArray(o.workerExecArgv) || o.workerExecArgv.some((a) => typeof a !== 'string'))) {
-    fail('options.workerExecArgv must be an array of strings');
-  }
-  if (o.resourceLimits !== undefined && (typeof o.resourceLimits !== 'object' || o.resourceLimits === null)) {
-    fail('options.resourceLimits must be an object (see worker_threads ResourceLimits)');
-  }
+  const r = section(o.restart, 'restart', RESTART_KEYS) as RestartPolicy;
+  const b = section(o.breaker, 'breaker', BREAKER_KEYS) as BreakerOptions;
+  const resourceLimits = checkResourceLimits(o.resourceLimits);
+  const workerExecArgv = checkWorkerExecArgv(o.workerExecArgv ?? d.workerExecArgv);
   return {
     providers,
+    redactor: Redactor.of(providers),
     defaultProvider,
     timeoutMs: integer(o.timeoutMs, 'timeoutMs', d.timeoutMs, 1, MAX_TIMER_MS),
     workers: integer(o.workers, 'workers', d.workers, 1, 256),
@@ -257,10 +275,20 @@ export function resolveRuntimeOptions(options: unknown): ResolvedOptions {
       failureThreshold: integer(b.failureThreshold, 'breaker.failureThreshold', d.breaker.failureThreshold, 1, 1_000_000),
       cooldownMs: integer(b.cooldownMs, 'breaker.cooldownMs', d.breaker.cooldownMs, 0, MAX_TIMER_MS),
     },
-    resourceLimits: o.resourceLimits,
-    workerExecArgv: o.workerExecArgv ?? [...d.workerExecArgv],
+    resourceLimits,
+    workerExecArgv,
     workerNice: integer(o.workerNice, 'workerNice', d.workerNice, 0, 19),
     concurrencyPerWorker: integer(o.concurrencyPerWorker, 'concurrencyPerWorker', d.concurrencyPerWorker, 1, 1_000_000),
     maxQueue: integer(o.maxQueue, 'maxQueue', d.maxQueue, 0, 100_000_000),
   };
+}
+
+/**
+ * Checks `options` as createRuntime does, without starting anything.
+ * Throws ParleyError CONFIG naming the first option that is wrong.
+ * `alsoKnown`: keys a host keeps beside the options in its own config
+ * (the CLI's `model`, `system`), suggested for a near miss but not taken.
+ */
+export function checkRuntimeOptions(options: RuntimeOptions, alsoKnown: readonly string[] = []): void {
+  resolveRuntimeOptions(options, alsoKnown);
 }

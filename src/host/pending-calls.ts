@@ -11,6 +11,7 @@
  * thousands a second, the closures used to be a good share of its garbage.
  */
 import { ParleyError } from '../shared/errors.ts';
+import type { Redactor } from '../shared/redaction.ts';
 
 /** Who runs the calls: told to stop one that the host gave up on. */
 export interface CallCanceller {
@@ -113,7 +114,7 @@ export abstract class PendingCall {
     clearTimeout(this.#timer);
     this.#signal?.removeEventListener('abort', this);
     if (stop) this.stopWorker(stop);
-    this.ended(err);
+    this.ended(err && this.#calls.redactor.error(err));
     this.#calls.release(this, err);
     return true;
   }
@@ -133,6 +134,8 @@ function expire(call: PendingCall): void {
 
 export class PendingCalls {
   readonly canceller: CallCanceller;
+  /** Every error a call ends with passes through it on its way to the caller. */
+  readonly redactor: Redactor;
   readonly #recorder: OutcomeRecorder;
   #nextId = 1;
   readonly #calls = new Map<number, PendingCall>();
@@ -140,8 +143,9 @@ export class PendingCalls {
   #completed = 0;
   #failed = 0;
 
-  constructor(canceller: CallCanceller, recorder: OutcomeRecorder) {
+  constructor(canceller: CallCanceller, recorder: OutcomeRecorder, redactor: Redactor) {
     this.canceller = canceller;
+    this.redactor = redactor;
     this.#recorder = recorder;
   }
 

@@ -13,10 +13,10 @@ import { ParleyError } from '../shared/errors.ts';
 import { resolveRuntimeOptions, SHUTDOWN_GRACE_MS, type ResolvedOptions, type RuntimeOptions } from './options.ts';
 import { abortError, type CallKind } from './pending-calls.ts';
 import { PoolTransport } from './transport/pool-transport.ts';
-import { validateCallOptions, validateChatRequest } from './request-validation.ts';
+import { requestFor, validateCallOptions, validateChatRequest } from './request-validation.ts';
 import { FallbackRouter, type OpenedStream, type ProviderHealthStats } from './fallback-router.ts';
 import { RequestCall, StreamCall } from './calls.ts';
-import type { CallOptions, ChatRequest, ChatResult, HealthReport, ModelInfo, StreamEvent } from '../shared/types.ts';
+import type { CallOptions, ChatInput, ChatRequest, ChatResult, HealthReport, ModelInfo, StreamEvent } from '../shared/types.ts';
 import type { WorkerStats } from '../shared/protocol.ts';
 import type { CrashRecord, RuntimeEvents, RuntimeState, ShutdownReport, Work, WorkerTransport } from './transport/worker-transport.ts';
 
@@ -53,37 +53,37 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.#transport.state;
   }
 
-  chat(req: ChatRequest, opts?: CallOptions): Promise<ChatResult> {
-    let request: ChatRequest;
+  chat(req: ChatInput, opts?: CallOptions): Promise<ChatResult> {
+    let requests: Map<string, ChatRequest>;
     let options: CallOptions;
     let route: string[];
     try {
-      request = validateChatRequest(req);
+      [requests, route] = this.#admitRequest(req);
       options = validateCallOptions(opts);
-      route = this.#router.route(request.provider);
     } catch (err) {
       return Promise.reject(err);
     }
     // One provider (the common case): no fallback loop and no deadline to share.
     if (route.length === 1) {
       const provider = route[0]!;
+      const request = requests.get(provider)!;
       return this.#call<ChatResult>('chat', provider, request.model, this.#timeoutOf(options), options.signal, { kind: 'chat', provider, req: request });
     }
     const deadline = this.#sharedDeadline(options);
     return this.#router.run(route, (provider) => {
       const left = deadline();
+      const request = requests.get(provider)!;
       return this.#call<ChatResult>('chat', provider, request.model, left.timeoutMs!, left.signal, { kind: 'chat', provider, req: request });
     });
   }
 
   /** Bad input surfaces where every other failure does: from the iteration, not from this call. */
-  stream(req: ChatRequest, opts?: CallOptions): AsyncIterable<StreamEvent> {
+  stream(req: ChatInput, opts?: CallOptions): AsyncIterable<StreamEvent> {
     try {
-      const request = validateChatRequest(req);
+      const [requests, route] = this.#admitRequest(req);
       const options = validateCallOptions(opts);
-      const route = this.#router.route(request.provider);
       const deadline = this.#sharedDeadline(options);
-      return this.#router.stream(route, (provider) => this.#openStream(provider, request, deadline()));
+      return this.#router.stream(route, (provider) => this.#openStream(provider, requests.get(provider)!, deadline()));
     } catch (err) {
       return failedStream(err);
     }
@@ -96,7 +96,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       name = this.#router.single(provider);
       options = validateCallOptions(opts);
     } catch (err) {
-      return Promise.reject(err);
+      return Promise.reject(err instanceof ParleyError ? this.#options.redactor.error(err) : err);
     }
     return this.#call<ModelInfo[]>('models', name, undefined, this.#timeoutOf(options), options.signal, { kind: 'models', provider: name });
   }
@@ -143,7 +143,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     };
     const lastCrash = transport.lastCrash;
     if (lastCrash) out.lastCrash = lastCrash;
-    return out;
+    return this.#options.redactor.value(out);
   }
 
   /** Leaves the failed state: forgets the crash history and starts a fresh worker. */
@@ -170,6 +170,24 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const closing = this.#transport.close(graceMs);
     const [report] = await Promise.all([closing, this.#conversations.closeAll(graceMs)]);
     return report;
+  }
+
+  /**
+   * The door of chat and stream: a plain-data copy of the request, the
+   * providers to try, and the request each of them gets (its model or the
+   * provider's defaultModel), all checked before any I/O.
+   */
+  #admitRequest(req: ChatInput): [Map<string, ChatRequest>, string[]] {
+    try {
+      const request = validateChatRequest(req, this.#options.redactor);
+      const route = this.#router.route(request.provider);
+      const requests = new Map<string, ChatRequest>();
+      for (const provider of route) requests.set(provider, requestFor(request, provider, this.#options.providers[provider]!));
+      return [requests, route];
+    } catch (err) {
+      // A request may name what it should not (a provider called by a key): refusals are redacted too.
+      throw err instanceof ParleyError ? this.#options.redactor.error(err) : err;
+    }
   }
 
   /** A call's own timeoutMs, or the runtime's. */

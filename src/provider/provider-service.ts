@@ -19,7 +19,7 @@ import type { ChatRequest, ChatResult, HealthReport, ModelInfo, ProviderConfig }
 import { createAdapter } from './protocols/adapters.ts';
 import { withRetries, type CallContext } from './http/retries.ts';
 import { bufferSink, discardSink, exchange } from './http/exchange.ts';
-import { collectSecrets, redactWireError } from './redact.ts';
+import { Redactor } from '../shared/redaction.ts';
 import { agentFigures, createAgent, type ProviderSession } from './http/sessions.ts';
 import { parseJson } from './protocols/wire-format.ts';
 import { StreamWriter } from './stream-writer.ts';
@@ -43,7 +43,7 @@ export class ProviderService implements ProviderServiceApi {
   readonly #sessions = new Map<string, ProviderSession>();
   readonly #calls = new Map<number, CallSignal>();
   readonly #deadlines = new DeadlineSweep(this.#calls);
-  readonly #secrets: string[];
+  readonly #redactor: Redactor;
   #closing: Promise<WorkerCloseReport> | undefined;
   #release: (() => void) | undefined;
   readonly #niceError: string | undefined;
@@ -53,7 +53,7 @@ export class ProviderService implements ProviderServiceApi {
     this.#workerId = workerId;
     this.#niceError = lowerThreadPriority(nice);
     this.#settings = settings;
-    this.#secrets = collectSecrets(providers);
+    this.#redactor = Redactor.of(providers);
     for (const [name, config] of Object.entries(providers)) {
       const adapter = createAdapter({ name, config });
       const origin = new URL(adapter.healthRequest().url).origin;
@@ -143,7 +143,7 @@ export class ProviderService implements ProviderServiceApi {
     const nice = threadNice();
     if (nice !== undefined) stats.nice = nice;
     if (this.#niceError !== undefined) stats.niceError = this.#niceError;
-    return stats;
+    return this.#redactor.value(stats);
   }
 
   close(): Promise<WorkerCloseReport> {
@@ -224,6 +224,6 @@ export class ProviderService implements ProviderServiceApi {
   }
 
   #wire(err: unknown): WireError {
-    return redactWireError(toWireError(err), this.#secrets);
+    return this.#redactor.wire(toWireError(err));
   }
 }

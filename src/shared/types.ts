@@ -69,9 +69,21 @@ export interface ChatRequest {
   stop?: string[];
   seed?: number;
   tools?: ToolSpec[];
-  /** Provider-specific fields merged into the request body as they are. */
+  /**
+   * Provider-specific fields, merged into the request body as they are
+   * (e.g. `{ top_k: 40 }`, Ollama's `{ options: { num_ctx: 8192 } }`). Plain
+   * JSON data only: no functions, symbols, BigInts, cycles, or class
+   * instances (INVALID_REQUEST naming the path).
+   */
   extra?: Record<string, unknown>;
 }
+
+/**
+ * What runtime.chat() and runtime.stream() take: a ChatRequest whose model
+ * may be left out, for the provider's `defaultModel` (INVALID_REQUEST when
+ * it has none). With a fallback list, each provider tried uses its own.
+ */
+export type ChatInput = Omit<ChatRequest, 'model'> & { model?: string };
 
 export interface CallOptions {
   /** Deadline of the whole call: connect, headers and body. */

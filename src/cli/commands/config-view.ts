@@ -1,28 +1,24 @@
 /**
  * `parley config`: the configuration in effect and where each part came
- * from, with every API key and credential header redacted.
+ * from. Keys are shown as a hint (`sk-…3456`); then the whole output passes
+ * through the library's redaction, which takes every other secret out
+ * (credential headers, credentials in a baseUrl).
  */
-import type { ProviderConfig } from '../../index.ts';
+import { redactSecrets, type ProviderConfig } from '../../index.ts';
 import { EMBEDDED_MODEL, LOCAL, type CliConfig } from '../config.ts';
 import { EXIT, type ExitCode } from '../exit-codes.ts';
 
-const CREDENTIAL_HEADER = /auth|key|token|secret|cookie/i;
-
 /** Enough of a key to tell which one it is, never enough to use it: `sk-…3456`. */
-function redactKey(key: string): string {
+function keyHint(key: string): string {
   if (key.length < 16) return '[redacted]';
   const prefix = /^[A-Za-z]+-/.exec(key)?.[0] ?? '';
   return `${prefix}…${key.slice(-4)}`;
 }
 
+/** Credential headers and URLs are left to the redaction of the whole output. */
 function redactProvider(config: ProviderConfig): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config };
-  if (config.apiKey !== undefined) out.apiKey = redactKey(config.apiKey);
-  if (config.headers) {
-    out.headers = Object.fromEntries(
-      Object.entries(config.headers).map(([name, value]) => [name, CREDENTIAL_HEADER.test(name) ? redactKey(value) : value]),
-    );
-  }
+  if (config.apiKey !== undefined) out.apiKey = keyHint(config.apiKey);
   return out;
 }
 
@@ -66,6 +62,7 @@ function formatView(config: CliConfig): string {
 }
 
 export function runConfig(config: CliConfig, io: { output: NodeJS.WriteStream; json: boolean }): ExitCode {
-  io.output.write(`${io.json ? JSON.stringify(configView(config), null, 2) : formatView(config)}\n`);
+  const text = io.json ? JSON.stringify(configView(config), null, 2) : formatView(config);
+  io.output.write(`${redactSecrets(text, config.providers)}\n`);
   return EXIT.OK;
 }

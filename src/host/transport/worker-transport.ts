@@ -92,7 +92,7 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
     this.options = options;
     this.#events = events;
     this.#intensity = new RestartIntensity(options.restart);
-    this.calls = new PendingCalls(this, recorder);
+    this.calls = new PendingCalls(this, recorder, options.redactor);
     this.#heartbeat = setInterval(() => this.#judge(), options.heartbeatIntervalMs).unref();
   }
 
@@ -186,8 +186,10 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
    * at once with WORKER_CRASHED, and it is replaced unless the restart
    * intensity is spent.
    */
-  died(workerId: number, reason: string): void {
+  died(workerId: number, cause: string): void {
     if (!this.#live.delete(workerId) || !this.#supervising) return;
+    // A thread's last words can be anything it printed: they reach events, stats and errors only redacted.
+    const reason = this.options.redactor.text(cause);
     this.#lastCrash = { workerId, reason, at: new Date().toISOString() };
     const failedCalls = this.calls.rejectOn(workerId, new ParleyError('WORKER_CRASHED', `provider worker ${workerId} died: ${reason}`));
     this.#events.emit('worker-crashed', { workerId, reason, failedCalls });

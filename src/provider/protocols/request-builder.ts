@@ -17,22 +17,33 @@ export function bearerAuth(config: ProviderConfig): Record<string, string> {
 
 export class RequestBuilder {
   readonly #ctx: ProviderContext;
-  readonly #baseUrl: string;
+  /** The base without its query string. */
+  readonly #base: string;
+  /** The base's query string with its `?` (Azure OpenAI's `?api-version=…`), or ''; applied to every endpoint. */
+  readonly #query: string;
   readonly #protocolHeaders: ProtocolHeaders;
 
+  /** `baseUrl` as checked at the door: http(s), no userinfo, no fragment; its query string is kept. */
   constructor(ctx: ProviderContext, baseUrl: string, protocolHeaders: ProtocolHeaders) {
     this.#ctx = ctx;
-    this.#baseUrl = baseUrl;
+    const q = baseUrl.indexOf('?');
+    this.#base = q < 0 ? baseUrl : baseUrl.slice(0, q);
+    this.#query = q < 0 || q === baseUrl.length - 1 ? '' : baseUrl.slice(q);
     this.#protocolHeaders = protocolHeaders;
   }
 
   /** `accept` names what a streamed reply comes as, or JSON. */
   post(path: string, accept: string, body: JsonObject): HttpRequestSpec {
-    return { method: 'POST', url: joinUrl(this.#baseUrl, path), headers: this.#headers(accept, true), body: JSON.stringify(body) };
+    return { method: 'POST', url: this.#url(path), headers: this.#headers(accept, true), body: JSON.stringify(body) };
   }
 
   get(path: string, accept = 'application/json'): HttpRequestSpec {
-    return { method: 'GET', url: joinUrl(this.#baseUrl, path), headers: this.#headers(accept, false) };
+    return { method: 'GET', url: this.#url(path), headers: this.#headers(accept, false) };
+  }
+
+  /** An endpoint's path never has a query of its own: the base's is appended as it is. */
+  #url(path: string): string {
+    return joinUrl(this.#base, path) + this.#query;
   }
 
   #headers(accept: string, hasBody: boolean): Record<string, string> {

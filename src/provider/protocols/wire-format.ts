@@ -6,7 +6,7 @@
 import { ParleyError } from '../../shared/errors.ts';
 import type { ModelInfo, ToolSpec } from '../../shared/types.ts';
 import type { ProviderContext } from './adapter.ts';
-import { redactText } from '../redact.ts';
+import { Redactor } from '../../shared/redaction.ts';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -51,12 +51,17 @@ export function badResponse(provider: string, what: string, body: unknown): Parl
   return new ParleyError('BAD_RESPONSE', `${what} (got ${shown})`, { provider });
 }
 
+const redactors = new WeakMap<object, Redactor>();
+
 /**
- * Providers sometimes echo the key they were sent. Errors are scrubbed again at
- * the thread boundary; this keeps the key out of anything logged before that.
+ * Providers sometimes echo the credentials they were sent. Errors are
+ * scrubbed again at the thread boundary; this keeps them out of anything
+ * built before that, and runs before any excerpt is cut.
  */
 export function redact(text: string, ctx: ProviderContext): string {
-  return ctx.config.apiKey ? redactText(text, [ctx.config.apiKey]) : text;
+  let redactor = redactors.get(ctx.config);
+  if (!redactor) redactors.set(ctx.config, (redactor = Redactor.of({ [ctx.name]: ctx.config })));
+  return redactor.text(text);
 }
 
 /**
@@ -80,7 +85,7 @@ export function errorBodyMessage(
     }
   }
   message = message || text || `HTTP ${status}`;
-  return redact(excerpt(message, ERROR_MESSAGE_CHARS), ctx);
+  return excerpt(redact(message, ctx), ERROR_MESSAGE_CHARS);
 }
 
 /** Arguments as the providers that want an object (Ollama, Anthropic) need them. */

@@ -1,0 +1,80 @@
+/**
+ * The worker thread settings checked at the door: Node refuses some flags
+ * in a worker's execArgv (per-process ones such as --expose-gc, and unknown
+ * ones), and V8 takes nonsense resource limits without complaint, then the
+ * worker dies at start and is restarted until the restart intensity is
+ * spent. Both give CONFIG at createRuntime instead.
+ */
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { ParleyError } from '../shared/errors.ts';
+import { unknownKey } from '../shared/known-keys.ts';
+
+/** Each limit's least value (MB) a provider worker can start with; none has a useful upper bound to check. */
+const LIMIT_FLOORS: Record<keyof ResourceLimits, number> = {
+  maxOldGenerationSizeMb: 16,
+  maxYoungGenerationSizeMb: 1,
+  codeRangeSizeMb: 1,
+  stackSizeMb: 1,
+};
+const LIMIT_KEYS: ReadonlySet<string> = new Set(Object.keys(LIMIT_FLOORS));
+
+/** Flags whose value is a module to load: Node checks the flag, and loading is the worker's own business. */
+const MODULE_FLAGS: ReadonlySet<string> = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader']);
+
+function fail(message: string): never {
+  throw new ParleyError('CONFIG', message);
+}
+
+export function checkResourceLimits(value: unknown): ResourceLimits | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('options.resourceLimits must be an object (see worker_threads ResourceLimits)');
+  const unknown = unknownKey(value, LIMIT_KEYS, 'options.resourceLimits', 'a worker resource limit');
+  if (unknown) fail(unknown);
+  const limits = value as Record<keyof ResourceLimits, unknown>;
+  const out: ResourceLimits = {};
+  for (const key of Object.keys(LIMIT_FLOORS) as (keyof ResourceLimits)[]) {
+    const v = limits[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < LIMIT_FLOORS[key]) {
+      fail(`options.resourceLimits.${key} must be a number of MB, at least ${LIMIT_FLOORS[key]} (got ${typeof v === 'number' ? v : typeof v})`);
+    }
+    out[key] = v;
+  }
+  return out;
+}
+
+/**
+ * Node checks a worker's execArgv synchronously, before the thread runs any
+ * code; a throwaway thread with the same flags (less the modules to load,
+ * which would run there) is the one check that agrees with Node on every
+ * version. It is terminated at once.
+ */
+export function checkWorkerExecArgv(value: unknown): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((a) => typeof a !== 'string')) fail('options.workerExecArgv must be an array of strings');
+  const argv = value as string[];
+  const flags: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (MODULE_FLAGS.has(arg)) {
+      if (i + 1 >= argv.length) fail(`options.workerExecArgv: ${arg} needs a module after it`);
+      i++;
+    } else if (!MODULE_FLAGS.has(arg.split('=')[0]!)) {
+      flags.push(arg);
+    }
+  }
+  if (flags.length === 0) return [...argv];
+  let probe: Worker;
+  try {
+    probe = new Worker('', { eval: true, execArgv: flags, stdout: true, stderr: true });
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === 'ERR_WORKER_INVALID_EXEC_ARGV') {
+      fail(`options.workerExecArgv holds flags Node refuses in a worker thread (${(err as Error).message.replace(/^.*?flags:\s*/, '')}); per-process flags go on the host's own command line`);
+    }
+    throw err;
+  }
+  probe.unref();
+  void probe.terminate();
+  return [...argv];
+}

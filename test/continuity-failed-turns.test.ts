@@ -10,7 +10,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, type CallOptions, type Conversation, type ErrorCode, type Runtime } from '../src/index.ts';
-import { startModelServer, waitFor, type Fault, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type Fault, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { rejectsWith } from './helpers/fixtures.ts';
 import { assertSentWholeHistory, chatRequestCount, plain } from './fixtures/continuity-support.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
@@ -166,7 +167,7 @@ for (const provider of PROVIDERS) {
         server.injectFault({ kind: 'slow-headers', delayMs: 3_000 });
         const before = chatRequestCount(server);
         const turn = conversation.send('the aborted send', { signal: controller.signal });
-        await waitFor(() => chatRequestCount(server) > before, { timeoutMs: 5_000, what: 'the turn reached the server' });
+        await waitFor(() => chatRequestCount(server) > before, { what: 'the turn reached the server' });
         controller.abort();
         await rejectsWith(turn, 'ABORTED');
         await assertRetryWorks(server, conversation, history, 'the aborted send', false);

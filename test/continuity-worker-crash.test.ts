@@ -9,7 +9,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createRuntime, type Conversation, type Runtime } from '../src/index.ts';
-import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { hitWorker, withWorkerHooks, type WorkerFault } from './helpers/worker-hooks.ts';
 import { rejectsWith } from './helpers/fixtures.ts';
 import { assertSentWholeHistory, chatRequestCount, plain } from './fixtures/continuity-support.ts';
@@ -54,7 +55,7 @@ async function turns(conversation: Conversation, n: number, label: string): Prom
 
 /** Waits until the server has received one more chat request than `before`. */
 async function requestArrived(server: ModelServer, before: number): Promise<void> {
-  await waitFor(() => chatRequestCount(server) > before, { timeoutMs: 5_000, what: 'the turn reached the server' });
+  await waitFor(() => chatRequestCount(server) > before, { what: 'the turn reached the server' });
 }
 
 for (const fault of FAULTS) {

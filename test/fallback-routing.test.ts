@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createRuntime, ParleyError, type Runtime, type RuntimeOptions } from '../src/index.ts';
-import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { TEST_RUNTIME_DEFAULTS, ask, closedPort, collect, rejectsWith, textOf } from './helpers/fixtures.ts';
 
 interface Routes {
@@ -186,13 +187,13 @@ describe('fallback routing', () => {
       assert.equal((await providerStats(rt, 'up')).breaker, 'closed');
 
       // Half-open after the cooldown: the next call probes; a failed probe re-opens at once.
-      await waitFor(async () => (await providerStats(rt, 'first')).breaker === 'half-open', { what: 'cooldown over', timeoutMs: 5_000 });
+      await waitFor(async () => (await providerStats(rt, 'first')).breaker === 'half-open', { what: 'cooldown over' });
       assert.equal((await rt.chat(ask('probe fails', route))).provider, 'up');
       assert.equal(served(first), 3, 'the probe went to the cooling provider');
       assert.equal((await providerStats(rt, 'first')).breaker, 'open', 'one failed probe re-opens the breaker');
 
       // A successful probe closes it.
-      await waitFor(async () => (await providerStats(rt, 'first')).breaker === 'half-open', { what: 'second cooldown over', timeoutMs: 5_000 });
+      await waitFor(async () => (await providerStats(rt, 'first')).breaker === 'half-open', { what: 'second cooldown over' });
       first.setFault(undefined);
       const healed = await rt.chat(ask('probe succeeds', route));
       assert.equal(healed.provider, 'first');

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createRuntime, type HealthReport, type Runtime, type RuntimeOptions } from '../src/index.ts';
-import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { TEST_RUNTIME_DEFAULTS, ask, closedPort, rejectsWith } from './helpers/fixtures.ts';
 
 const ANTHROPIC_KEY = 'sk-ant-test-health-0123456789';
@@ -155,7 +156,7 @@ describe('health()', () => {
         assert.equal(await breaker(), 'open');
         assertUp(await rt.health('flaky'), 'flaky');
         assert.equal(await breaker(), 'open', 'a probe during the cooldown does not cut it short');
-        await waitFor(async () => (await breaker()) === 'half-open', { what: 'cooldown over', timeoutMs: 5_000 });
+        await waitFor(async () => (await breaker()) === 'half-open', { what: 'cooldown over' });
         assertUp(await rt.health('flaky'), 'flaky');
         assert.equal(await breaker(), 'closed');
       },

@@ -3,7 +3,8 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
-import { startModelServer, waitFor, type Fault, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type Fault, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 const fault = (f: Fault) => ({ 'x-parley-fault': JSON.stringify(f) });
 const userMessages = [{ role: 'user' as const, content: 'Explain fault injection briefly' }];

@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createRuntime, ParleyError, type Runtime, type RuntimeOptions, type RuntimeStats } from '../src/index.ts';
-import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { injectWorkerFault, withWorkerHooks } from './helpers/worker-hooks.ts';
 
 const ask = (content: string, maxTokens = 8) => ({ model: 'parley-echo', messages: [{ role: 'user' as const, content }], maxTokens });

@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createRuntime, ParleyError, type ErrorCode, type Runtime } from '../src/index.ts';
-import { startModelServer, waitFor, type Fault, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type Fault, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { injectWorkerFault, threadServing, withWorkerHooks, type WorkerFault } from './helpers/worker-hooks.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
 
@@ -116,7 +117,6 @@ for (const kind of ['openai', 'ollama'] as const) {
           }
           await waitFor(() => server.stats().connectionsOpen <= baseline, {
             what: `connections back to ${baseline} (now ${server.stats().connectionsOpen})`,
-            timeoutMs: 3_000,
           });
           assert.equal(await run(rt, 'p', mode, 15_000), 'ok', 'healthy after the fault');
         });

@@ -8,7 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createRuntime, ParleyError, type Runtime } from '../src/index.ts';
-import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { injectWorkerFault, withWorkerHooks, type WorkerFault } from './helpers/worker-hooks.ts';
 
 const ask = { model: 'parley-echo', messages: [{ role: 'user' as const, content: 'still there?' }], maxTokens: 4 };
@@ -55,7 +56,7 @@ describe('supervision', () => {
             (err: ParleyError) => err.code,
           ),
         );
-        await waitFor(() => server.stats().connectionsOpen >= 50 && slow.stats().connectionsOpen >= 10, { what: 'calls connected', timeoutMs: 5000 });
+        await waitFor(() => server.stats().connectionsOpen >= 50 && slow.stats().connectionsOpen >= 10, { what: 'calls connected' });
         const crashed = once(rt, 'worker-crashed');
         const injectedAt = performance.now();
         injectWorkerFault(fault);
@@ -72,7 +73,7 @@ describe('supervision', () => {
         const next = await rt.chat(ask);
         assert.equal(next.provider, 'local');
         // The dead worker's sockets are gone with it: nothing leaks.
-        await waitFor(() => server.stats().connectionsOpen <= baseline + 1, { what: 'sockets released', timeoutMs: 5000 });
+        await waitFor(() => server.stats().connectionsOpen <= baseline + 1, { what: 'sockets released' });
         const stats = await rt.stats();
         assert.equal(stats.restarts, 1);
         assert.match(stats.lastCrash?.reason ?? '', fault === 'wedge' ? /heartbeat/ : /exited|threw/);
@@ -90,7 +91,7 @@ describe('supervision', () => {
       await rt.chat(ask);
       await waitFor(() => seen.includes('worker-started'), { what: 'first start' });
       injectWorkerFault('crash');
-      await waitFor(() => seen.filter((s) => s === 'worker-started').length === 2, { what: 'second start', timeoutMs: 5000 });
+      await waitFor(() => seen.filter((s) => s === 'worker-started').length === 2, { what: 'second start' });
       assert.deepEqual(seen, ['worker-started', 'worker-crashed', 'worker-restarted', 'worker-started']);
       assert.equal((await rt.chat(ask)).provider, 'local');
     } finally {

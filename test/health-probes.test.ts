@@ -33,8 +33,7 @@ function assertUp(report: HealthReport | undefined, provider: string): void {
   assert.ok(report, `a report for ${provider}`);
   assert.equal(report.provider, provider);
   assert.equal(report.ok, true);
-  assert.equal(typeof report.latencyMs, 'number');
-  assert.ok(report.latencyMs >= 0 && report.latencyMs < 5_000);
+  assert.ok(Number.isFinite(report.latencyMs), 'a latency in ms');
   assert.equal(report.error, undefined);
 }
 

@@ -12,11 +12,10 @@ import { join } from 'node:path';
 import { createRuntime, type CallOptions, type Conversation, type ErrorCode, type Runtime } from '../src/index.ts';
 import { startModelServer, type Fault, type ModelServer } from '../src/testing/index.ts';
 import { waitFor } from './helpers/wait-for.ts';
-import { rejectsWith } from './helpers/fixtures.ts';
+import { PROTOCOLS, providersFor, rejectsWith } from './helpers/fixtures.ts';
 import { assertSentWholeHistory, chatRequestCount, plain } from './fixtures/continuity-support.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
 
-const PROVIDERS = ['ollama', 'openai'] as const;
 
 /** One server and one runtime per provider's suite (worker start-up is the slow part); a fresh conversation per test. */
 interface Shared {
@@ -28,7 +27,7 @@ async function startShared(): Promise<Shared> {
   const server = await startModelServer({ tokenDelayMs: 5 });
   try {
     const rt = await createRuntime({ workers: testWorkers,
-      providers: { ollama: { kind: 'ollama', baseUrl: server.url }, openai: { kind: 'openai', baseUrl: `${server.url}/v1` } },
+      providers: providersFor(server),
       timeoutMs: 10_000,
       maxRetries: 0,
     });
@@ -98,7 +97,7 @@ const STREAM_FAULT_CASES: FaultCase[] = [
   { title: 'an error inside a 2xx stream', fault: { kind: 'stream-error', afterTokens: 3, message: 'model crashed' }, code: 'PROVIDER' },
 ];
 
-for (const provider of PROVIDERS) {
+for (const provider of PROTOCOLS) {
   describe(`failed turns over ${provider}`, () => {
     let shared: Shared | undefined;
     before(async () => {
@@ -196,7 +195,7 @@ test('conversation with a store: failed turns write nothing; a reopened store ho
   let rt: Runtime | undefined;
   try {
     rt = await createRuntime({ workers: testWorkers,
-      providers: { ollama: { kind: 'ollama', baseUrl: server.url }, openai: { kind: 'openai', baseUrl: `${server.url}/v1` } },
+      providers: providersFor(server),
       timeoutMs: 10_000,
       maxRetries: 0,
     });
@@ -212,7 +211,7 @@ test('conversation with a store: failed turns write nothing; a reopened store ho
         ['leave', undefined],
       ];
       for (const [i, [fault, code]] of failures.entries()) {
-        conversation.setProvider(i % 2 ? 'openai' : 'ollama');
+        conversation.setProvider(PROTOCOLS[i % 3]!);
         const controller = new AbortController();
         if (typeof fault === 'object') server.injectFault(fault);
         const turn = streamTurn(conversation, `failing ${i}`, { signal: controller.signal }, (n) => {

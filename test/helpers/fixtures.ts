@@ -145,12 +145,14 @@ export function textOf(events: StreamEvent[]): string {
 }
 
 /**
- * Starts the worker (its first call pays for thread start-up) and leaves the
+ * Starts the worker (its first call pays for thread start-up), in pool mode
+ * every thread (a thread answers stats() once it has loaded), and leaves the
  * server with no open socket, so short deadlines measure only the call and
  * connection counts start from 0.
  */
 export async function warm({ server, rt }: Pick<Stack, 'server' | 'rt'>): Promise<void> {
   await rt.models(undefined, { timeoutMs: 30_000 });
+  await waitFor(async () => (await rt.stats()).workers.length === testWorkers, { what: `${testWorkers} worker thread(s) answering` });
   server.dropConnections();
   await waitFor(() => server.stats().connectionsOpen === 0, { what: 'warm-up socket closed' });
 }

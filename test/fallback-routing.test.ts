@@ -87,9 +87,9 @@ describe('fallback routing', () => {
     // is at most DEADLINE_MS - LATE_MS < UP_MS, so the call must end in
     // TIMEOUT; with a fresh DEADLINE_MS > UP_MS it would succeed. A loaded
     // machine only makes less of the deadline left, never more.
-    const DEADLINE_MS = 2_400;
-    const LATE_MS = 1_200;
-    const UP_MS = 1_600;
+    const DEADLINE_MS = 4_000;
+    const LATE_MS = 2_000;
+    const UP_MS = 3_000;
     const late = await lateServer(LATE_MS, 503);
     const up = await startModelServer({ fault: { kind: 'slow-headers', delayMs: UP_MS } });
     const rt = await createRuntime({
@@ -98,9 +98,12 @@ describe('fallback routing', () => {
       maxRetries: 0,
     });
     try {
+      // The worker's start-up must not eat into the deadline under test.
+      await rt.models('up', { timeoutMs: 30_000 });
+      const upBefore = served(up);
       await rejectsWith(rt.chat(ask('in time?', { provider: ['late', 'up'] }), { timeoutMs: DEADLINE_MS }), 'TIMEOUT');
       assert.equal(late.requests(), 1, 'the first provider was tried');
-      assert.equal(served(up), 1, 'the fallback was tried, with what was left of the deadline');
+      assert.equal(served(up) - upBefore, 1, 'the fallback was tried, with what was left of the deadline');
     } finally {
       await rt.shutdown({ graceMs: 500 });
       await up.close();

@@ -6,11 +6,11 @@ import { waitFor } from './helpers/wait-for.ts';
 import { inFlightOf } from './helpers/workers-mode.ts';
 
 /**
- * About 8000 tokens of 4 KiB each, sent as fast as the socket takes them:
+ * About 4000 tokens of 4 KiB each, sent as fast as the socket takes them:
  * far more than loopback socket buffers (a few MB each way) and the batches
  * the worker may run ahead hold, so a reader that stops blocks the server.
  */
-const BIG = { kind: 'oversized', bytes: 32 * 1024 * 1024 } as const;
+const BIG = { kind: 'oversized', bytes: 16 * 1024 * 1024 } as const;
 
 describe('runtime stream backpressure', () => {
   for (const provider of PROTOCOLS) {

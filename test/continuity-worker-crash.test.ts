@@ -17,6 +17,8 @@ import { assertSentWholeHistory, chatRequestCount, plain } from './fixtures/cont
 import { testWorkers } from './helpers/workers-mode.ts';
 
 const FAULTS: WorkerFault[] = ['crash', 'wedge'];
+/** How long the server holds a doomed turn's headers, and that turn's deadline: far past any fault's landing. */
+const HELD_MS = 60_000;
 
 interface Setup {
   server: ModelServer;
@@ -32,8 +34,10 @@ async function withSetup(body: (s: Setup) => Promise<void>): Promise<void> {
     rt = await createRuntime({ workers: testWorkers,
       providers: { ollama: { kind: 'ollama', baseUrl: server.url }, openai: { kind: 'openai', baseUrl: `${server.url}/v1` } },
       timeoutMs: 10_000,
-      heartbeatIntervalMs: 50,
-      heartbeatTimeoutMs: 300,
+      // Short enough to keep the wedge tests quick, long enough that a healthy
+      // thread starved of CPU on a loaded machine is not taken for a wedged one.
+      heartbeatIntervalMs: 100,
+      heartbeatTimeoutMs: 1_500,
       restart: { backoffBaseMs: 10 },
       ...withWorkerHooks,
     });
@@ -79,9 +83,10 @@ for (const fault of FAULTS) {
         await turns(conversation, 3, 'before');
         const history = plain(conversation.messages);
         const before = chatRequestCount(server);
-        // A non-streamed reply has no token delay: slow headers keep this turn in flight.
-        server.injectFault({ kind: 'slow-headers', delayMs: 3_000 });
-        const turn = conversation.send('this one dies', { timeoutMs: 8_000 });
+        // A non-streamed reply has no token delay: held headers keep this turn in
+        // flight until the fault lands (WORKER_CRASHED, not TIMEOUT, says it did).
+        server.injectFault({ kind: 'slow-headers', delayMs: HELD_MS });
+        const turn = conversation.send('this one dies', { timeoutMs: HELD_MS });
         await requestArrived(server, before);
         await hitWorker(rt, fault);
         await rejectsWith(turn, 'WORKER_CRASHED');
@@ -98,6 +103,8 @@ for (const fault of FAULTS) {
         await turns(conversation, 3, 'before');
         const history = plain(conversation.messages);
         let texts = 0;
+        // Quiet after its first token, so the fault meets it mid-stream however long it takes to land.
+        server.injectFault({ kind: 'stall', afterTokens: 1 });
         const failed = (async () => {
           for await (const event of conversation.stream('this stream dies')) {
             if (event.type === 'text' && ++texts === 1) void hitWorker(rt, fault);
@@ -143,8 +150,8 @@ test('conversation: repeated crashes across turns never lose a recorded turn', a
       await turns(conversation, 2, `round ${round}`);
       recorded += 2;
       const before = chatRequestCount(server);
-      server.injectFault({ kind: 'slow-headers', delayMs: 3_000 });
-      const turn = conversation.send(`round ${round} doomed`);
+      server.injectFault({ kind: 'slow-headers', delayMs: HELD_MS });
+      const turn = conversation.send(`round ${round} doomed`, { timeoutMs: HELD_MS });
       await requestArrived(server, before);
       await hitWorker(rt, 'crash');
       await rejectsWith(turn, 'WORKER_CRASHED');

@@ -52,7 +52,7 @@ describe('pool mode', () => {
       providers: { local: { kind: 'ollama', baseUrl: server.url } },
       workers: 2,
       heartbeatIntervalMs: 150,
-      heartbeatTimeoutMs: 1_000,
+      heartbeatTimeoutMs: 1_500,
       restart: { backoffBaseMs: 10 },
       ...withWorkerHooks,
       ...extra,

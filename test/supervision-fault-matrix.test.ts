@@ -89,7 +89,7 @@ for (const kind of PROTOCOLS) {
         retryBaseMs: 10,
         maxResponseBytes: 64 * 1024,
         heartbeatIntervalMs: 100,
-        heartbeatTimeoutMs: 1_000,
+        heartbeatTimeoutMs: 1_500,
         restart: { maxRestarts: 100, backoffBaseMs: 10 },
         ...withWorkerHooks,
       });

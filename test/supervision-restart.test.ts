@@ -43,7 +43,7 @@ describe('supervision', () => {
       const rt = await createRuntime({
         providers: { local: { kind: 'ollama', baseUrl: server.url }, slow: { kind: 'ollama', baseUrl: slow.url } },
         heartbeatIntervalMs: 100,
-        heartbeatTimeoutMs: 1_000,
+        heartbeatTimeoutMs: 1_500,
         ...withWorkerHooks,
       });
       try {

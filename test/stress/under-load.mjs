@@ -13,12 +13,25 @@ const runs = Number(process.argv[2] ?? 3);
 const hogCount = Number(process.argv[3] ?? availableParallelism());
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
-const hogs = Array.from({ length: hogCount }, () => spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }));
+/** Spins forever, checking now and then that its parent is alive: a parent killed with SIGKILL leaves no hog behind. */
+const HOG = `const parent = process.ppid;
+for (;;) {
+  for (let i = 0; i < 5e7; i++);
+  try { process.kill(parent, 0); } catch { process.exit(0); }
+}`;
+const hogs = Array.from({ length: hogCount }, () => spawn(process.execPath, ['-e', HOG], { stdio: 'ignore' }));
 let current;
 
 function stopAll() {
   for (const hog of hogs) if (hog.exitCode === null && hog.signalCode === null) hog.kill('SIGKILL');
-  if (current && current.exitCode === null && current.signalCode === null) current.kill('SIGTERM');
+  // npm does not pass a signal on to the test runner: end the run's whole process group.
+  if (current && current.exitCode === null && current.signalCode === null) {
+    try {
+      process.kill(-current.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
 }
 process.once('exit', stopAll);
 for (const signal of ['SIGINT', 'SIGTERM']) {
@@ -30,7 +43,8 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 
 function npmTest() {
   return new Promise((resolve) => {
-    current = spawn(npm, ['test'], { stdio: 'inherit' });
+    // Its own process group, so that stopAll() can end the runner and its test processes with it.
+    current = spawn(npm, ['test'], { stdio: 'inherit', detached: true });
     current.once('error', () => resolve(1));
     current.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });

@@ -92,6 +92,13 @@ const FAULT_CASES: FaultCase[] = [
   { title: 'a deadline passed (slow headers > timeoutMs)', fault: { kind: 'slow-headers', delayMs: 3_000 }, code: 'TIMEOUT', opts: { timeoutMs: 300 } },
 ];
 
+/**
+ * For a turn the caller ends (abort, leaving the loop): the stream goes quiet
+ * after 3 tokens, so the caller's move meets it mid-stream however late the
+ * text events reach the host on a loaded machine.
+ */
+const QUIET_AFTER_3: Fault = { kind: 'stall', afterTokens: 3 };
+
 const STREAM_FAULT_CASES: FaultCase[] = [
   { title: 'a stream cut without its end marker', fault: { kind: 'truncate', afterTokens: 3 }, code: 'INCOMPLETE' },
   { title: 'an error inside a 2xx stream', fault: { kind: 'stream-error', afterTokens: 3, message: 'model crashed' }, code: 'PROVIDER' },
@@ -149,6 +156,7 @@ for (const provider of PROTOCOLS) {
       await withConversation(shared, provider, async (server, conversation) => {
         const history = plain(conversation.messages);
         const controller = new AbortController();
+        server.injectFault(QUIET_AFTER_3);
         await rejectsWith(
           streamTurn(conversation, 'the aborted stream', { signal: controller.signal }, (n) => {
             if (n === 2) controller.abort();
@@ -177,6 +185,7 @@ for (const provider of PROTOCOLS) {
       await withConversation(shared, provider, async (server, conversation) => {
         const history = plain(conversation.messages);
         let texts = 0;
+        server.injectFault(QUIET_AFTER_3);
         await streamTurn(conversation, 'the abandoned stream', undefined, (n) => {
           texts = n;
           return n === 2 ? 'leave' : undefined;
@@ -213,7 +222,8 @@ test('conversation with a store: failed turns write nothing; a reopened store ho
       for (const [i, [fault, code]] of failures.entries()) {
         conversation.setProvider(PROTOCOLS[i % 3]!);
         const controller = new AbortController();
-        if (typeof fault === 'object') server.injectFault(fault);
+        // An abort or a leave must meet the stream before it ends: it goes quiet after 3 tokens.
+        server.injectFault(typeof fault === 'object' ? fault : QUIET_AFTER_3);
         const turn = streamTurn(conversation, `failing ${i}`, { signal: controller.signal }, (n) => {
           if (n < 2) return;
           if (fault === 'abort') controller.abort();

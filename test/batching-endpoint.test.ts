@@ -5,6 +5,7 @@ import { expose, wrap } from 'comlink/dist/esm/comlink.mjs';
 import { batchingEndpoint } from '../src/wire/batching-endpoint.ts';
 import { installErrorTransfer } from '../src/wire/error-transfer.ts';
 import { ParleyError } from '../src/shared/errors.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 installErrorTransfer();
 
@@ -61,8 +62,7 @@ describe('batchingEndpoint', () => {
     receiver.addEventListener('message', (ev: { data: unknown }) => second.push(ev.data as number));
     try {
       for (let n = 1; n <= 5; n++) sender.postMessage(n);
-      await nextTurn();
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await waitFor(() => first.length >= 5 && second.length >= 5, { what: 'both listeners got the batch' });
       assert.deepEqual(first, [1, 2, 3, 4, 5]);
       assert.deepEqual(second, [1, 2, 3, 4, 5]);
     } finally {
@@ -99,7 +99,6 @@ describe('batchingEndpoint', () => {
       const err = (bad as PromiseRejectedResult).reason;
       assert.ok(err instanceof ParleyError);
       assert.equal(err.code, 'INVALID_REQUEST');
-      assert.match(err.message, /could not be sent to the provider worker/);
     } finally {
       port1.close();
     }

@@ -10,12 +10,12 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRuntime, type CallOptions, type Conversation, type ErrorCode, type Runtime } from '../src/index.ts';
-import { startModelServer, waitFor, type Fault, type ModelServer } from '../src/testing/index.ts';
-import { rejectsWith } from './helpers/fixtures.ts';
+import { startModelServer, type Fault, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
+import { PROTOCOLS, providersFor, rejectsWith } from './helpers/fixtures.ts';
 import { assertSentWholeHistory, chatRequestCount, plain } from './fixtures/continuity-support.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
 
-const PROVIDERS = ['ollama', 'openai'] as const;
 
 /** One server and one runtime per provider's suite (worker start-up is the slow part); a fresh conversation per test. */
 interface Shared {
@@ -27,7 +27,7 @@ async function startShared(): Promise<Shared> {
   const server = await startModelServer({ tokenDelayMs: 5 });
   try {
     const rt = await createRuntime({ workers: testWorkers,
-      providers: { ollama: { kind: 'ollama', baseUrl: server.url }, openai: { kind: 'openai', baseUrl: `${server.url}/v1` } },
+      providers: providersFor(server),
       timeoutMs: 10_000,
       maxRetries: 0,
     });
@@ -92,12 +92,19 @@ const FAULT_CASES: FaultCase[] = [
   { title: 'a deadline passed (slow headers > timeoutMs)', fault: { kind: 'slow-headers', delayMs: 3_000 }, code: 'TIMEOUT', opts: { timeoutMs: 300 } },
 ];
 
+/**
+ * For a turn the caller ends (abort, leaving the loop): the stream goes quiet
+ * after 3 tokens, so the caller's move meets it mid-stream however late the
+ * text events reach the host on a loaded machine.
+ */
+const QUIET_AFTER_3: Fault = { kind: 'stall', afterTokens: 3 };
+
 const STREAM_FAULT_CASES: FaultCase[] = [
   { title: 'a stream cut without its end marker', fault: { kind: 'truncate', afterTokens: 3 }, code: 'INCOMPLETE' },
   { title: 'an error inside a 2xx stream', fault: { kind: 'stream-error', afterTokens: 3, message: 'model crashed' }, code: 'PROVIDER' },
 ];
 
-for (const provider of PROVIDERS) {
+for (const provider of PROTOCOLS) {
   describe(`failed turns over ${provider}`, () => {
     let shared: Shared | undefined;
     before(async () => {
@@ -149,6 +156,7 @@ for (const provider of PROVIDERS) {
       await withConversation(shared, provider, async (server, conversation) => {
         const history = plain(conversation.messages);
         const controller = new AbortController();
+        server.injectFault(QUIET_AFTER_3);
         await rejectsWith(
           streamTurn(conversation, 'the aborted stream', { signal: controller.signal }, (n) => {
             if (n === 2) controller.abort();
@@ -166,7 +174,7 @@ for (const provider of PROVIDERS) {
         server.injectFault({ kind: 'slow-headers', delayMs: 3_000 });
         const before = chatRequestCount(server);
         const turn = conversation.send('the aborted send', { signal: controller.signal });
-        await waitFor(() => chatRequestCount(server) > before, { timeoutMs: 5_000, what: 'the turn reached the server' });
+        await waitFor(() => chatRequestCount(server) > before, { what: 'the turn reached the server' });
         controller.abort();
         await rejectsWith(turn, 'ABORTED');
         await assertRetryWorks(server, conversation, history, 'the aborted send', false);
@@ -177,6 +185,7 @@ for (const provider of PROVIDERS) {
       await withConversation(shared, provider, async (server, conversation) => {
         const history = plain(conversation.messages);
         let texts = 0;
+        server.injectFault(QUIET_AFTER_3);
         await streamTurn(conversation, 'the abandoned stream', undefined, (n) => {
           texts = n;
           return n === 2 ? 'leave' : undefined;
@@ -195,7 +204,7 @@ test('conversation with a store: failed turns write nothing; a reopened store ho
   let rt: Runtime | undefined;
   try {
     rt = await createRuntime({ workers: testWorkers,
-      providers: { ollama: { kind: 'ollama', baseUrl: server.url }, openai: { kind: 'openai', baseUrl: `${server.url}/v1` } },
+      providers: providersFor(server),
       timeoutMs: 10_000,
       maxRetries: 0,
     });
@@ -211,9 +220,10 @@ test('conversation with a store: failed turns write nothing; a reopened store ho
         ['leave', undefined],
       ];
       for (const [i, [fault, code]] of failures.entries()) {
-        conversation.setProvider(i % 2 ? 'openai' : 'ollama');
+        conversation.setProvider(PROTOCOLS[i % 3]!);
         const controller = new AbortController();
-        if (typeof fault === 'object') server.injectFault(fault);
+        // An abort or a leave must meet the stream before it ends: it goes quiet after 3 tokens.
+        server.injectFault(typeof fault === 'object' ? fault : QUIET_AFTER_3);
         const turn = streamTurn(conversation, `failing ${i}`, { signal: controller.signal }, (n) => {
           if (n < 2) return;
           if (fault === 'abort') controller.abort();

@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRuntime, type Conversation, type Runtime } from '../src/index.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
-import { assertSentWholeHistory, delay } from './fixtures/continuity-support.ts';
+import { assertSentWholeHistory, idle } from './fixtures/continuity-support.ts';
+import { PROTOCOLS, providersFor } from './helpers/fixtures.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
 
 const TURNS = 500;
@@ -19,7 +20,7 @@ const DROP_EVERY = 7;
 const GAP_TURNS = new Set([5, 40, 77, 111, 150, 188, 222, 260, 299, 333, 370, 404, 441, 470, 499]);
 const SAMPLE_EVERY = 10;
 
-test('conversation: 500 turns over ollama and openai survive dropped and expiring sockets', async (t) => {
+test('conversation: 500 turns over ollama, openai and anthropic survive dropped and expiring sockets', async (t) => {
   let server: ModelServer | undefined;
   let rt: Runtime | undefined;
   let conversation: Conversation | undefined;
@@ -28,10 +29,7 @@ test('conversation: 500 turns over ollama and openai survive dropped and expirin
     // (see ModelServerOptions.advertiseKeepAlive): the race under test.
     server = await startModelServer({ keepAliveTimeoutMs: SERVER_KEEP_ALIVE_MS, closeAfterRequests: 3, advertiseKeepAlive: false });
     rt = await createRuntime({ workers: testWorkers,
-      providers: {
-        ollama: { kind: 'ollama', baseUrl: server.url },
-        openai: { kind: 'openai', baseUrl: `${server.url}/v1` },
-      },
+      providers: providersFor(server),
       timeoutMs: 10_000,
       // Longer than the server's: the client keeps sockets the server is about to close.
       keepAliveTimeoutMs: 1_000,
@@ -43,9 +41,9 @@ test('conversation: 500 turns over ollama and openai survive dropped and expirin
     let sampled = 0;
     for (let turn = 1; turn <= TURNS; turn++) {
       if (turn % DROP_EVERY === 0) server.dropConnections();
-      if (GAP_TURNS.has(turn)) await delay(SERVER_KEEP_ALIVE_MS - 10 + (turn % 21));
-      // Half the turns on each provider, alternating, half of them streamed.
-      conversation.setProvider(turn % 2 === 0 ? 'ollama' : 'openai');
+      if (GAP_TURNS.has(turn)) await idle(SERVER_KEEP_ALIVE_MS - 10 + (turn % 21));
+      // A third of the turns on each protocol, in turn; half of the turns streamed.
+      conversation.setProvider(PROTOCOLS[turn % 3]!);
       const before: number = conversation.messages.length;
       const text = `turn ${turn}: tell me something new`;
       try {

@@ -14,7 +14,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createRuntime, type Runtime } from '../src/index.ts';
-import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { assertSentWholeHistory, chatRequestCount } from './fixtures/continuity-support.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
 
@@ -65,17 +66,17 @@ test('conversation with a store: SIGKILL mid-turn, again and again; the next pro
       const spawned = spawnChild(storePath, server);
       child = spawned;
       const what = (condition: string) => `${condition} (child stderr: ${spawned.stderr.join('').slice(-2_000)})`;
-      await waitFor(() => spawned.lines.length >= 1 || spawned.process.exitCode !== null, { timeoutMs: 15_000, what: what('the child resumed') });
+      await waitFor(() => spawned.lines.length >= 1 || spawned.process.exitCode !== null, { what: what('the child resumed') });
       assert.equal(spawned.lines[0], `resumed ${expectedTurns}`, what('the child resumed the wrong history'));
 
       // Let it complete a few turns, then stall the stream of the next one and kill it mid-turn.
-      await waitFor(() => spawned.lines.length > TURNS_PER_LIFE || spawned.process.exitCode !== null, { timeoutMs: 15_000, what: what('turns completed') });
+      await waitFor(() => spawned.lines.length > TURNS_PER_LIFE || spawned.process.exitCode !== null, { what: what('turns completed') });
       server.setOptions({ tokenDelayMs: STALLED_TOKEN_MS });
       const acknowledged = () => Number(spawned.lines.at(-1));
       // The turn in flight is the one after the last acknowledged; wait until the server holds it.
       await waitFor(
         () => chatRequestCount(server) > 0 && server.requests.some((r) => JSON.stringify(r.body ?? '').includes(`child turn ${acknowledged() + 1}"`)),
-        { timeoutMs: 5_000, what: what('the turn in flight reached the server') },
+        { what: what('the turn in flight reached the server') },
       );
       assert.equal(spawned.process.exitCode, null, what('the child exited on its own'));
       await kill(spawned.process);

@@ -9,13 +9,16 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createRuntime, type Conversation, type Runtime } from '../src/index.ts';
-import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { hitWorker, withWorkerHooks, type WorkerFault } from './helpers/worker-hooks.ts';
 import { rejectsWith } from './helpers/fixtures.ts';
 import { assertSentWholeHistory, chatRequestCount, plain } from './fixtures/continuity-support.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
 
 const FAULTS: WorkerFault[] = ['crash', 'wedge'];
+/** How long the server holds a doomed turn's headers, and that turn's deadline: far past any fault's landing. */
+const HELD_MS = 60_000;
 
 interface Setup {
   server: ModelServer;
@@ -31,8 +34,10 @@ async function withSetup(body: (s: Setup) => Promise<void>): Promise<void> {
     rt = await createRuntime({ workers: testWorkers,
       providers: { ollama: { kind: 'ollama', baseUrl: server.url }, openai: { kind: 'openai', baseUrl: `${server.url}/v1` } },
       timeoutMs: 10_000,
-      heartbeatIntervalMs: 50,
-      heartbeatTimeoutMs: 300,
+      // Short enough to keep the wedge tests quick, long enough that a healthy
+      // thread starved of CPU on a loaded machine is not taken for a wedged one.
+      heartbeatIntervalMs: 100,
+      heartbeatTimeoutMs: 1_500,
       restart: { backoffBaseMs: 10 },
       ...withWorkerHooks,
     });
@@ -54,7 +59,7 @@ async function turns(conversation: Conversation, n: number, label: string): Prom
 
 /** Waits until the server has received one more chat request than `before`. */
 async function requestArrived(server: ModelServer, before: number): Promise<void> {
-  await waitFor(() => chatRequestCount(server) > before, { timeoutMs: 5_000, what: 'the turn reached the server' });
+  await waitFor(() => chatRequestCount(server) > before, { what: 'the turn reached the server' });
 }
 
 for (const fault of FAULTS) {
@@ -78,9 +83,10 @@ for (const fault of FAULTS) {
         await turns(conversation, 3, 'before');
         const history = plain(conversation.messages);
         const before = chatRequestCount(server);
-        // A non-streamed reply has no token delay: slow headers keep this turn in flight.
-        server.injectFault({ kind: 'slow-headers', delayMs: 3_000 });
-        const turn = conversation.send('this one dies', { timeoutMs: 8_000 });
+        // A non-streamed reply has no token delay: held headers keep this turn in
+        // flight until the fault lands (WORKER_CRASHED, not TIMEOUT, says it did).
+        server.injectFault({ kind: 'slow-headers', delayMs: HELD_MS });
+        const turn = conversation.send('this one dies', { timeoutMs: HELD_MS });
         await requestArrived(server, before);
         await hitWorker(rt, fault);
         await rejectsWith(turn, 'WORKER_CRASHED');
@@ -97,6 +103,8 @@ for (const fault of FAULTS) {
         await turns(conversation, 3, 'before');
         const history = plain(conversation.messages);
         let texts = 0;
+        // Quiet after its first token, so the fault meets it mid-stream however long it takes to land.
+        server.injectFault({ kind: 'stall', afterTokens: 1 });
         const failed = (async () => {
           for await (const event of conversation.stream('this stream dies')) {
             if (event.type === 'text' && ++texts === 1) void hitWorker(rt, fault);
@@ -142,8 +150,8 @@ test('conversation: repeated crashes across turns never lose a recorded turn', a
       await turns(conversation, 2, `round ${round}`);
       recorded += 2;
       const before = chatRequestCount(server);
-      server.injectFault({ kind: 'slow-headers', delayMs: 3_000 });
-      const turn = conversation.send(`round ${round} doomed`);
+      server.injectFault({ kind: 'slow-headers', delayMs: HELD_MS });
+      const turn = conversation.send(`round ${round} doomed`, { timeoutMs: HELD_MS });
       await requestArrived(server, before);
       await hitWorker(rt, 'crash');
       await rejectsWith(turn, 'WORKER_CRASHED');

@@ -6,9 +6,12 @@
  * probed again.
  */
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, test } from 'node:test';
 import { createRuntime, ParleyError, type Runtime, type RuntimeOptions } from '../src/index.ts';
-import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { TEST_RUNTIME_DEFAULTS, ask, closedPort, collect, rejectsWith, textOf } from './helpers/fixtures.ts';
 
 interface Routes {
@@ -46,6 +49,31 @@ async function withRoutes(options: Partial<RuntimeOptions>, body: (routes: Route
 
 const served = (server: ModelServer) => server.stats().requestsServed;
 
+/** A plain HTTP server that answers every request with `status`, but only after `delayMs`. */
+async function lateServer(delayMs: number, status: number): Promise<{ url: string; requests(): number; close(): Promise<void> }> {
+  let requests = 0;
+  const timers = new Set<NodeJS.Timeout>();
+  const server = createServer((req, res) => {
+    requests++;
+    req.resume();
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'busy' }));
+    }, delayMs);
+    timers.add(timer);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests: () => requests,
+    async close() {
+      for (const timer of timers) clearTimeout(timer);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
 async function providerStats(rt: Runtime, name: string) {
   const stats = (await rt.stats()).providers.find((p) => p.provider === name);
   assert.ok(stats, `stats().providers has ${name}`);
@@ -54,17 +82,33 @@ async function providerStats(rt: Runtime, name: string) {
 
 describe('fallback routing', () => {
   test('one deadline covers the whole call: the next provider gets what is left of it, not a fresh timeoutMs', async () => {
-    await withRoutes({ maxRetries: 1, retryMaxMs: 10_000 }, async ({ rt, first, up }) => {
-      // 'first' spends ~600 ms (503, a 600 ms Retry-After, 503 again); 'up' then never answers.
-      first.setFault({ kind: 'status', status: 503, retryAfterMs: 600, message: 'busy' });
-      up.setFault({ kind: 'slow-headers', delayMs: 10_000 });
-      const started = performance.now();
-      await rejectsWith(rt.chat(ask('in time?', { provider: ['first', 'up'] }), { timeoutMs: 1_000 }), 'TIMEOUT');
-      const elapsed = performance.now() - started;
-      assert.equal(served(up), 1, 'the fallback was tried');
-      // A fresh deadline for 'up' would end near 1,600 ms.
-      assert.ok(elapsed < 1_400, `settled after ${elapsed.toFixed(0)} ms`);
+    // 'late' answers 503 only after LATE_MS (no retries, so the call moves on);
+    // 'up' holds its headers for UP_MS. What is left of the deadline for 'up'
+    // is at most DEADLINE_MS - LATE_MS < UP_MS, so the call must end in
+    // TIMEOUT; with a fresh DEADLINE_MS > UP_MS it would succeed. A loaded
+    // machine only makes less of the deadline left, never more.
+    const DEADLINE_MS = 4_000;
+    const LATE_MS = 2_000;
+    const UP_MS = 3_000;
+    const late = await lateServer(LATE_MS, 503);
+    const up = await startModelServer({ fault: { kind: 'slow-headers', delayMs: UP_MS } });
+    const rt = await createRuntime({
+      providers: { late: { kind: 'ollama', baseUrl: late.url }, up: { kind: 'ollama', baseUrl: up.url } },
+      ...TEST_RUNTIME_DEFAULTS,
+      maxRetries: 0,
     });
+    try {
+      // The worker's start-up must not eat into the deadline under test.
+      await rt.models('up', { timeoutMs: 30_000 });
+      const upBefore = served(up);
+      await rejectsWith(rt.chat(ask('in time?', { provider: ['late', 'up'] }), { timeoutMs: DEADLINE_MS }), 'TIMEOUT');
+      assert.equal(late.requests(), 1, 'the first provider was tried');
+      assert.equal(served(up) - upBefore, 1, 'the fallback was tried, with what was left of the deadline');
+    } finally {
+      await rt.shutdown({ graceMs: 500 });
+      await up.close();
+      await late.close();
+    }
   });
 
   test('a provider that refuses connections is skipped: chat and stream succeed on the next', async () => {
@@ -167,6 +211,7 @@ describe('fallback routing', () => {
       let stats = await providerStats(rt, 'first');
       assert.equal(stats.breaker, 'closed');
       assert.equal(stats.consecutiveFailures, 1);
+      const openedAfter = Date.now();
       assert.equal((await rt.chat(ask('two', route))).provider, 'up');
       assert.equal(served(first), 2);
 
@@ -176,7 +221,7 @@ describe('fallback routing', () => {
       assert.equal(stats.consecutiveFailures, 2);
       assert.equal(stats.lastError?.code, 'HTTP');
       assert.ok(stats.cooldownUntil, 'an open breaker says until when');
-      assert.ok(Date.parse(stats.cooldownUntil) > Date.now() - 1_000);
+      assert.ok(Date.parse(stats.cooldownUntil) >= openedAfter, 'the cooldown ends after the failure that opened it');
       assert.equal((await rt.chat(ask('three', route))).provider, 'up');
       const { events } = await collect(rt.stream(ask('four', route)));
       const done = events.at(-1);
@@ -186,13 +231,13 @@ describe('fallback routing', () => {
       assert.equal((await providerStats(rt, 'up')).breaker, 'closed');
 
       // Half-open after the cooldown: the next call probes; a failed probe re-opens at once.
-      await waitFor(async () => (await providerStats(rt, 'first')).breaker === 'half-open', { what: 'cooldown over', timeoutMs: 5_000 });
+      await waitFor(async () => (await providerStats(rt, 'first')).breaker === 'half-open', { what: 'cooldown over' });
       assert.equal((await rt.chat(ask('probe fails', route))).provider, 'up');
       assert.equal(served(first), 3, 'the probe went to the cooling provider');
       assert.equal((await providerStats(rt, 'first')).breaker, 'open', 'one failed probe re-opens the breaker');
 
       // A successful probe closes it.
-      await waitFor(async () => (await providerStats(rt, 'first')).breaker === 'half-open', { what: 'second cooldown over', timeoutMs: 5_000 });
+      await waitFor(async () => (await providerStats(rt, 'first')).breaker === 'half-open', { what: 'second cooldown over' });
       first.setFault(undefined);
       const healed = await rt.chat(ask('probe succeeds', route));
       assert.equal(healed.provider, 'first');

@@ -6,8 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createRuntime, type HealthReport, type Runtime, type RuntimeOptions } from '../src/index.ts';
-import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { TEST_RUNTIME_DEFAULTS, ask, closedPort, rejectsWith } from './helpers/fixtures.ts';
+import { providerFigure } from './helpers/workers-mode.ts';
 
 const ANTHROPIC_KEY = 'sk-ant-test-health-0123456789';
 const OPENAI_KEY = 'sk-openai-test-health-0123456789';
@@ -32,8 +34,7 @@ function assertUp(report: HealthReport | undefined, provider: string): void {
   assert.ok(report, `a report for ${provider}`);
   assert.equal(report.provider, provider);
   assert.equal(report.ok, true);
-  assert.equal(typeof report.latencyMs, 'number');
-  assert.ok(report.latencyMs >= 0 && report.latencyMs < 5_000);
+  assert.ok(Number.isFinite(report.latencyMs), 'a latency in ms');
   assert.equal(report.error, undefined);
 }
 
@@ -131,6 +132,10 @@ describe('health()', () => {
       async (rt, server) => {
         assertUp(await rt.health('local'), 'local');
         await server.refuse(true);
+        // Until the worker has seen its keep-alive socket closed, a probe may be
+        // written on it and fail with CONNECTION: health() probes once, without
+        // the stale-socket retry that chat() has.
+        await waitFor(async () => providerFigure(await rt.stats(), 'local', 'connected') === 0, { what: 'the worker saw its socket closed' });
         const down = await rt.health('local');
         assert.equal(down.ok, false);
         assert.equal(down.error?.code, 'UNREACHABLE');
@@ -155,7 +160,7 @@ describe('health()', () => {
         assert.equal(await breaker(), 'open');
         assertUp(await rt.health('flaky'), 'flaky');
         assert.equal(await breaker(), 'open', 'a probe during the cooldown does not cut it short');
-        await waitFor(async () => (await breaker()) === 'half-open', { what: 'cooldown over', timeoutMs: 5_000 });
+        await waitFor(async () => (await breaker()) === 'half-open', { what: 'cooldown over' });
         assertUp(await rt.health('flaky'), 'flaky');
         assert.equal(await breaker(), 'closed');
       },

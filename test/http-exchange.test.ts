@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { ParleyError } from '../src/shared/errors.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import type { TransportSettings } from '../src/shared/protocol.ts';
 import { createAdapter } from '../src/provider/protocols/adapters.ts';
 import { CallSignal } from '../src/provider/call-signal.ts';
@@ -16,8 +17,12 @@ import { bufferSink, discardSink, exchange } from '../src/provider/http/exchange
  */
 interface Served {
   path: string;
+  /** The response is over, one way or the other: written to its end, or cut. */
+  closed: boolean;
   /** True when the client went away before the whole body was written. */
   cut: boolean;
+  /** The socket is full and the server waits for 'drain': the client stopped reading. */
+  blocked: boolean;
 }
 
 const MB = 1024 * 1024;
@@ -32,19 +37,24 @@ function writeBody(res: ServerResponse, bytes: number, record: Served): void {
     while (left > 0) {
       const n = Math.min(left, chunk.length);
       left -= n;
-      if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) return void res.once('drain', pump);
+      if (!res.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+        record.blocked = true;
+        return void res.once('drain', pump);
+      }
+      record.blocked = false;
     }
     res.end();
   };
   res.once('close', () => {
     if (!res.writableFinished) record.cut = true;
+    record.closed = true;
   });
   pump();
 }
 
 function route(req: IncomingMessage, res: ServerResponse): void {
   const url = new URL(req.url!, 'http://x');
-  const record: Served = { path: url.pathname, cut: false };
+  const record: Served = { path: url.pathname, closed: false, cut: false, blocked: false };
   served.push(record);
   req.resume();
   const size = Number(url.searchParams.get('bytes') ?? '0');
@@ -79,7 +89,19 @@ function context(signal = new CallSignal()): CallContext {
 
 const get = (path: string) => ({ method: 'GET' as const, url: `${base}${path}`, headers: {} });
 const lastServed = () => served[served.length - 1]!;
-const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+
+/** The last response is over (written to its end or cut): returns its record. */
+async function lastClosed(): Promise<Served> {
+  const record = lastServed();
+  await waitFor(() => record.closed, { what: `the response to ${record.path} closed` });
+  return record;
+}
+
+/** undici's per-origin figures for the one origin this suite talks to. */
+function poolStats(agent: Agent): { connected: number; free: number; running: number } {
+  const stats = (agent as unknown as { stats: Record<string, { connected: number; free: number; running: number }> }).stats;
+  return Object.values(stats)[0]!;
+}
 
 describe('exchange (undici dispatch handler)', () => {
   before(async () => {
@@ -94,12 +116,11 @@ describe('exchange (undici dispatch handler)', () => {
     try {
       const body = await exchange(ctx, get('/json'), bufferSink(MB, 'local'));
       assert.deepEqual(JSON.parse(body.toString('utf8')), { hello: 'world' });
-      // (undici opens a second socket for a request sent in the same turn as the last one ended.)
-      await settle();
+      // undici opens a second socket for a request sent before the first one's socket is back in its pool.
+      await waitFor(() => poolStats(ctx.agent as Agent).free === 1, { what: 'the socket back in the pool' });
       const big = await exchange(ctx, get('/ok?bytes=300000'), bufferSink(MB, 'local'));
       assert.equal(big.length, 300_000);
-      const stats = (ctx.agent as unknown as { stats: Record<string, { connected: number }> }).stats;
-      assert.equal(Object.values(stats)[0]!.connected, 1, 'one keep-alive socket served both');
+      assert.equal(poolStats(ctx.agent as Agent).connected, 1, 'one keep-alive socket served both');
     } finally {
       await ctx.agent.close();
     }
@@ -113,8 +134,7 @@ describe('exchange (undici dispatch handler)', () => {
         assert.equal(err.code, 'TOO_LARGE');
         return true;
       });
-      await settle();
-      assert.equal(lastServed().cut, true, 'the server saw the client go before the body ended');
+      assert.equal((await lastClosed()).cut, true, 'the server saw the client go before the body ended');
     } finally {
       await ctx.agent.destroy();
     }
@@ -148,8 +168,7 @@ describe('exchange (undici dispatch handler)', () => {
         assert.ok(err.message.length < 70_000, `message of ${err.message.length} chars`);
         return true;
       });
-      await settle();
-      assert.equal(lastServed().cut, true);
+      assert.equal((await lastClosed()).cut, true);
     } finally {
       await ctx.agent.destroy();
     }
@@ -159,12 +178,10 @@ describe('exchange (undici dispatch handler)', () => {
     const ctx = context();
     try {
       await exchange(ctx, get('/ok?bytes=8000000'), discardSink(128 * 1024));
-      await settle();
-      assert.equal(lastServed().cut, true);
+      assert.equal((await lastClosed()).cut, true);
       // A short body is read to its end and its socket kept.
       await exchange(ctx, get('/ok?bytes=1000'), discardSink(128 * 1024));
-      await settle();
-      assert.equal(lastServed().cut, false);
+      assert.equal((await lastClosed()).cut, false);
     } finally {
       await ctx.agent.destroy();
     }
@@ -176,7 +193,8 @@ describe('exchange (undici dispatch handler)', () => {
     let release!: () => void;
     let paused = false;
     try {
-      const done = exchange(ctx, get('/ok?bytes=2000000'), {
+      // Far more than the socket buffers hold, so a paused reader blocks the server.
+      const done = exchange(ctx, get('/ok?bytes=64000000'), {
         data() {
           assert.equal(paused, false, 'a chunk arrived while the sink had asked to pause');
           chunks++;
@@ -192,7 +210,9 @@ describe('exchange (undici dispatch handler)', () => {
         },
         end: () => chunks,
       });
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      // The server stuck waiting for 'drain' shows the reader stopped; the sink's
+      // own check fails the test if a chunk came through meanwhile.
+      await waitFor(() => paused && lastServed().blocked, { what: 'the server blocked by the paused reader' });
       assert.equal(chunks, 2);
       release();
       assert.ok((await done) > 2);

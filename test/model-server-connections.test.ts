@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Agent, fetch } from 'undici';
-import { startModelServer, waitFor, type ModelServer, type ModelServerOptions } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer, type ModelServerOptions } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 /** Starts a server and an undici Agent of its own, and always cleans both up. */
 async function withServer(options: ModelServerOptions, body: (server: ModelServer, agent: Agent) => Promise<void>): Promise<void> {
@@ -26,7 +27,7 @@ describe('model server connections and lifecycle', () => {
     await withServer({}, async (server, agent) => {
       assert.equal((await (await post(server, agent)).json() as { done: boolean }).done, true);
       assert.equal((await (await post(server, agent)).json() as { done: boolean }).done, true);
-      assert.deepEqual(server.stats(), { connectionsOpen: 1, connectionsAccepted: 1, requestsServed: 2 });
+      assert.deepEqual(server.stats(), { connectionsOpen: 1, connectionsAccepted: 1, requestsServed: 2, responsesBlocked: 0 });
       await agent.close();
       await waitFor(() => server.stats().connectionsOpen === 0, { what: 'connectionsOpen back to 0' });
     });

@@ -3,7 +3,8 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import Anthropic from '@anthropic-ai/sdk';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
-import { startModelServer, waitFor, type Fault, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type Fault, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 const fault = (f: Fault) => ({ 'x-parley-fault': JSON.stringify(f) });
 const userMessages = [{ role: 'user' as const, content: 'Explain fault injection briefly' }];
@@ -154,10 +155,20 @@ describe('model server faults, as the official clients see them', () => {
     const reader = res.body!.getReader();
     let text = '';
     while (text.split('\n').length < 3) text += new TextDecoder().decode((await reader.read()).value);
-    // Bounded check that nothing else arrives: the stall is the absence of bytes.
-    const next = await Promise.race([reader.read().then(() => 'data'), new Promise((r) => setTimeout(r, 100, 'silence'))]);
-    assert.equal(next, 'silence');
+    // The stall is the absence of bytes. With no token delay, a server that
+    // kept writing would write the rest in the turns it takes to answer a
+    // whole other request: one answered in full, and still nothing here.
+    let arrived = false;
+    const next = reader.read().then(
+      () => (arrived = true),
+      () => undefined,
+    );
+    const other = await post('/api/chat', chatBody({ stream: false }));
+    assert.equal(other.status, 200);
+    await other.text();
+    assert.equal(arrived, false, 'bytes arrived after the stall');
     ac.abort();
+    await next;
     // Other clients' idle keep-alive sockets may stay open; the stalled one must not.
     await waitFor(() => server.stats().connectionsOpen <= open, { what: 'stalled socket released' });
   });

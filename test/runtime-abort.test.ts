@@ -1,36 +1,47 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { StreamEvent } from '../src/index.ts';
-import { waitFor } from '../src/testing/index.ts';
-import { ask, collect, rejectsWith, textOf, warm, withStack } from './helpers/fixtures.ts';
-import { settlesWithin } from './helpers/wait-for.ts';
+import { PROTOCOLS, ask, assertCode, collect, rejectsWith, streamFailure, textOf, warm, withStack } from './helpers/fixtures.ts';
+import { settlesWithin, waitFor } from './helpers/wait-for.ts';
 import { inFlightOf } from './helpers/workers-mode.ts';
 
 const LONG = { maxTokens: 1_000 };
+/**
+ * The deadline of the calls that get aborted: a runtime that waited for it
+ * instead of reacting to the abort would miss the hang guard (HANG_GUARD_MS).
+ */
+const DEADLINE_MS = 120_000;
+const HANG_GUARD_MS = 30_000;
 
 describe('runtime abort and early exit', () => {
-  test('aborting mid-stream rejects with ABORTED well before the deadline and frees the socket', async () => {
-    await withStack({ tokenDelayMs: 20 }, () => ({ timeoutMs: 20_000 }), async ({ server, rt }) => {
+  test('an already-aborted signal rejects with ABORTED before any I/O', async () => {
+    await withStack({}, () => ({}), async ({ server, rt }) => {
+      const served = server.stats().requestsServed;
+      const signal = AbortSignal.abort(new Error('user went away'));
+      await rejectsWith(rt.chat(ask('a'), { signal }), 'ABORTED');
+      await rejectsWith(rt.models(undefined, { signal }), 'ABORTED');
+      assertCode((await streamFailure(() => rt.stream(ask('a'), { signal }))).error, 'ABORTED');
+      assert.equal(server.stats().requestsServed, served);
+    });
+  });
+
+  test('aborting mid-stream rejects with ABORTED, the reason as its cause, long before the deadline, and frees the socket', async () => {
+    await withStack({ tokenDelayMs: 20 }, () => ({ timeoutMs: DEADLINE_MS }), async ({ server, rt }) => {
       await warm({ server, rt });
-      for (const provider of ['openai', 'ollama']) {
+      for (const provider of PROTOCOLS) {
         const controller = new AbortController();
         const events: StreamEvent[] = [];
-        let abortedAt = 0;
         const reading = (async () => {
           for await (const event of rt.stream(ask('a', { provider, ...LONG }), { signal: controller.signal })) {
             events.push(event);
-            if (events.length === 3) {
-              abortedAt = performance.now();
-              controller.abort(new Error('the user pressed stop'));
-            }
+            if (events.length === 3) controller.abort(new Error('the user pressed stop'));
           }
         })();
-        const { error } = await settlesWithin(reading, 5_000);
+        const { error } = await settlesWithin(reading, HANG_GUARD_MS);
         const err = await rejectsWith(Promise.reject(error), 'ABORTED');
-        assert.ok(performance.now() - abortedAt < 2_000, 'settles well before the 20 s deadline');
         assert.ok(err.cause instanceof Error && err.cause.message === 'the user pressed stop', 'the abort reason is the cause');
         assert.ok(!events.some((e) => e.type === 'done'));
-        await waitFor(() => server.stats().connectionsOpen === 0, { what: 'aborted stream socket closed', timeoutMs: 3_000 });
+        await waitFor(() => server.stats().connectionsOpen === 0, { what: 'aborted stream socket closed' });
       }
       const stats = await rt.stats();
       assert.equal(stats.inFlight, 0);
@@ -39,18 +50,17 @@ describe('runtime abort and early exit', () => {
   });
 
   test('aborting a chat waiting for its headers rejects with ABORTED and frees the socket', async () => {
-    await withStack({}, () => ({ timeoutMs: 20_000 }), async ({ server, rt }) => {
+    await withStack({}, () => ({ timeoutMs: DEADLINE_MS }), async ({ server, rt }) => {
       await warm({ server, rt });
-      server.injectFault({ kind: 'slow-headers', delayMs: 10_000 });
+      server.injectFault({ kind: 'slow-headers', delayMs: DEADLINE_MS });
       const controller = new AbortController();
       const served = server.stats().requestsServed;
       const call = rt.chat(ask('a'), { signal: controller.signal });
       await waitFor(() => server.stats().requestsServed > served, { what: 'request reached the server' });
       controller.abort();
-      const { ms, error } = await settlesWithin(call, 2_000);
+      const { error } = await settlesWithin(call, HANG_GUARD_MS);
       await rejectsWith(Promise.reject(error), 'ABORTED');
-      assert.ok(ms < 2_000);
-      await waitFor(() => server.stats().connectionsOpen === 0, { what: 'socket closed', timeoutMs: 3_000 });
+      await waitFor(() => server.stats().connectionsOpen === 0, { what: 'socket closed' });
       assert.ok((await rt.chat(ask('next one'))).content.length > 0);
     });
   });
@@ -58,14 +68,14 @@ describe('runtime abort and early exit', () => {
   test('leaving a for-await loop early cancels the HTTP request', async () => {
     await withStack({ tokenDelayMs: 10 }, () => ({ timeoutMs: 20_000 }), async ({ server, rt }) => {
       await warm({ server, rt });
-      for (const provider of ['openai', 'ollama']) {
+      for (const provider of PROTOCOLS) {
         let seen = 0;
         for await (const event of rt.stream(ask('a', { provider, ...LONG }))) {
           assert.notEqual(event.type, 'done');
           if (++seen === 3) break;
         }
         assert.ok(server.stats().connectionsOpen <= 1);
-        await waitFor(() => server.stats().connectionsOpen === 0, { what: 'the cancelled request socket closed', timeoutMs: 3_000 });
+        await waitFor(() => server.stats().connectionsOpen === 0, { what: 'the cancelled request socket closed' });
       }
       await waitFor(async () => inFlightOf(await rt.stats()) === 0, { what: 'worker call ended' });
       const stats = await rt.stats();
@@ -85,7 +95,7 @@ describe('runtime abort and early exit', () => {
       assert.equal(first.done, false);
       await iterator.return?.();
       assert.deepEqual(await iterator.next(), { value: undefined, done: true });
-      await waitFor(() => server.stats().connectionsOpen === 0, { what: 'socket closed', timeoutMs: 3_000 });
+      await waitFor(() => server.stats().connectionsOpen === 0, { what: 'socket closed' });
     });
   });
 
@@ -108,7 +118,7 @@ describe('runtime abort and early exit', () => {
       assert.equal(textOf(events), last.result.content);
       // Nothing of it was lost: the same request, alone, gets the same reply.
       assert.equal(last.result.content, (await rt.chat(ask('keep me', { provider: 'ollama', maxTokens: 120 }))).content);
-      await waitFor(() => server.stats().connectionsOpen <= 1, { what: 'aborted socket closed', timeoutMs: 3_000 });
+      await waitFor(() => server.stats().connectionsOpen <= 1, { what: 'aborted socket closed' });
     });
   });
 });

@@ -1,28 +1,27 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { StreamEvent } from '../src/index.ts';
-import { ask, collect, sleep, textOf, warm, withStack } from './helpers/fixtures.ts';
+import { PROTOCOLS, ask, collect, textOf, warm, withStack } from './helpers/fixtures.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { inFlightOf } from './helpers/workers-mode.ts';
 
 /**
- * About 1500 tokens of 4 KiB each, sent as fast as the socket takes them:
- * far more than the socket buffers and the two batches the worker may run
- * ahead hold, even when a loaded machine makes each batch large.
+ * About 4000 tokens of 4 KiB each, sent as fast as the socket takes them:
+ * far more than loopback socket buffers (a few MB each way) and the batches
+ * the worker may run ahead hold, so a reader that stops blocks the server.
  */
-const BIG = { kind: 'oversized', bytes: 6 * 1024 * 1024 } as const;
+const BIG = { kind: 'oversized', bytes: 16 * 1024 * 1024 } as const;
 
 describe('runtime stream backpressure', () => {
-  for (const provider of ['openai', 'ollama']) {
+  for (const provider of PROTOCOLS) {
     test(`a slow consumer (${provider}) gets every token in order, and the worker stops reading meanwhile`, async () => {
-      await withStack({ tokenDelayMs: 0 }, () => ({ streamCredits: 2, timeoutMs: 30_000 }), async ({ server, rt }) => {
+      await withStack({ tokenDelayMs: 0 }, () => ({ streamCredits: 2, timeoutMs: 120_000, maxResponseBytes: 4 * BIG.bytes }), async ({ server, rt }) => {
         await warm({ server, rt });
         const request = ask('a long answer please', { provider, maxTokens: 2_000 });
 
         // The reference: the same reply read at full speed.
         server.injectFault(BIG);
-        const fastStarted = performance.now();
         const fast = await collect(rt.stream(request));
-        const fastMs = performance.now() - fastStarted;
         assert.equal(fast.error, undefined);
         const reference = fast.events.at(-1);
         assert.ok(reference && reference.type === 'done');
@@ -30,19 +29,23 @@ describe('runtime stream backpressure', () => {
 
         server.injectFault(BIG);
         const events: StreamEvent[] = [];
-        let stillReadingDuringPause: number | undefined;
+        let paused = false;
         for await (const event of rt.stream(request)) {
           events.push(event);
-          if (events.length === 5) {
-            // Far longer than the whole reply took at full speed: without
-            // backpressure the worker would have read it all and finished.
-            await sleep(Math.min(3_000, Math.max(400, 3 * fastMs)));
-            stillReadingDuringPause = inFlightOf(await rt.stats());
-          } else if (events.length % 100 === 0) {
-            await sleep(5);
-          }
+          if (events.length !== 5) continue;
+          // The consumer stops here. Backpressure must reach the model server:
+          // the worker stops reading, the socket fills, the server waits for
+          // 'drain'. Without it the worker would read the whole reply and the
+          // server would never stay blocked.
+          await waitFor(() => server.stats().responsesBlocked === 1, { what: 'the server blocked by the paused consumer' });
+          // A stats() round trip turns the worker's event loop: a worker that
+          // kept reading would have unblocked the server meanwhile.
+          assert.equal(inFlightOf(await rt.stats()), 1, 'the worker still holds the call');
+          assert.equal(server.stats().responsesBlocked, 1, 'the server is still blocked');
+          paused = true;
         }
-        assert.equal(stillReadingDuringPause, 1, 'the worker paused reading while the consumer slept');
+        assert.ok(paused);
+        assert.equal(server.stats().responsesBlocked, 0);
         const last = events.at(-1);
         assert.ok(last && last.type === 'done');
         assert.equal(events.filter((e) => e.type === 'done').length, 1);

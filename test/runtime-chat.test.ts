@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createRuntime, type ChatResult } from '../src/index.ts';
 import { startModelServer } from '../src/testing/index.ts';
-import { TEST_RUNTIME_DEFAULTS, ask, closedPort, collect, startStack, textOf, type Stack } from './helpers/fixtures.ts';
+import { PROTOCOLS, TEST_RUNTIME_DEFAULTS, ask, closedPort, collect, startStack, textOf, type Stack } from './helpers/fixtures.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
 
-const KINDS = ['openai', 'ollama'] as const;
+/** finishReason is the provider's own word for a reply that ended by itself. */
+const NATURAL_STOP = { ollama: 'stop', openai: 'stop', anthropic: 'end_turn' } as const;
 
 const weather = {
   name: 'get_weather',
@@ -35,11 +36,11 @@ describe('runtime chat and stream against the embedded server', () => {
     await reasoning.close();
   });
 
-  for (const kind of KINDS) {
+  for (const kind of PROTOCOLS) {
     test(`chat() (${kind}) returns content, finishReason, model, provider and usage`, async () => {
       const result = await stack.rt.chat(ask('hello there', { provider: kind }));
       assertResult(result, kind);
-      assert.equal(result.finishReason, 'stop');
+      assert.equal(result.finishReason, NATURAL_STOP[kind]);
       assert.match(result.content, /hello there/);
     });
 
@@ -101,7 +102,7 @@ describe('runtime chat and stream against the embedded server', () => {
 
   test('200 sequential chats on one runtime all succeed (the "second message" bug)', async () => {
     for (let i = 0; i < 200; i++) {
-      const result = await stack.rt.chat(ask(`message ${i}`, { provider: i % 2 ? 'openai' : 'ollama', maxTokens: 4 }));
+      const result = await stack.rt.chat(ask(`message ${i}`, { provider: PROTOCOLS[i % 3], maxTokens: 4 }));
       assert.ok(result.content.length > 0, `chat ${i} has content`);
     }
     const stats = await stack.rt.stats();
@@ -111,7 +112,7 @@ describe('runtime chat and stream against the embedded server', () => {
 
   test('sequential streams each end with done', async () => {
     for (let i = 0; i < 20; i++) {
-      const { events, error } = await collect(stack.rt.stream(ask(`stream ${i}`, { maxTokens: 6 })));
+      const { events, error } = await collect(stack.rt.stream(ask(`stream ${i}`, { provider: PROTOCOLS[i % 3], maxTokens: 6 })));
       assert.equal(error, undefined);
       assert.equal(events.at(-1)?.type, 'done');
     }

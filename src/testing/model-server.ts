@@ -15,6 +15,8 @@ export interface ModelServerStats {
   connectionsAccepted: number;
   /** Requests received, whatever became of them (faults included). */
   requestsServed: number;
+  /** Chat responses waiting for their client to read: the socket is full, the server waits for 'drain' (backpressure reached it). */
+  responsesBlocked: number;
 }
 
 export interface ModelServer {
@@ -51,6 +53,7 @@ class EmbeddedModelServer implements ModelServer {
   #requestsPerSocket = new WeakMap<Socket, number>();
   #accepted = 0;
   #served = 0;
+  #blocked = 0;
   #ids = 0;
   #port = 0;
   #listening = false;
@@ -82,7 +85,7 @@ class EmbeddedModelServer implements ModelServer {
   }
 
   stats(): ModelServerStats {
-    return { connectionsOpen: this.#sockets.size, connectionsAccepted: this.#accepted, requestsServed: this.#served };
+    return { connectionsOpen: this.#sockets.size, connectionsAccepted: this.#accepted, requestsServed: this.#served, responsesBlocked: this.#blocked };
   }
 
   setFault(fault: Fault | undefined): void {
@@ -178,6 +181,9 @@ class EmbeddedModelServer implements ModelServer {
         if (this.requests.length > RECORDED_REQUESTS) this.requests.shift();
       },
       nextId: () => `parley${(++this.#ids).toString().padStart(6, '0')}`,
+      blocked: (delta) => {
+        this.#blocked += delta;
+      },
     }).catch((err: unknown) => {
       // A bug here must surface in the response, not as an unhandled rejection that kills the test run.
       if (!res.headersSent) {

@@ -27,6 +27,8 @@ export interface RouteContext {
   faults: FaultSchedule;
   record(request: RecordedRequest): void;
   nextId(): string;
+  /** Counts the responses waiting for their client to read (see ModelServerStats.responsesBlocked). */
+  blocked(delta: 1 | -1): void;
 }
 
 /** Larger request bodies are refused (413) rather than buffered without bound. */
@@ -133,6 +135,6 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, c
     protocol,
     { turn, reply, body: body as Record<string, unknown>, id: ctx.nextId(), created: Math.floor(Date.now() / 1000) },
     fault,
-    { tokenDelayMs: () => ctx.options().tokenDelayMs },
+    { tokenDelayMs: () => ctx.options().tokenDelayMs, blocked: ctx.blocked },
   );
 }

@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { createRuntime, ParleyError, type ChatRequest, type ErrorCode, type Runtime, type RuntimeOptions, type StreamEvent } from '../../src/index.ts';
-import { startModelServer, waitFor, type ModelServer, type ModelServerOptions } from '../../src/testing/index.ts';
+import { createRuntime, ParleyError, type ChatRequest, type ErrorCode, type ProviderConfig, type Runtime, type RuntimeOptions, type StreamEvent } from '../../src/index.ts';
+import { startModelServer, type ModelServer, type ModelServerOptions } from '../../src/testing/index.ts';
+import { waitFor } from './wait-for.ts';
 import { testWorkers } from './workers-mode.ts';
 
 export interface Stack {
@@ -15,12 +16,29 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-/** Providers on one server: 'ollama' (the default) and 'openai'. */
-export function providersFor(server: ModelServer, apiKey?: string): RuntimeOptions['providers'] {
+/** The three wire protocols parley speaks; the chat, stream and error matrices run on each. */
+export const PROTOCOLS = ['ollama', 'openai', 'anthropic'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** The key the test Anthropic provider sends (Anthropic requires one; the embedded server accepts any). */
+export const TEST_ANTHROPIC_KEY = 'sk-ant-test-key';
+
+/** One provider per protocol on one server, each named after its protocol; 'ollama' is the default. */
+export function providersFor(server: ModelServer, apiKey?: string): Record<Protocol, ProviderConfig> {
   return {
     ollama: { kind: 'ollama', baseUrl: server.url },
     openai: { kind: 'openai', baseUrl: `${server.url}/v1`, ...(apiKey ? { apiKey } : {}) },
+    anthropic: { kind: 'anthropic', baseUrl: server.url, apiKey: apiKey ?? TEST_ANTHROPIC_KEY },
   };
+}
+
+/** The chat endpoint of each protocol, as the server records it. */
+export const CHAT_PATHS: Record<Protocol, string> = { ollama: '/api/chat', openai: '/v1/chat/completions', anthropic: '/v1/messages' };
+
+/** Chat requests the server received since `from` (an index into server.requests). */
+export function chatRequestsSince(server: ModelServer, from: number): number {
+  const paths = new Set(Object.values(CHAT_PATHS));
+  return server.requests.slice(from).filter((r) => paths.has(r.path.split('?')[0]!)).length;
 }
 
 /**
@@ -86,11 +104,29 @@ export async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): P
   try {
     await promise;
   } catch (err) {
-    assert.ok(err instanceof ParleyError, `expected a ParleyError, got ${String(err)}`);
-    assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
+    assertCode(err, code);
     return err;
   }
   assert.fail(`expected a rejection with ${code}, but the call succeeded`);
+}
+
+/** Checks that `err` is a ParleyError with `code`. */
+export function assertCode(err: unknown, code: ErrorCode): asserts err is ParleyError {
+  assert.ok(err instanceof ParleyError, `expected a ParleyError, got ${String(err)}`);
+  assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
+}
+
+/** The error a stream ends with, whether stream() throws at once or on iteration; a stream that ends well fails the test. */
+export async function streamFailure(open: () => AsyncIterable<StreamEvent>): Promise<{ events: StreamEvent[]; error: unknown }> {
+  let iterable: AsyncIterable<StreamEvent>;
+  try {
+    iterable = open();
+  } catch (error) {
+    return { events: [], error };
+  }
+  const { events, error } = await collect(iterable);
+  assert.ok(error !== undefined, `the stream should have failed, got ${events.length} events ending in ${events.at(-1)?.type}`);
+  return { events, error };
 }
 
 /** Reads a whole stream: its events, or the error that ended it. */
@@ -108,15 +144,15 @@ export function textOf(events: StreamEvent[]): string {
   return events.map((e) => (e.type === 'text' ? e.text : '')).join('');
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /**
- * Starts the worker (its first call pays for thread start-up) and leaves the
+ * Starts the worker (its first call pays for thread start-up), in pool mode
+ * every thread (a thread answers stats() once it has loaded), and leaves the
  * server with no open socket, so short deadlines measure only the call and
  * connection counts start from 0.
  */
 export async function warm({ server, rt }: Pick<Stack, 'server' | 'rt'>): Promise<void> {
   await rt.models(undefined, { timeoutMs: 30_000 });
+  await waitFor(async () => (await rt.stats()).workers.length === testWorkers, { what: `${testWorkers} worker thread(s) answering` });
   server.dropConnections();
   await waitFor(() => server.stats().connectionsOpen === 0, { what: 'warm-up socket closed' });
 }

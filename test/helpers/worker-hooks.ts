@@ -6,6 +6,7 @@ import { BroadcastChannel } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { Runtime } from '../../src/index.ts';
 import { testWorkers } from './workers-mode.ts';
+import { waitFor } from './wait-for.ts';
 
 export const hookPreload = fileURLToPath(new URL('../fixtures/worker-hooks.mjs', import.meta.url));
 
@@ -25,14 +26,9 @@ export function injectWorkerFault(action: WorkerFault, options: { threadId?: num
  * The thread serving a call right now (the one with calls in flight): in
  * pool mode a fault aimed at it leaves the other threads alone.
  */
-export async function threadServing(rt: Runtime, timeoutMs = 5_000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const busy = (await rt.stats()).workers.find((w) => w.inFlight > 0);
-    if (busy) return busy.workerId;
-    if (Date.now() > deadline) throw new Error(`threadServing: no thread had a call in flight within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+export async function threadServing(rt: Runtime): Promise<number> {
+  const busy = await waitFor(async () => (await rt.stats()).workers.find((w) => w.inFlight > 0), { what: 'a thread with a call in flight' });
+  return busy!.workerId;
 }
 
 /**

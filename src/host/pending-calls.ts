@@ -11,6 +11,7 @@
  * thousands a second, the closures used to be a good share of its garbage.
  */
 import { ParleyError } from '../shared/errors.ts';
+import { describeValue } from '../shared/error-wire.ts';
 
 /** Who runs the calls: told to stop one that the host gave up on. */
 export interface CallCanceller {
@@ -220,13 +221,14 @@ export class PendingCalls {
   }
 }
 
+/** ABORTED with the signal's reason, whatever it is, as `cause` (the reason's text is in the message when it has one). */
 export function abortError(signal: AbortSignal): ParleyError {
   const reason: unknown = signal.reason;
-  const detail = reason instanceof Error ? reason.message : reason === undefined ? '' : String(reason);
+  const detail = reason === undefined ? '' : describeValue(reason);
   return new ParleyError('ABORTED', `the call was aborted${detail ? `: ${detail}` : ''}`, { cause: reason });
 }
 
 export function asParleyError(err: unknown): ParleyError {
   if (err instanceof ParleyError) return err;
-  return new ParleyError('BAD_RESPONSE', `unexpected error: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  return new ParleyError('BAD_RESPONSE', `unexpected error: ${describeValue(err)}`, { cause: err });
 }

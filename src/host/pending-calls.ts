@@ -24,6 +24,9 @@ export interface OutcomeRecorder {
   record(provider: string, err: ParleyError | undefined): void;
 }
 
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export type CallKind = 'chat' | 'stream' | 'models' | 'health';
 
 export abstract class PendingCall {
@@ -198,18 +201,23 @@ export class PendingCalls {
     return calls.length;
   }
 
-  /** Resolves when no call is in flight, or after `ms`. */
+  /**
+   * Resolves true when no call is in flight, or false after `ms`. An `ms`
+   * beyond what a timer can hold (Infinity included) sets no timer: each
+   * call still ends by its own deadline.
+   */
   whenEmpty(ms: number): Promise<boolean> {
     if (this.#calls.size === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
+      // setTimeout turns a delay past 2^31-1 ms into 1 ms.
+      const timer = ms <= MAX_TIMER_MS ? setTimeout(() => {
+        this.#emptyWaiters = this.#emptyWaiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, ms) : undefined;
       const waiter = () => {
         clearTimeout(timer);
         resolve(true);
       };
-      const timer = setTimeout(() => {
-        this.#emptyWaiters = this.#emptyWaiters.filter((w) => w !== waiter);
-        resolve(false);
-      }, ms);
       this.#emptyWaiters.push(waiter);
     });
   }

@@ -149,12 +149,25 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /**
    * The explicit graceful message: refuse new calls, let the ones in flight
-   * finish within graceMs (default 5 s), abort the rest, close every Agent
-   * and let the worker exit by itself (terminate only as a fallback).
-   * Idempotent: a second call returns the same report.
+   * finish within `graceMs` milliseconds (default 5,000; `Infinity`: wait for
+   * every call in flight, each bounded by its own deadline), abandon the rest
+   * with SHUTDOWN, close every Agent and let the worker exit by itself
+   * (terminate only as a fallback, and `forced` says so). `opts` may be
+   * omitted, undefined or null.
+   *
+   * Rejects with CONFIG, like every other bad argument of this API, when
+   * `opts` is not an object or `graceMs` is not a number >= 0 (NaN, negative,
+   * a string); the runtime then keeps running. Idempotent: every valid call
+   * after the first resolves with the same report.
    */
-  shutdown(opts: { graceMs?: number } = {}): Promise<ShutdownReport> {
-    return this.#transport.close(opts.graceMs ?? SHUTDOWN_GRACE_MS);
+  shutdown(opts?: { graceMs?: number } | null): Promise<ShutdownReport> {
+    let graceMs: number;
+    try {
+      graceMs = graceOf(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#transport.close(graceMs);
   }
 
   /** A call's own timeoutMs, or the runtime's. */
@@ -212,6 +225,17 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const resolved = resolveRuntimeOptions(options);
   installErrorTransfer();
   return new Runtime(resolved);
+}
+
+function graceOf(opts: unknown): number {
+  if (opts === undefined || opts === null) return SHUTDOWN_GRACE_MS;
+  if (typeof opts !== 'object') throw new ParleyError('CONFIG', `shutdown options must be an object such as { graceMs: 5000 } (got ${typeof opts})`);
+  const { graceMs } = opts as { graceMs?: unknown };
+  if (graceMs === undefined) return SHUTDOWN_GRACE_MS;
+  if (typeof graceMs !== 'number' || Number.isNaN(graceMs) || graceMs < 0) {
+    throw new ParleyError('CONFIG', `shutdown options.graceMs must be a number of milliseconds >= 0, or Infinity to wait for every call (got ${typeof graceMs === 'number' ? graceMs : typeof graceMs})`);
+  }
+  return graceMs;
 }
 
 function failedStream(err: unknown): AsyncIterable<StreamEvent> {

@@ -72,16 +72,37 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     });
   }
 
-  /** Bad input surfaces where every other failure does: from the iteration, not from this call. */
+  /**
+   * One reply as it is generated: `text`, `reasoning` and `tool_call` events,
+   * then one `done` event with the whole ChatResult (the text events
+   * concatenate to its content), or the iteration throws a ParleyError.
+   *
+   * The request is sent on the first next(), and the deadline (timeoutMs,
+   * default the runtime's) runs from then. Bad input surfaces where every
+   * other failure does: from the iteration, not from this call.
+   *
+   * - One stream is one call, iterated once. A second
+   *   `[Symbol.asyncIterator]()` (a second for-await over the same stream,
+   *   during or after the first) gets an iterator whose first next() rejects
+   *   with INVALID_REQUEST: a replay would have to keep every event, and two
+   *   loops sharing one call would each get half of the tokens. Call
+   *   stream() again for another reply.
+   * - next() may be called before the last one settled: each settles, in the
+   *   order made, with the next event; after the end every next() gives
+   *   `done: true`.
+   * - Leaving the loop (return()) cancels the HTTP request. An iterator
+   *   dropped without return() holds its call, port and socket until the
+   *   call's deadline at the latest, then everything is released.
+   */
   stream(req: ChatRequest, opts?: CallOptions): AsyncIterable<StreamEvent> {
     try {
       const request = validateChatRequest(req);
       const options = validateCallOptions(opts);
       const route = this.#router.route(request.provider);
       const deadline = this.#sharedDeadline(options);
-      return this.#router.stream(route, (provider) => this.#openStream(provider, request, deadline()));
+      return iteratedOnce(this.#router.stream(route, (provider) => this.#openStream(provider, request, deadline())));
     } catch (err) {
-      return failedStream(err);
+      return iteratedOnce(failedStream(err));
     }
   }
 
@@ -236,6 +257,21 @@ function graceOf(opts: unknown): number {
     throw new ParleyError('CONFIG', `shutdown options.graceMs must be a number of milliseconds >= 0, or Infinity to wait for every call (got ${typeof graceMs === 'number' ? graceMs : typeof graceMs})`);
   }
   return graceMs;
+}
+
+/** The stream's own iterator the first time; an INVALID_REQUEST for any later one (see Runtime.stream). */
+function iteratedOnce(stream: AsyncIterable<StreamEvent>): AsyncIterable<StreamEvent> {
+  let taken = false;
+  return {
+    [Symbol.asyncIterator]: () => {
+      if (!taken) {
+        taken = true;
+        return stream[Symbol.asyncIterator]();
+      }
+      const err = new ParleyError('INVALID_REQUEST', 'this stream was already iterated: one stream() is one call, read once; call stream() again for another reply');
+      return failedStream(err)[Symbol.asyncIterator]();
+    },
+  };
 }
 
 function failedStream(err: unknown): AsyncIterable<StreamEvent> {

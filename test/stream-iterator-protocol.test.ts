@@ -108,6 +108,21 @@ for (const workers of [1, 2]) {
         });
       });
 
+      test(`${name}: aborting after the whole reply arrived, before 'done' was read, ends the loop with ABORTED`, async () => {
+        await withStack({}, () => ({ workers }), async ({ rt }) => {
+          const controller = new AbortController();
+          const iterator = rt.stream(ask('arrived whole', { provider, maxTokens: 24 }), { signal: controller.signal })[Symbol.asyncIterator]();
+          assert.equal((await iterator.next()).value?.type, 'text');
+          // The call has ended on the host: the rest of the reply and its result wait unread.
+          await waitFor(async () => (await rt.stats()).inFlight === 0, { what: 'the whole reply arrived' });
+          const reason = new Error('stop pressed');
+          controller.abort(reason);
+          const err = await rejectsWith(iterator.next(), 'ABORTED');
+          assert.equal(err.cause, reason);
+          assert.equal((await iterator.next()).done, true);
+        });
+      });
+
       test(`${name}: an iterator read once and dropped without return() releases everything at its deadline`, async () => {
         await withStack({ tokenDelayMs: 20 }, () => ({ workers, timeoutMs: 60_000 }), async ({ server, rt }) => {
           const iterator = rt.stream(ask('dropped', { provider, maxTokens: 100_000 }), { timeoutMs: 1_500 })[Symbol.asyncIterator]();

@@ -7,11 +7,17 @@
  * next() may be called again before the last one settled: the calls wait in
  * a queue and settle in the order they were made, each with the next event;
  * after the end ('done' or the error) every later one gets `done: true`.
+ *
+ * The caller's AbortSignal counts until the caller has read 'done': a reply
+ * that arrived whole but is not read yet ends with ABORTED when the signal
+ * fires, as a fetch body's reader does, so that nothing of it is shown or
+ * recorded after the caller pressed stop.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { ParleyError } from '../shared/errors.ts';
 import { fromWireError, toWireError } from '../shared/error-wire.ts';
 import { BatchCursor } from '../shared/event-batch.ts';
+import { abortError } from './pending-calls.ts';
 import type { StreamToHost, StreamToWorker } from '../shared/protocol.ts';
 import type { ChatResult, StreamEvent } from '../shared/types.ts';
 
@@ -30,9 +36,11 @@ export class StreamReader {
   /** next() calls waiting for an event, oldest first. */
   #waiters: Waiter[] = [];
   #onEnd: (err: ParleyError | undefined) => void;
+  readonly #signal: AbortSignal | undefined;
 
-  /** `onEnd` runs once when the worker ended the stream (result or error). */
-  constructor(credits: number, onEnd: (err: ParleyError | undefined) => void) {
+  /** `onEnd` runs once when the worker ended the stream (result or error); `signal` is the caller's. */
+  constructor(credits: number, signal: AbortSignal | undefined, onEnd: (err: ParleyError | undefined) => void) {
+    this.#signal = signal;
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
     this.remotePort = port2;
@@ -57,6 +65,9 @@ export class StreamReader {
   }
 
   next(): Promise<IteratorResult<StreamEvent>> {
+    // While the call runs, its own abort listener ends it; once the reply is
+    // here, only this read can notice the signal.
+    if (this.#result && this.#signal?.aborted) this.#abortUnread(this.#signal);
     // The hot path, once per token: an event is here and nobody is ahead.
     if (this.#waiters.length === 0) {
       const batch = this.#batches[0];
@@ -67,6 +78,13 @@ export class StreamReader {
     });
     this.#wake();
     return promise;
+  }
+
+  /** The caller aborted after the reply arrived but before reading it to 'done': what is left becomes ABORTED. */
+  #abortUnread(signal: AbortSignal): void {
+    this.#batches = [];
+    this.#result = undefined;
+    this.#error = abortError(signal);
   }
 
   #take(batch: BatchCursor): StreamEvent {

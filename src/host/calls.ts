@@ -36,7 +36,7 @@ export class StreamCall extends PendingCall {
   constructor(calls: PendingCalls, provider: string, model: string, timeoutMs: number, signal: AbortSignal | undefined, credits: number) {
     super(calls, 'stream', provider, model, timeoutMs, signal);
     // The worker ended the stream itself: there is nothing to tell it.
-    this.reader = new StreamReader(credits, (err) => this.end(err, undefined));
+    this.reader = new StreamReader(credits, signal, (err) => this.end(err, undefined));
   }
 
   /** The worker took the stream; its end comes on the stream's port. */

@@ -99,7 +99,7 @@ export class FallbackRouter {
     let current: OpenedStream | undefined;
     let delivered = false;
     let finished = false;
-    const next = async (): Promise<IteratorResult<StreamEvent>> => {
+    const step = async (): Promise<IteratorResult<StreamEvent>> => {
       if (finished) return { value: undefined, done: true };
       for (;;) {
         const provider = order[index]!;
@@ -121,6 +121,10 @@ export class FallbackRouter {
         }
       }
     };
+    // A next() made before the last one settled runs after it, so that calls
+    // settle in order and a failure moves to the next provider only once.
+    let last: Promise<IteratorResult<StreamEvent>> | undefined;
+    const next = (): Promise<IteratorResult<StreamEvent>> => (last = last ? last.then(step, step) : step());
     return {
       [Symbol.asyncIterator]() {
         return {

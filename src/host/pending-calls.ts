@@ -11,6 +11,7 @@
  * thousands a second, the closures used to be a good share of its garbage.
  */
 import { ParleyError } from '../shared/errors.ts';
+import { describeValue } from '../shared/error-wire.ts';
 import type { Redactor } from '../shared/redaction.ts';
 
 /** Who runs the calls: told to stop one that the host gave up on. */
@@ -23,6 +24,9 @@ export interface CallCanceller {
 export interface OutcomeRecorder {
   record(provider: string, err: ParleyError | undefined): void;
 }
+
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export type CallKind = 'chat' | 'stream' | 'models' | 'health';
 
@@ -201,18 +205,23 @@ export class PendingCalls {
     return calls.length;
   }
 
-  /** Resolves when no call is in flight, or after `ms`. */
+  /**
+   * Resolves true when no call is in flight, or false after `ms`. An `ms`
+   * beyond what a timer can hold (Infinity included) sets no timer: each
+   * call still ends by its own deadline.
+   */
   whenEmpty(ms: number): Promise<boolean> {
     if (this.#calls.size === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
+      // setTimeout turns a delay past 2^31-1 ms into 1 ms.
+      const timer = ms <= MAX_TIMER_MS ? setTimeout(() => {
+        this.#emptyWaiters = this.#emptyWaiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, ms) : undefined;
       const waiter = () => {
         clearTimeout(timer);
         resolve(true);
       };
-      const timer = setTimeout(() => {
-        this.#emptyWaiters = this.#emptyWaiters.filter((w) => w !== waiter);
-        resolve(false);
-      }, ms);
       this.#emptyWaiters.push(waiter);
     });
   }
@@ -224,13 +233,14 @@ export class PendingCalls {
   }
 }
 
+/** ABORTED with the signal's reason, whatever it is, as `cause` (the reason's text is in the message when it has one). */
 export function abortError(signal: AbortSignal): ParleyError {
   const reason: unknown = signal.reason;
-  const detail = reason instanceof Error ? reason.message : reason === undefined ? '' : String(reason);
+  const detail = reason === undefined ? '' : describeValue(reason);
   return new ParleyError('ABORTED', `the call was aborted${detail ? `: ${detail}` : ''}`, { cause: reason });
 }
 
 export function asParleyError(err: unknown): ParleyError {
   if (err instanceof ParleyError) return err;
-  return new ParleyError('BAD_RESPONSE', `unexpected error: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  return new ParleyError('BAD_RESPONSE', `unexpected error: ${describeValue(err)}`, { cause: err });
 }

@@ -77,15 +77,36 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     });
   }
 
-  /** Bad input surfaces where every other failure does: from the iteration, not from this call. */
+  /**
+   * One reply as it is generated: `text`, `reasoning` and `tool_call` events,
+   * then one `done` event with the whole ChatResult (the text events
+   * concatenate to its content), or the iteration throws a ParleyError.
+   *
+   * The request is sent on the first next(), and the deadline (timeoutMs,
+   * default the runtime's) runs from then. Bad input surfaces where every
+   * other failure does: from the iteration, not from this call.
+   *
+   * - One stream is one call, iterated once. A second
+   *   `[Symbol.asyncIterator]()` (a second for-await over the same stream,
+   *   during or after the first) gets an iterator whose first next() rejects
+   *   with INVALID_REQUEST: a replay would have to keep every event, and two
+   *   loops sharing one call would each get half of the tokens. Call
+   *   stream() again for another reply.
+   * - next() may be called before the last one settled: each settles, in the
+   *   order made, with the next event; after the end every next() gives
+   *   `done: true`.
+   * - Leaving the loop (return()) cancels the HTTP request. An iterator
+   *   dropped without return() holds its call, port and socket until the
+   *   call's deadline at the latest, then everything is released.
+   */
   stream(req: ChatInput, opts?: CallOptions): AsyncIterable<StreamEvent> {
     try {
       const [requests, route] = this.#admitRequest(req);
       const options = validateCallOptions(opts);
       const deadline = this.#sharedDeadline(options);
-      return this.#router.stream(route, (provider) => this.#openStream(provider, requests.get(provider)!, deadline()));
+      return iteratedOnce(this.#router.stream(route, (provider) => this.#openStream(provider, requests.get(provider)!, deadline())));
     } catch (err) {
-      return failedStream(err);
+      return iteratedOnce(failedStream(err));
     }
   }
 
@@ -153,12 +174,26 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /**
    * The explicit graceful message: refuse new calls, let the ones in flight
-   * finish within graceMs (default 5 s), abort the rest, close every Agent
-   * and let the worker exit by itself (terminate only as a fallback).
-   * Idempotent: a second call returns the same report.
+   * finish within `graceMs` milliseconds (default 5,000; `Infinity`: wait for
+   * every call in flight, each bounded by its own deadline), abandon the rest
+   * with SHUTDOWN, close every Agent and let the worker exit by itself
+   * (terminate only as a fallback, and `forced` says so). `opts` may be
+   * omitted, undefined or null.
+   *
+   * Rejects with CONFIG, like every other bad argument of this API, when
+   * `opts` is not an object or `graceMs` is not a number >= 0 (NaN, negative,
+   * a string); the runtime then keeps running. Idempotent: every valid call
+   * after the first resolves with the same report.
    */
-  shutdown(opts: { graceMs?: number } = {}): Promise<ShutdownReport> {
-    this.#shutdown ??= this.#shutdownOnce(opts.graceMs ?? SHUTDOWN_GRACE_MS);
+  shutdown(opts?: { graceMs?: number } | null): Promise<ShutdownReport> {
+    if (this.#shutdown) return this.#shutdown;
+    let graceMs: number;
+    try {
+      graceMs = graceOf(opts);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.#shutdown = this.#shutdownOnce(graceMs);
     return this.#shutdown;
   }
 
@@ -245,6 +280,32 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const resolved = resolveRuntimeOptions(options);
   installErrorTransfer();
   return new Runtime(resolved);
+}
+
+function graceOf(opts: unknown): number {
+  if (opts === undefined || opts === null) return SHUTDOWN_GRACE_MS;
+  if (typeof opts !== 'object') throw new ParleyError('CONFIG', `shutdown options must be an object such as { graceMs: 5000 } (got ${typeof opts})`);
+  const { graceMs } = opts as { graceMs?: unknown };
+  if (graceMs === undefined) return SHUTDOWN_GRACE_MS;
+  if (typeof graceMs !== 'number' || Number.isNaN(graceMs) || graceMs < 0) {
+    throw new ParleyError('CONFIG', `shutdown options.graceMs must be a number of milliseconds >= 0, or Infinity to wait for every call (got ${typeof graceMs === 'number' ? graceMs : typeof graceMs})`);
+  }
+  return graceMs;
+}
+
+/** The stream's own iterator the first time; an INVALID_REQUEST for any later one (see Runtime.stream). */
+function iteratedOnce(stream: AsyncIterable<StreamEvent>): AsyncIterable<StreamEvent> {
+  let taken = false;
+  return {
+    [Symbol.asyncIterator]: () => {
+      if (!taken) {
+        taken = true;
+        return stream[Symbol.asyncIterator]();
+      }
+      const err = new ParleyError('INVALID_REQUEST', 'this stream was already iterated: one stream() is one call, read once; call stream() again for another reply');
+      return failedStream(err)[Symbol.asyncIterator]();
+    },
+  };
 }
 
 function failedStream(err: unknown): AsyncIterable<StreamEvent> {

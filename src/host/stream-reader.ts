@@ -3,11 +3,21 @@
  * StreamEvents. It hands credits back to the worker as the consumer drains
  * batches, ends with exactly one 'done' event or one thrown ParleyError, and
  * cancels the HTTP request when the consumer leaves the loop early.
+ *
+ * next() may be called again before the last one settled: the calls wait in
+ * a queue and settle in the order they were made, each with the next event;
+ * after the end ('done' or the error) every later one gets `done: true`.
+ *
+ * The caller's AbortSignal counts until the caller has read 'done': a reply
+ * that arrived whole but is not read yet ends with ABORTED when the signal
+ * fires, as a fetch body's reader does, so that nothing of it is shown or
+ * recorded after the caller pressed stop.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { ParleyError } from '../shared/errors.ts';
 import { fromWireError, toWireError } from '../shared/error-wire.ts';
 import { BatchCursor } from '../shared/event-batch.ts';
+import { abortError } from './pending-calls.ts';
 import type { StreamToHost, StreamToWorker } from '../shared/protocol.ts';
 import type { ChatResult, StreamEvent } from '../shared/types.ts';
 
@@ -23,11 +33,14 @@ export class StreamReader {
   #result: ChatResult | undefined;
   #error: ParleyError | undefined;
   #finished = false;
-  #waiter: Waiter | undefined;
+  /** next() calls waiting for an event, oldest first. */
+  #waiters: Waiter[] = [];
   #onEnd: (err: ParleyError | undefined) => void;
+  readonly #signal: AbortSignal | undefined;
 
-  /** `onEnd` runs once when the worker ended the stream (result or error). */
-  constructor(credits: number, onEnd: (err: ParleyError | undefined) => void) {
+  /** `onEnd` runs once when the worker ended the stream (result or error); `signal` is the caller's. */
+  constructor(credits: number, signal: AbortSignal | undefined, onEnd: (err: ParleyError | undefined) => void) {
+    this.#signal = signal;
     const { port1, port2 } = new MessageChannel();
     this.#port = port1;
     this.remotePort = port2;
@@ -52,24 +65,26 @@ export class StreamReader {
   }
 
   next(): Promise<IteratorResult<StreamEvent>> {
-    const batch = this.#batches[0];
-    if (batch) return Promise.resolve({ value: this.#take(batch), done: false });
-    if (this.#result) {
-      const result = this.#result;
-      this.#result = undefined;
-      this.#finished = true;
-      return Promise.resolve({ value: { type: 'done', result }, done: false });
+    // While the call runs, its own abort listener ends it; once the reply is
+    // here, only this read can notice the signal.
+    if (this.#result && this.#signal?.aborted) this.#abortUnread(this.#signal);
+    // The hot path, once per token: an event is here and nobody is ahead.
+    if (this.#waiters.length === 0) {
+      const batch = this.#batches[0];
+      if (batch) return Promise.resolve({ value: this.#take(batch), done: false });
     }
-    if (this.#error) {
-      const err = this.#error;
-      this.#error = undefined;
-      this.#finished = true;
-      return Promise.reject(err);
-    }
-    if (this.#finished) return Promise.resolve({ value: undefined, done: true });
-    return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject };
+    const promise = new Promise<IteratorResult<StreamEvent>>((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
     });
+    this.#wake();
+    return promise;
+  }
+
+  /** The caller aborted after the reply arrived but before reading it to 'done': what is left becomes ABORTED. */
+  #abortUnread(signal: AbortSignal): void {
+    this.#batches = [];
+    this.#result = undefined;
+    this.#error = abortError(signal);
   }
 
   #take(batch: BatchCursor): StreamEvent {
@@ -102,11 +117,29 @@ export class StreamReader {
     this.#wake();
   }
 
+  /** Settles the waiting next() calls, in order, with what has arrived. */
   #wake(): void {
-    const waiter = this.#waiter;
-    if (!waiter) return;
-    this.#waiter = undefined;
-    this.next().then(waiter.resolve, waiter.reject);
+    const waiters = this.#waiters;
+    while (waiters.length > 0) {
+      const batch = this.#batches[0];
+      if (batch) {
+        waiters.shift()!.resolve({ value: this.#take(batch), done: false });
+      } else if (this.#result) {
+        const result = this.#result;
+        this.#result = undefined;
+        this.#finished = true;
+        waiters.shift()!.resolve({ value: { type: 'done', result }, done: false });
+      } else if (this.#error) {
+        const err = this.#error;
+        this.#error = undefined;
+        this.#finished = true;
+        waiters.shift()!.reject(err);
+      } else if (this.#finished) {
+        waiters.shift()!.resolve({ value: undefined, done: true });
+      } else {
+        return;
+      }
+    }
   }
 
   #finish(): void {

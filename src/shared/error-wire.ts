@@ -27,17 +27,36 @@ export interface WireCause {
 const CODES: ReadonlySet<string> = new Set(ERROR_CODES);
 const MAX_CAUSE_DEPTH = 4;
 
+/**
+ * A printable form of any value, for messages. A caller's value can be
+ * anything (an abort reason of Object.create(null), an object whose
+ * toString throws, a revoked Proxy, a symbol): describing it must never
+ * throw, or the error being built is lost and the call with it.
+ */
+export function describeValue(value: unknown): string {
+  try {
+    if (value instanceof Error) return String(value.message);
+    return String(value);
+  } catch {
+    return `an unprintable ${typeof value}`;
+  }
+}
+
 function flattenCause(value: unknown, depth: number): WireCause | undefined {
   if (value === undefined || value === null || depth >= MAX_CAUSE_DEPTH) return undefined;
-  if (value instanceof Error) {
-    const code = (value as { code?: unknown }).code;
-    const out: WireCause = { name: value.name, message: value.message };
-    if (typeof code === 'string') out.code = code;
-    const inner = flattenCause((value as { cause?: unknown }).cause, depth + 1);
-    if (inner) out.cause = inner;
-    return out;
+  try {
+    if (value instanceof Error) {
+      const code = (value as { code?: unknown }).code;
+      const out: WireCause = { name: String(value.name), message: String(value.message) };
+      if (typeof code === 'string') out.code = code;
+      const inner = flattenCause((value as { cause?: unknown }).cause, depth + 1);
+      if (inner) out.cause = inner;
+      return out;
+    }
+  } catch {
+    // A getter that throws, or a revoked Proxy: described below like any other value.
   }
-  return { name: typeof value, message: String(value) };
+  return { name: typeof value, message: describeValue(value) };
 }
 
 function rebuildCause(wire: WireCause | undefined): Error | undefined {
@@ -62,7 +81,7 @@ export function toWireError(err: unknown): WireError {
     return wire;
   }
   const cause = flattenCause(err, 0);
-  const message = err instanceof Error ? err.message : String(err);
+  const message = describeValue(err);
   return { code: 'BAD_RESPONSE', message: `unexpected error in provider worker: ${message}`, retryable: false, ...(cause ? { cause } : {}) };
 }
 

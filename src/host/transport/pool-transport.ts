@@ -11,7 +11,7 @@ import { BroadcastChannel, type Worker } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import { Piscina } from 'piscina';
 import { ParleyError } from '../../shared/errors.ts';
-import { fromWireError, toWireError } from '../../shared/error-wire.ts';
+import { fromWireError, toWireError, type WireError } from '../../shared/error-wire.ts';
 import type { PendingCall } from '../pending-calls.ts';
 import type { PoolControl, PoolInit, PoolReply, PoolTask, WorkerStats } from '../../shared/protocol.ts';
 import { workerExecArgv, workerScript } from './worker-entry.ts';
@@ -48,6 +48,14 @@ export class PoolTransport extends WorkerTransport {
   readonly #earlyBeats = new Set<number>();
   #queue: Queued[] = [];
   #running = 0;
+  /**
+   * Calls whose piscina task has not settled, by call id, with the cancel
+   * sent for it (null: none). A cancel reaches only a thread that listens
+   * and already runs the call: one sent while a thread is still starting, or
+   * before the task reached it, is lost. So a cancel is sent again at every
+   * thread's first beat and at every heartbeat tick until its task settles.
+   */
+  readonly #tasks = new Map<number, WireError | null>();
   #statsSeq = 0;
   /** Threads started by the current pool: beyond `workers`, each is a replacement. */
   #spawned = 0;
@@ -75,7 +83,9 @@ export class PoolTransport extends WorkerTransport {
       this.#queue.splice(index, 1);
       return;
     }
-    this.#post({ type: 'cancel', callId: call.id, reason: toWireError(reason) });
+    const wire = toWireError(reason);
+    if (this.#tasks.has(call.id)) this.#tasks.set(call.id, wire);
+    this.#post({ type: 'cancel', callId: call.id, reason: wire });
   }
 
   protected start(): void {
@@ -243,14 +253,15 @@ export class PoolTransport extends WorkerTransport {
       task = { ...work, meta, [CALL]: call } as PoolTask;
     }
     this.#running++;
+    this.#tasks.set(call.id, null);
     this.#pool.run(task, runOptions).then(
       (reply) => {
-        this.#done();
+        this.#done(call);
         if (reply.ok) call.resolve(reply.value);
         else call.reject(fromWireError(reply.error));
       },
       (err: unknown) => {
-        this.#done();
+        this.#done(call);
         // A task the structured clone refuses never left this thread: the
         // request is at fault, not a worker.
         if ((err as Error)?.name === 'DataCloneError') {
@@ -264,7 +275,8 @@ export class PoolTransport extends WorkerTransport {
     );
   }
 
-  #done(): void {
+  #done(call: PendingCall): void {
+    this.#tasks.delete(call.id);
     this.#running--;
     while (this.#queue.length > 0 && this.#running < this.#capacity) {
       const next = this.#queue.shift()!;
@@ -291,7 +303,19 @@ export class PoolTransport extends WorkerTransport {
   }
 
   #beat(threadId: number): void {
-    if (this.beat(threadId)) this.started(threadId);
+    if (!this.beat(threadId)) return;
+    this.started(threadId);
+    // The thread listens from now on: what it may have missed while starting is sent again.
+    this.#resendCancels();
+  }
+
+  /** Each heartbeat tick: a cancel that raced its task to a thread is sent again. */
+  protected override ping(): void {
+    this.#resendCancels();
+  }
+
+  #resendCancels(): void {
+    for (const [callId, reason] of this.#tasks) if (reason) this.#post({ type: 'cancel', callId, reason });
   }
 
   #post(msg: PoolControl): void {

@@ -44,10 +44,6 @@ export class WorkerHandle {
       resourceLimits: options.resourceLimits,
       name: `parley-provider-${workerId}`,
     });
-    // An idle runtime must not keep the host process alive: calls in flight
-    // do, through their deadline timers.
-    this.#worker.unref();
-    port1.unref();
     this.#exited = new Promise((resolve) => this.#worker.once('exit', resolve));
     this.#worker.once('online', () => reports.started(workerId));
     this.#worker.on('error', (err) => this.#lost(`worker threw: ${describe(err)}`));
@@ -56,6 +52,11 @@ export class WorkerHandle {
       if (msg.type === 'pong') reports.beat(workerId);
     });
     this.rpc = new ComlinkCaller<ProviderServiceApi>(batchingEndpoint(this.#worker));
+    // An idle runtime must not keep the host process alive: calls in flight
+    // do, through their deadline timers. Last, because adding a 'message'
+    // listener to a port (the Worker's own included) refs it again.
+    this.#worker.unref();
+    port1.unref();
   }
 
   /** Resolves with the exit code once the thread is gone. */

@@ -68,6 +68,12 @@ export interface ThreadReports {
 const STATS_DEADLINE_MS = 1_000;
 /** The least time the workers get to answer the graceful close, however little grace is left. */
 const MIN_CLOSE_MS = 100;
+/**
+ * The most: by then every call has ended, so closing is only aborting what
+ * is left and closing Agents; a worker slower than this is wedged (and with
+ * graceMs: Infinity there would otherwise be no bound at all).
+ */
+const MAX_CLOSE_MS = 10_000;
 
 export abstract class WorkerTransport implements CallCanceller, ThreadReports {
   /** Every call in flight, whichever worker runs it. */
@@ -260,7 +266,7 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
     await this.calls.whenEmpty(graceMs);
     const aborted = this.calls.abandonAll(new ParleyError('SHUTDOWN', `the runtime shut down before the call finished (grace ${graceMs} ms)`));
     this.#stopSupervising(new ParleyError('SHUTDOWN', 'the runtime is shutting down'));
-    const exited = await this.closeWorkers(Math.max(MIN_CLOSE_MS, graceMs - (performance.now() - started)));
+    const exited = await this.closeWorkers(Math.min(MAX_CLOSE_MS, Math.max(MIN_CLOSE_MS, graceMs - (performance.now() - started))));
     if (!exited) await this.destroy();
     this.#closed = true;
     return { drained: inFlight - aborted, aborted, forced: !exited, durationMs: Math.round(performance.now() - started) };

@@ -42,6 +42,9 @@ async function child(mode: ChildMode): Promise<void> {
     out.chat = await chat;
     out.stream = await stream;
   } else {
+    // A warm runtime first: the short deadline below is for the dropped
+    // stream, not for threads still starting on a loaded machine.
+    await rt.chat(ask);
     const iterator = rt.stream({ ...ask, maxTokens: 10_000 }, { timeoutMs: 1_500 })[Symbol.asyncIterator]();
     out.first = (await iterator.next()).value?.type;
     // Dropped: neither read again nor returned.

@@ -125,6 +125,9 @@ for (const workers of [1, 2]) {
 
       test(`${name}: an iterator read once and dropped without return() releases everything at its deadline`, async () => {
         await withStack({ tokenDelayMs: 20 }, () => ({ workers, timeoutMs: 60_000 }), async ({ server, rt }) => {
+          // Threads up first: the 1.5 s deadline below is the dropped stream's, not a loaded machine's start-up.
+          await rt.chat(ask('warm', { provider }));
+          server.dropConnections();
           const iterator = rt.stream(ask('dropped', { provider, maxTokens: 100_000 }), { timeoutMs: 1_500 })[Symbol.asyncIterator]();
           assert.equal((await iterator.next()).value?.type, 'text');
           // Dropped here: neither read again nor returned. The call's deadline (1.5 s) must release it.

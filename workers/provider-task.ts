@@ -9,6 +9,7 @@ import { BroadcastChannel, threadId, workerData, type MessagePort } from 'node:w
 import { toWireError } from '../src/shared/error-wire.ts';
 import type { PoolControl, PoolInit, PoolReply, PoolTask } from '../src/shared/protocol.ts';
 import { ProviderService } from '../src/provider/provider-service.ts';
+import { TimeSlicer } from '../src/wire/time-slicer.ts';
 
 const init = workerData as PoolInit;
 const service = new ProviderService(threadId, init.providers, init.transport, init.nice);
@@ -37,7 +38,14 @@ control.onmessage = (event) => {
   }
 };
 
-export default async function providerTask(task: PoolTask): Promise<PoolReply> {
+/** Piscina hands a thread every task queued on its port in one callback: their sync parts run a slice at a time. */
+const slicer = new TimeSlicer();
+
+export default function providerTask(task: PoolTask): Promise<PoolReply> {
+  return new Promise((resolve) => slicer.run(() => resolve(run(task))));
+}
+
+async function run(task: PoolTask): Promise<PoolReply> {
   try {
     switch (task.kind) {
       case 'chat':

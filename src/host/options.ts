@@ -11,6 +11,7 @@ import { nearestName, unknownKey } from '../shared/known-keys.ts';
 import { Redactor } from '../shared/redaction.ts';
 import { validateProvider } from './provider-validation.ts';
 import { checkResourceLimits, checkWorkerExecArgv } from './worker-settings.ts';
+import { fitResponseCap } from './response-size-cap.ts';
 
 export interface RestartPolicy {
   /** Crashes tolerated inside `windowMs` before the runtime gives up (state 'failed'). @default 5 */
@@ -45,7 +46,18 @@ export interface RuntimeOptions {
   connectTimeoutMs?: number;
   /** Idle keep-alive sockets are closed after this, unless the server says less. @default 4_000 */
   keepAliveTimeoutMs?: number;
-  /** Cap on one response body in bytes (TOO_LARGE past it). @default 32 MiB */
+  /**
+   * Cap on one response body in bytes (TOO_LARGE past it). A reply of N MiB
+   * costs the provider worker, at its peak, about N MiB of heap (a chat of
+   * ASCII text) to 2N (a stream, or any non-ASCII text), on top of the 12 MB
+   * an idle worker holds; the process's RSS rises by about 9, 83 and 175 MB
+   * for replies of 1, 8 and 30 MiB (worker and host copies together;
+   * measured on Node 20). With resourceLimits.maxOldGenerationSizeMb set, the
+   * cap must fit in it ((maxOldGenerationSizeMb - 16) MiB / 3, and the limit
+   * above 16): a larger cap given is CONFIG, naming both options; the default
+   * is lowered to fit (src/host/response-size-cap.ts).
+   * @default 32 MiB, or less to fit resourceLimits.maxOldGenerationSizeMb
+   */
   maxResponseBytes?: number;
   /** Batches a stream may run ahead of its consumer before the HTTP body is paused. @default 16 */
   streamCredits?: number;
@@ -56,7 +68,7 @@ export interface RuntimeOptions {
   restart?: RestartPolicy;
   /** Fallback routing: when a provider is skipped for a cooldown. */
   breaker?: BreakerOptions;
-  /** Passed to each worker thread (e.g. maxOldGenerationSizeMb). @default none */
+  /** Passed to each worker thread (e.g. maxOldGenerationSizeMb; see maxResponseBytes). @default none */
   resourceLimits?: ResourceLimits;
   /** Extra Node flags for each worker, e.g. ['--import', './preload.js']. @default [] (the parent's flags, as Node filters them) */
   workerExecArgv?: string[];
@@ -257,7 +269,11 @@ function resolve(options: unknown, alsoKnown: readonly string[]): ResolvedOption
       maxRetries: integer(o.maxRetries, 'maxRetries', d.maxRetries, 0, 100),
       retryBaseMs: integer(o.retryBaseMs, 'retryBaseMs', d.retryBaseMs, 0, MAX_TIMER_MS),
       retryMaxMs: integer(o.retryMaxMs, 'retryMaxMs', d.retryMaxMs, 0, MAX_TIMER_MS),
-      maxResponseBytes: integer(o.maxResponseBytes, 'maxResponseBytes', d.maxResponseBytes, 1),
+      maxResponseBytes: fitResponseCap(
+        o.maxResponseBytes === undefined ? undefined : integer(o.maxResponseBytes, 'maxResponseBytes', d.maxResponseBytes, 1),
+        d.maxResponseBytes,
+        o.resourceLimits,
+      ),
       connections: integer(o.connections, 'connections', d.connections, 1, 65_536),
       connectTimeoutMs: integer(o.connectTimeoutMs, 'connectTimeoutMs', d.connectTimeoutMs, 1, MAX_TIMER_MS),
       keepAliveTimeoutMs: integer(o.keepAliveTimeoutMs, 'keepAliveTimeoutMs', d.keepAliveTimeoutMs, 1, MAX_TIMER_MS),

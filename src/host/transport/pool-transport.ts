@@ -15,6 +15,7 @@ import { fromWireError, toWireError, type WireError } from '../../shared/error-w
 import type { PendingCall } from '../pending-calls.ts';
 import type { PoolControl, PoolInit, PoolReply, PoolTask, WorkerStats } from '../../shared/protocol.ts';
 import { workerExecArgv, workerScript } from './worker-entry.ts';
+import { TimeSlicer } from '../../wire/time-slicer.ts';
 import { WorkerTransport, type Work } from './worker-transport.ts';
 
 /** Piscina does not export its balancer's types: these are the parts parley reads. */
@@ -56,6 +57,7 @@ export class PoolTransport extends WorkerTransport {
    * thread's first beat and at every heartbeat tick until its task settles.
    */
   readonly #tasks = new Map<number, WireError | null>();
+  readonly #slicer = new TimeSlicer();
   #statsSeq = 0;
   /** Threads started by the current pool: beyond `workers`, each is a replacement. */
   #spawned = 0;
@@ -243,6 +245,16 @@ export class PoolTransport extends WorkerTransport {
 
   #run(call: PendingCall, work: Work): void {
     if (call.settled) return;
+    this.#running++;
+    // A burst is handed to piscina a slice at a time: each task is serialized
+    // as it is posted, and a thread takes in all the tasks queued on its port
+    // in one callback.
+    this.#slicer.run(() => this.#start(call, work));
+  }
+
+  #start(call: PendingCall, work: Work): void {
+    // Ended (cancelled, timed out) while it waited for its slice.
+    if (call.settled) return this.#done(call);
     const meta = { callId: call.id, deadlineAt: call.deadlineAt };
     let task: PoolTask;
     let runOptions: Parameters<Piscina['run']>[1];
@@ -252,7 +264,6 @@ export class PoolTransport extends WorkerTransport {
     } else {
       task = { ...work, meta, [CALL]: call } as PoolTask;
     }
-    this.#running++;
     this.#tasks.set(call.id, null);
     this.#pool.run(task, runOptions).then(
       (reply) => {

@@ -13,11 +13,15 @@ export { ParleyError, ERROR_CODES, isParleyError, hasCode } from './shared/error
 export type { ErrorCode, ParleyErrorOptions } from './shared/errors.ts';
 export type { Conversation, ConversationInit, ToolResult } from './conversation/conversation.ts';
 export type { BreakerOptions, BreakerState, ProviderHealthStats } from './host/fallback-router.ts';
-export type { CrashRecord } from './host/transport/worker-transport.ts';
+export type { CrashRecord, WorkerEvents } from './host/transport/worker-transport.ts';
+export type { CallEvents } from './host/observability/call-observer.ts';
+export type { CallKind } from './host/pending-calls.ts';
+export type { CallEndEvent, CallFallback, CallRetry, CallStartEvent } from './host/observability/call-events.ts';
 export type { ProviderConnectionStats, WorkerStats } from './shared/protocol.ts';
 export type {
   AnthropicProviderConfig,
   CallOptions,
+  CallReport,
   ChatInput,
   ChatRequest,
   ChatResult,
@@ -29,6 +33,7 @@ export type {
   ProviderConfig,
   ProviderConfigBase,
   ProviderKind,
+  RetryRecord,
   Role,
   StreamEvent,
   ToolCall,

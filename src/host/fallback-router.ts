@@ -42,8 +42,8 @@ interface Health {
   lastError?: { code: string; message: string };
 }
 
-/** Failures that say the provider, not the request, is the problem. */
-function isProviderFailure(err: unknown): err is ParleyError {
+/** Failures that say the provider, not the request, is the problem: the ones a call falls back on. */
+export function isProviderFailure(err: unknown): err is ParleyError {
   if (!(err instanceof ParleyError)) return false;
   if (err.code === 'UNREACHABLE' || err.code === 'CONNECTION') return true;
   return err.code === 'HTTP' && err.retryable;

@@ -18,9 +18,14 @@ import { FallbackRouter, type OpenedStream, type ProviderHealthStats } from './f
 import { RequestCall, StreamCall } from './calls.ts';
 import type { CallOptions, ChatInput, ChatRequest, ChatResult, HealthReport, ModelInfo, StreamEvent } from '../shared/types.ts';
 import type { WorkerStats } from '../shared/protocol.ts';
-import type { CrashRecord, RuntimeEvents, RuntimeState, ShutdownReport, Work, WorkerTransport } from './transport/worker-transport.ts';
+import type { CrashRecord, WorkerEvents, RuntimeState, ShutdownReport, Work, WorkerTransport } from './transport/worker-transport.ts';
+import { CallObserver, type CallEvents } from './observability/call-observer.ts';
+import type { CallTrace } from './observability/call-trace.ts';
 
-export type { RuntimeEvents, RuntimeState, ShutdownReport };
+export type { RuntimeState, ShutdownReport };
+
+/** The workers' lifecycle events, and `call-start` / `call-end` for every call (observability/call-events.ts). */
+export interface RuntimeEvents extends WorkerEvents, CallEvents {}
 
 export interface RuntimeStats {
   state: RuntimeState;
@@ -38,6 +43,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #transport: WorkerTransport;
   readonly #router: FallbackRouter;
   readonly #conversations: OpenConversations;
+  readonly #observer: CallObserver;
   #shutdown: Promise<ShutdownReport> | undefined;
 
   /** Use createRuntime(). */
@@ -45,7 +51,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     super();
     this.#options = options;
     this.#router = new FallbackRouter(options.defaultProvider, Object.keys(options.providers), options.breaker);
-    this.#transport = options.workers > 1 ? new PoolTransport(options, this, this.#router) : new ActorTransport(options, this, this.#router);
+    this.#observer = new CallObserver(this as EventEmitter, options.redactor, undefined);
+    const events = this as EventEmitter<WorkerEvents>;
+    this.#transport = options.workers > 1 ? new PoolTransport(options, events, this.#router) : new ActorTransport(options, events, this.#router);
     this.#conversations = new OpenConversations(this, options.timeoutMs);
   }
 
@@ -63,17 +71,18 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
+    const trace = this.#observer.active ? this.#observer.begin('chat', route, requests.get(route[0]!)!.model) : undefined;
     // One provider (the common case): no fallback loop and no deadline to share.
     if (route.length === 1) {
       const provider = route[0]!;
       const request = requests.get(provider)!;
-      return this.#call<ChatResult>('chat', provider, request.model, this.#timeoutOf(options), options.signal, { kind: 'chat', provider, req: request });
+      return this.#call<ChatResult>('chat', provider, request.model, this.#timeoutOf(options), options.signal, { kind: 'chat', provider, req: request }, trace);
     }
-    const deadline = this.#sharedDeadline(options);
+    const deadline = this.#sharedDeadline(options, trace);
     return this.#router.run(route, (provider) => {
       const left = deadline();
       const request = requests.get(provider)!;
-      return this.#call<ChatResult>('chat', provider, request.model, left.timeoutMs!, left.signal, { kind: 'chat', provider, req: request });
+      return this.#call<ChatResult>('chat', provider, request.model, left.timeoutMs!, left.signal, { kind: 'chat', provider, req: request }, trace);
     });
   }
 
@@ -82,8 +91,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     try {
       const [requests, route] = this.#admitRequest(req);
       const options = validateCallOptions(opts);
-      const deadline = this.#sharedDeadline(options);
-      return this.#router.stream(route, (provider) => this.#openStream(provider, requests.get(provider)!, deadline()));
+      const trace = this.#observer.active ? this.#observer.begin('stream', route, requests.get(route[0]!)!.model) : undefined;
+      const deadline = this.#sharedDeadline(options, trace);
+      return this.#router.stream(route, (provider) => this.#openStream(provider, requests.get(provider)!, deadline(), trace));
     } catch (err) {
       return failedStream(err);
     }
@@ -98,7 +108,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     } catch (err) {
       return Promise.reject(err instanceof ParleyError ? this.#options.redactor.error(err) : err);
     }
-    return this.#call<ModelInfo[]>('models', name, undefined, this.#timeoutOf(options), options.signal, { kind: 'models', provider: name });
+    const trace = this.#observer.active ? this.#observer.begin('models', [name], undefined) : undefined;
+    return this.#call<ModelInfo[]>('models', name, undefined, this.#timeoutOf(options), options.signal, { kind: 'models', provider: name }, trace);
   }
 
   /** Probes one provider, or all of them; a provider being down is a report, not an error. */
@@ -110,7 +121,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const names = provider === undefined ? Object.keys(this.#options.providers) : [this.#router.single(provider)];
     const reports = await Promise.all(
       names.map((name) =>
-        this.#call<HealthReport>('health', name, undefined, timeoutMs, options.signal, { kind: 'health', provider: name }).catch(
+        this.#call<HealthReport>('health', name, undefined, timeoutMs, options.signal, { kind: 'health', provider: name }, this.#observer.active ? this.#observer.begin('health', [name], undefined) : undefined).catch(
           (err: ParleyError): HealthReport => ({
             provider: name,
             ok: false,
@@ -200,13 +211,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * gets what is left of it, not a fresh timeoutMs. The clock starts with the
    * first attempt (a stream starts when it is first read).
    */
-  #sharedDeadline(options: CallOptions): () => CallOptions {
+  #sharedDeadline(options: CallOptions, trace: CallTrace | undefined): () => CallOptions {
     const timeoutMs = this.#timeoutOf(options);
     let deadlineAt: number | undefined;
     return () => {
       deadlineAt ??= Date.now() + timeoutMs;
       const left = deadlineAt - Date.now();
-      if (left <= 0) throw new ParleyError('TIMEOUT', `the call's ${timeoutMs} ms deadline passed before the next provider could be tried`);
+      if (left <= 0) {
+        const err = new ParleyError('TIMEOUT', `the call's ${timeoutMs} ms deadline passed before the next provider could be tried`);
+        trace?.refused(err);
+        throw err;
+      }
       return { ...options, timeoutMs: left };
     };
   }
@@ -217,22 +232,30 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /** Runs one request/response call on a worker with its deadline and signal. */
-  #call<T>(kind: CallKind, provider: string, model: string | undefined, timeoutMs: number, signal: AbortSignal | undefined, work: Work): Promise<T> {
+  #call<T>(kind: CallKind, provider: string, model: string | undefined, timeoutMs: number, signal: AbortSignal | undefined, work: Work, trace: CallTrace | undefined): Promise<T> {
     try {
       this.#admit();
+      if (signal?.aborted) throw abortError(signal);
     } catch (err) {
+      trace?.refused(err as ParleyError);
       return Promise.reject(err);
     }
-    if (signal?.aborted) return Promise.reject(abortError(signal));
     const call = new RequestCall<T>(this.#transport.calls, kind, provider, model, timeoutMs, signal);
+    if (trace !== undefined) trace.attach(call);
     this.#transport.dispatch(call, work);
     return call.promise;
   }
 
-  #openStream(provider: string, request: ChatRequest, opts: CallOptions): OpenedStream {
-    this.#admit();
-    if (opts.signal?.aborted) throw abortError(opts.signal);
+  #openStream(provider: string, request: ChatRequest, opts: CallOptions, trace: CallTrace | undefined): OpenedStream {
+    try {
+      this.#admit();
+      if (opts.signal?.aborted) throw abortError(opts.signal);
+    } catch (err) {
+      trace?.refused(err as ParleyError);
+      throw err;
+    }
     const call = new StreamCall(this.#transport.calls, provider, request.model, this.#timeoutOf(opts), opts.signal, this.#options.transport.streamCredits);
+    if (trace !== undefined) trace.attach(call);
     this.#transport.dispatch(call, { kind: 'stream', provider, req: request, port: call.reader.remotePort });
     return {
       next: () => call.reader.next(),

@@ -11,6 +11,7 @@ import { nearestName, unknownKey } from '../shared/known-keys.ts';
 import { Redactor } from '../shared/redaction.ts';
 import { validateProvider } from './provider-validation.ts';
 import { checkResourceLimits, checkWorkerExecArgv } from './worker-settings.ts';
+import { checkLogger, type Logger } from './observability/logger.ts';
 
 export interface RestartPolicy {
   /** Crashes tolerated inside `windowMs` before the runtime gives up (state 'failed'). @default 5 */
@@ -71,6 +72,15 @@ export interface RuntimeOptions {
   concurrencyPerWorker?: number;
   /** Pool mode: calls waiting for a worker beyond this reject with QUEUE_FULL. @default 1_024 */
   maxQueue?: number;
+  /**
+   * Where the runtime logs: any `{ debug, info, warn, error }` taking
+   * `(record, message)`, such as console or a pino logger. Records are
+   * structured and redacted: worker start, crash and restart, retries,
+   * fallbacks, breaker changes, shutdown, transcript warnings.
+   * @default none (silent)
+   * @example createRuntime({ providers, logger: pino() })
+   */
+  logger?: Logger;
 }
 
 /**
@@ -126,6 +136,8 @@ export const RUNTIME_DEFAULTS = {
   concurrencyPerWorker: 256,
   /** Pool mode: calls waiting for a worker before QUEUE_FULL. */
   maxQueue: 1_024,
+  /** None: the runtime is silent. */
+  logger: undefined,
 } as const;
 
 /** ms; how long shutdown() lets calls in flight finish when no graceMs is given. */
@@ -148,6 +160,7 @@ export interface ResolvedOptions {
   workerNice: number;
   concurrencyPerWorker: number;
   maxQueue: number;
+  logger: Logger | undefined;
 }
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -175,6 +188,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'workerNice',
   'concurrencyPerWorker',
   'maxQueue',
+  'logger',
 ] satisfies (keyof RuntimeOptions)[]);
 const RESTART_KEYS: ReadonlySet<string> = new Set(Object.keys(RUNTIME_DEFAULTS.restart));
 const BREAKER_KEYS: ReadonlySet<string> = new Set(Object.keys(RUNTIME_DEFAULTS.breaker));
@@ -280,6 +294,7 @@ function resolve(options: unknown, alsoKnown: readonly string[]): ResolvedOption
     workerNice: integer(o.workerNice, 'workerNice', d.workerNice, 0, 19),
     concurrencyPerWorker: integer(o.concurrencyPerWorker, 'concurrencyPerWorker', d.concurrencyPerWorker, 1, 1_000_000),
     maxQueue: integer(o.maxQueue, 'maxQueue', d.maxQueue, 0, 100_000_000),
+    logger: checkLogger(o.logger),
   };
 }
 

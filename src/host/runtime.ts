@@ -21,6 +21,8 @@ import type { WorkerStats } from '../shared/protocol.ts';
 import type { CrashRecord, WorkerEvents, RuntimeState, ShutdownReport, Work, WorkerTransport } from './transport/worker-transport.ts';
 import { CallObserver, type CallEvents } from './observability/call-observer.ts';
 import type { CallTrace } from './observability/call-trace.ts';
+import { RuntimeLog } from './observability/logger.ts';
+import { logLifecycle } from './observability/lifecycle-log.ts';
 
 export type { RuntimeState, ShutdownReport };
 
@@ -44,6 +46,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #router: FallbackRouter;
   readonly #conversations: OpenConversations;
   readonly #observer: CallObserver;
+  readonly #log: RuntimeLog | undefined;
   #shutdown: Promise<ShutdownReport> | undefined;
 
   /** Use createRuntime(). */
@@ -51,7 +54,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     super();
     this.#options = options;
     this.#router = new FallbackRouter(options.defaultProvider, Object.keys(options.providers), options.breaker);
-    this.#observer = new CallObserver(this as EventEmitter, options.redactor, undefined);
+    this.#log = options.logger && new RuntimeLog(options.logger, options.redactor);
+    this.#observer = new CallObserver(this as EventEmitter, options.redactor, this.#log);
+    if (this.#log) logLifecycle(this.#log, this as EventEmitter<WorkerEvents>, this.#router);
     const events = this as EventEmitter<WorkerEvents>;
     this.#transport = options.workers > 1 ? new PoolTransport(options, events, this.#router) : new ActorTransport(options, events, this.#router);
     this.#conversations = new OpenConversations(this, options.timeoutMs);
@@ -137,6 +142,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** A conversation on this runtime; with a store, its history is loaded first. shutdown() closes it. */
   conversation(init: ConversationInit): Promise<Conversation> {
+    const log = this.#log;
+    // A transcript's warnings go to the logger, unless the conversation has its own onWarning.
+    if (log && typeof init === 'object' && init !== null && init.onWarning === undefined) {
+      return this.#conversations.open({ ...init, onWarning: (message) => log.write('warn', { event: 'transcript-warning', store: init.store }, message) });
+    }
     return this.#conversations.open(init);
   }
 
@@ -178,8 +188,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // conversations then fail their queued turns at once, while a running
     // turn is a call in flight and drains with the others. A transcript's
     // commit needs only the disk, so its closing runs alongside the workers'.
+    this.#log?.write('info', { event: 'shutdown-started', graceMs, inFlight: this.#transport.calls.size }, 'runtime shutting down');
     const closing = this.#transport.close(graceMs);
     const [report] = await Promise.all([closing, this.#conversations.closeAll(graceMs)]);
+    this.#log?.write(report.forced ? 'warn' : 'info', { event: 'shutdown', ...report }, report.forced ? 'runtime shut down; a worker had to be terminated' : 'runtime shut down');
     return report;
   }
 

@@ -5,7 +5,9 @@
  */
 export { createRuntime } from './host/runtime.ts';
 // A type only: a runtime is made by createRuntime, which validates the options; the constructor takes them resolved.
-export type { Runtime, RuntimeEvents, RuntimeState, RuntimeStats, ShutdownReport } from './host/runtime.ts';
+export type { ProviderStats, Runtime, RuntimeEvents, RuntimeState, RuntimeStats, ShutdownReport } from './host/runtime.ts';
+export type { Percentiles, ProviderLatency } from './host/observability/latency-window.ts';
+export type { Logger, LogRecord } from './host/observability/logger.ts';
 export { checkRuntimeOptions } from './host/options.ts';
 export type { RestartPolicy, RuntimeOptions } from './host/options.ts';
 export { redactSecrets } from './shared/redaction.ts';

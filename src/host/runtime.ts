@@ -22,12 +22,19 @@ import type { CrashRecord, WorkerEvents, RuntimeState, ShutdownReport, Work, Wor
 import { CallObserver, type CallEvents } from './observability/call-observer.ts';
 import type { CallTrace } from './observability/call-trace.ts';
 import { RuntimeLog } from './observability/logger.ts';
+import type { ProviderLatency } from './observability/latency-window.ts';
 import { logLifecycle } from './observability/lifecycle-log.ts';
 
 export type { RuntimeState, ShutdownReport };
 
 /** The workers' lifecycle events, and `call-start` / `call-end` for every call (observability/call-events.ts). */
 export interface RuntimeEvents extends WorkerEvents, CallEvents {}
+
+/** A provider's breaker figures and its recent latency. */
+export interface ProviderStats extends ProviderHealthStats {
+  /** p50 / p99 of the duration and time to first chunk of the calls that ended well lately (observability/latency-window.ts). */
+  latency: ProviderLatency;
+}
 
 export interface RuntimeStats {
   state: RuntimeState;
@@ -37,7 +44,7 @@ export interface RuntimeStats {
   restarts: number;
   lastCrash?: CrashRecord;
   workers: WorkerStats[];
-  providers: ProviderHealthStats[];
+  providers: ProviderStats[];
 }
 
 export class Runtime extends EventEmitter<RuntimeEvents> {
@@ -160,7 +167,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       failed: transport.calls.failed,
       restarts: transport.restarts,
       workers,
-      providers: this.#router.stats(),
+      providers: this.#router.stats().map((p) => ({ ...p, latency: transport.calls.latency.snapshot(p.provider) })),
     };
     const lastCrash = transport.lastCrash;
     if (lastCrash) out.lastCrash = lastCrash;

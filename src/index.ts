@@ -8,6 +8,7 @@ export { createRuntime } from './host/runtime.ts';
 export type { ProviderStats, Runtime, RuntimeEvents, RuntimeState, RuntimeStats, ShutdownReport } from './host/runtime.ts';
 export type { Percentiles, ProviderLatency } from './host/observability/latency-window.ts';
 export type { Logger, LogRecord } from './host/observability/logger.ts';
+export type { TelemetryOptions } from './host/observability/telemetry.ts';
 export { checkRuntimeOptions } from './host/options.ts';
 export type { RestartPolicy, RuntimeOptions } from './host/options.ts';
 export { redactSecrets } from './shared/redaction.ts';

@@ -24,6 +24,7 @@ import type { CallTrace } from './observability/call-trace.ts';
 import { RuntimeLog } from './observability/logger.ts';
 import type { ProviderLatency } from './observability/latency-window.ts';
 import { logLifecycle } from './observability/lifecycle-log.ts';
+import { loadTelemetry, type Telemetry } from './observability/telemetry.ts';
 
 export type { RuntimeState, ShutdownReport };
 
@@ -56,13 +57,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #log: RuntimeLog | undefined;
   #shutdown: Promise<ShutdownReport> | undefined;
 
-  /** Use createRuntime(). */
-  constructor(options: ResolvedOptions) {
+  /** Use createRuntime(). `telemetry`: OpenTelemetry, when the host registered a provider. */
+  constructor(options: ResolvedOptions, telemetry?: Telemetry) {
     super();
     this.#options = options;
     this.#router = new FallbackRouter(options.defaultProvider, Object.keys(options.providers), options.breaker);
     this.#log = options.logger && new RuntimeLog(options.logger, options.redactor);
-    this.#observer = new CallObserver(this as EventEmitter, options.redactor, this.#log);
+    this.#observer = new CallObserver(this as EventEmitter, options.redactor, this.#log, telemetry);
     if (this.#log) logLifecycle(this.#log, this as EventEmitter<WorkerEvents>, this.#router);
     const events = this as EventEmitter<WorkerEvents>;
     this.#transport = options.workers > 1 ? new PoolTransport(options, events, this.#router) : new ActorTransport(options, events, this.#router);
@@ -83,7 +84,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
-    const trace = this.#observer.active ? this.#observer.begin('chat', route, requests.get(route[0]!)!.model) : undefined;
+    const trace = this.#observer.active ? this.#observer.begin('chat', route, requests.get(route[0]!)) : undefined;
     // One provider (the common case): no fallback loop and no deadline to share.
     if (route.length === 1) {
       const provider = route[0]!;
@@ -103,7 +104,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     try {
       const [requests, route] = this.#admitRequest(req);
       const options = validateCallOptions(opts);
-      const trace = this.#observer.active ? this.#observer.begin('stream', route, requests.get(route[0]!)!.model) : undefined;
+      const trace = this.#observer.active ? this.#observer.begin('stream', route, requests.get(route[0]!)) : undefined;
       const deadline = this.#sharedDeadline(options, trace);
       return this.#router.stream(route, (provider) => this.#openStream(provider, requests.get(provider)!, deadline(), trace));
     } catch (err) {
@@ -286,7 +287,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const resolved = resolveRuntimeOptions(options);
   installErrorTransfer();
-  return new Runtime(resolved);
+  const kinds = Object.fromEntries(Object.entries(resolved.providers).map(([name, config]) => [name, config.kind]));
+  return new Runtime(resolved, await loadTelemetry(kinds, resolved.telemetry));
 }
 
 function failedStream(err: unknown): AsyncIterable<StreamEvent> {

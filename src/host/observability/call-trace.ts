@@ -6,11 +6,12 @@
  * succeeded, the last provider, or one whose failure is not fallen back on.
  */
 import type { ParleyError } from '../../shared/errors.ts';
-import type { ChatResult } from '../../shared/types.ts';
+import type { ChatRequest, ChatResult } from '../../shared/types.ts';
 import { isProviderFailure } from '../fallback-router.ts';
 import type { CallKind, PendingCall } from '../pending-calls.ts';
 import type { CallEndEvent, CallFallback, CallRetry } from './call-events.ts';
 import type { CallObserver } from './call-observer.ts';
+import type { CallSpan } from './telemetry.ts';
 
 export class CallTrace {
   readonly id: number;
@@ -18,6 +19,10 @@ export class CallTrace {
   /** The providers the call may try, as asked. */
   readonly route: readonly string[];
   readonly model: string | undefined;
+  /** The request of the first provider (chat and stream), for OpenTelemetry's opt-in content. */
+  readonly request: ChatRequest | undefined;
+  /** The call's OpenTelemetry span, when a tracer is registered. */
+  otel: CallSpan | undefined = undefined;
   /** performance.now() when the first attempt began. */
   startedAt = 0;
   /** The answer of a chat attempt that succeeded (set by RequestCall), or a stream's result. */
@@ -32,12 +37,13 @@ export class CallTrace {
   #ttftMs: number | undefined;
   #requestId: string | undefined;
 
-  constructor(observer: CallObserver, id: number, kind: CallKind, route: readonly string[], model: string | undefined) {
+  constructor(observer: CallObserver, id: number, kind: CallKind, route: readonly string[], request: ChatRequest | undefined) {
     this.#observer = observer;
     this.id = id;
     this.kind = kind;
     this.route = route;
-    this.model = model;
+    this.request = request;
+    this.model = request?.model;
   }
 
   /** An attempt is about to be dispatched: the first one starts the call's clock. */

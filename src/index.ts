@@ -5,7 +5,10 @@
  */
 export { createRuntime } from './host/runtime.ts';
 // A type only: a runtime is made by createRuntime, which validates the options; the constructor takes them resolved.
-export type { Runtime, RuntimeEvents, RuntimeState, RuntimeStats, ShutdownReport } from './host/runtime.ts';
+export type { ProviderStats, Runtime, RuntimeEvents, RuntimeState, RuntimeStats, ShutdownReport } from './host/runtime.ts';
+export type { Percentiles, ProviderLatency } from './host/observability/latency-window.ts';
+export type { Logger, LogRecord } from './host/observability/logger.ts';
+export type { TelemetryOptions } from './host/observability/telemetry.ts';
 export { checkRuntimeOptions } from './host/options.ts';
 export type { RestartPolicy, RuntimeOptions } from './host/options.ts';
 export { redactSecrets } from './shared/redaction.ts';
@@ -13,11 +16,15 @@ export { ParleyError, ERROR_CODES, isParleyError, hasCode } from './shared/error
 export type { ErrorCode, ParleyErrorOptions } from './shared/errors.ts';
 export type { Conversation, ConversationInit, ToolResult } from './conversation/conversation.ts';
 export type { BreakerOptions, BreakerState, ProviderHealthStats } from './host/fallback-router.ts';
-export type { CrashRecord } from './host/transport/worker-transport.ts';
+export type { CrashRecord, WorkerEvents } from './host/transport/worker-transport.ts';
+export type { CallEvents } from './host/observability/call-observer.ts';
+export type { CallKind } from './host/pending-calls.ts';
+export type { CallEndEvent, CallFallback, CallRetry, CallStartEvent } from './host/observability/call-events.ts';
 export type { ProviderConnectionStats, WorkerStats } from './shared/protocol.ts';
 export type {
   AnthropicProviderConfig,
   CallOptions,
+  CallReport,
   ChatInput,
   ChatRequest,
   ChatResult,
@@ -29,6 +36,7 @@ export type {
   ProviderConfig,
   ProviderConfigBase,
   ProviderKind,
+  RetryRecord,
   Role,
   StreamEvent,
   ToolCall,

@@ -5,6 +5,7 @@
  * StreamReader.
  */
 import { ParleyError } from '../shared/errors.ts';
+import type { ChatAnswer } from '../shared/protocol.ts';
 import { PendingCall, type CallKind, type PendingCalls } from './pending-calls.ts';
 import { StreamReader } from './stream-reader.ts';
 
@@ -22,6 +23,12 @@ export class RequestCall<T> extends PendingCall {
   }
 
   resolve(value: unknown): void {
+    // A chat's report is for observability: the caller gets the result as the adapter made it.
+    if (this.kind === 'chat' && (value as ChatAnswer).report !== undefined) {
+      this.report = (value as ChatAnswer).report;
+      delete (value as ChatAnswer).report;
+    }
+    if (this.trace !== undefined) this.trace.answer = value;
     if (this.end(undefined, undefined)) this.#resolve(value as T);
   }
 
@@ -36,7 +43,15 @@ export class StreamCall extends PendingCall {
   constructor(calls: PendingCalls, provider: string, model: string, timeoutMs: number, signal: AbortSignal | undefined, credits: number) {
     super(calls, 'stream', provider, model, timeoutMs, signal);
     // The worker ended the stream itself: there is nothing to tell it.
-    this.reader = new StreamReader(credits, signal, (err) => this.end(err, undefined));
+    this.reader = new StreamReader(credits, signal, (err) => {
+      this.report = this.reader.ending?.report ?? err?.report;
+      if (this.trace !== undefined) this.trace.answer = this.reader.ending?.result;
+      this.end(err, undefined);
+    });
+  }
+
+  override get firstEventAt(): number | undefined {
+    return this.reader.firstEventAt;
   }
 
   /** The worker took the stream; its end comes on the stream's port. */

@@ -42,8 +42,8 @@ interface Health {
   lastError?: { code: string; message: string };
 }
 
-/** Failures that say the provider, not the request, is the problem. */
-function isProviderFailure(err: unknown): err is ParleyError {
+/** Failures that say the provider, not the request, is the problem: the ones a call falls back on. */
+export function isProviderFailure(err: unknown): err is ParleyError {
   if (!(err instanceof ParleyError)) return false;
   if (err.code === 'UNREACHABLE' || err.code === 'CONNECTION') return true;
   return err.code === 'HTTP' && err.retryable;
@@ -54,6 +54,8 @@ export class FallbackRouter {
   readonly #health = new Map<string, Health>();
   readonly #threshold: number;
   readonly #cooldownMs: number;
+  /** Told when a provider's breaker opens (again) or closes; for the runtime's logger. */
+  onBreakerChange: ((provider: string, state: 'open' | 'closed', lastError: { code: string; message: string } | undefined) => void) | undefined = undefined;
 
   /** `options` as resolved at the door (every field set). */
   constructor(defaultProvider: string, names: string[], options: Required<BreakerOptions>) {
@@ -183,6 +185,7 @@ export class FallbackRouter {
     const h = this.#health.get(provider)!;
     h.successes++;
     h.consecutiveFailures = 0;
+    if (h.openUntil > 0) this.onBreakerChange?.(provider, 'closed', undefined);
     h.openUntil = 0;
   }
 
@@ -193,7 +196,10 @@ export class FallbackRouter {
     h.consecutiveFailures++;
     h.lastError = { code: err.code, message: err.message };
     // A failed probe (half-open) re-opens at once; a closed breaker opens at the threshold.
-    if (h.openUntil > 0 || h.consecutiveFailures >= this.#threshold) h.openUntil = Date.now() + this.#cooldownMs;
+    if (h.openUntil > 0 || h.consecutiveFailures >= this.#threshold) {
+      h.openUntil = Date.now() + this.#cooldownMs;
+      this.onBreakerChange?.(provider, 'open', h.lastError);
+    }
   }
 }
 

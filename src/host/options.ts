@@ -12,6 +12,8 @@ import { Redactor } from '../shared/redaction.ts';
 import { validateProvider } from './provider-validation.ts';
 import { checkResourceLimits, checkWorkerExecArgv } from './worker-settings.ts';
 import { fitResponseCap } from './response-size-cap.ts';
+import { checkLogger, type Logger } from './observability/logger.ts';
+import type { TelemetryOptions } from './observability/telemetry.ts';
 
 export interface RestartPolicy {
   /** Crashes tolerated inside `windowMs` before the runtime gives up (state 'failed'). @default 5 */
@@ -83,6 +85,17 @@ export interface RuntimeOptions {
   concurrencyPerWorker?: number;
   /** Pool mode: calls waiting for a worker beyond this reject with QUEUE_FULL. @default 1_024 */
   maxQueue?: number;
+  /**
+   * Where the runtime logs: any `{ debug, info, warn, error }` taking
+   * `(record, message)`, such as console or a pino logger. Records are
+   * structured and redacted: worker start, crash and restart, retries,
+   * fallbacks, breaker changes, shutdown, transcript warnings.
+   * @default none (silent)
+   * @example createRuntime({ providers, logger: pino() })
+   */
+  logger?: Logger;
+  /** OpenTelemetry spans and metrics, made when the host registered a tracer or meter provider before createRuntime. */
+  telemetry?: TelemetryOptions;
 }
 
 /**
@@ -138,6 +151,12 @@ export const RUNTIME_DEFAULTS = {
   concurrencyPerWorker: 256,
   /** Pool mode: calls waiting for a worker before QUEUE_FULL. */
   maxQueue: 1_024,
+  /** None: the runtime is silent. */
+  logger: undefined,
+  telemetry: {
+    /** Message content stays off spans unless the host opts in. */
+    recordContent: false,
+  },
 } as const;
 
 /** ms; how long shutdown() lets calls in flight finish when no graceMs is given. */
@@ -160,6 +179,8 @@ export interface ResolvedOptions {
   workerNice: number;
   concurrencyPerWorker: number;
   maxQueue: number;
+  logger: Logger | undefined;
+  telemetry: Required<TelemetryOptions>;
 }
 
 const MAX_TIMER_MS = 2_147_483_647;
@@ -187,9 +208,12 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'workerNice',
   'concurrencyPerWorker',
   'maxQueue',
+  'logger',
+  'telemetry',
 ] satisfies (keyof RuntimeOptions)[]);
 const RESTART_KEYS: ReadonlySet<string> = new Set(Object.keys(RUNTIME_DEFAULTS.restart));
 const BREAKER_KEYS: ReadonlySet<string> = new Set(Object.keys(RUNTIME_DEFAULTS.breaker));
+const TELEMETRY_KEYS: ReadonlySet<string> = new Set(Object.keys(RUNTIME_DEFAULTS.telemetry));
 
 function fail(message: string): never {
   throw new ParleyError('CONFIG', message);
@@ -200,6 +224,12 @@ function integer(value: unknown, name: string, fallback: number, min: number, ma
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
     fail(`options.${name} must be an integer from ${min} to ${max} (got ${typeof value === 'number' ? value : typeof value})`);
   }
+  return value;
+}
+
+function flag(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'boolean') fail(`options.${name} must be true or false (got ${typeof value})`);
   return value;
 }
 
@@ -296,6 +326,8 @@ function resolve(options: unknown, alsoKnown: readonly string[]): ResolvedOption
     workerNice: integer(o.workerNice, 'workerNice', d.workerNice, 0, 19),
     concurrencyPerWorker: integer(o.concurrencyPerWorker, 'concurrencyPerWorker', d.concurrencyPerWorker, 1, 1_000_000),
     maxQueue: integer(o.maxQueue, 'maxQueue', d.maxQueue, 0, 100_000_000),
+    logger: checkLogger(o.logger),
+    telemetry: { recordContent: flag(section(o.telemetry, 'telemetry', TELEMETRY_KEYS).recordContent, 'telemetry.recordContent', d.telemetry.recordContent) },
   };
 }
 

@@ -13,6 +13,9 @@
 import { ParleyError } from '../shared/errors.ts';
 import { describeValue } from '../shared/error-wire.ts';
 import type { Redactor } from '../shared/redaction.ts';
+import type { CallReport } from '../shared/types.ts';
+import { LatencyWindows } from './observability/latency-window.ts';
+import type { CallTrace } from './observability/call-trace.ts';
 
 /** Who runs the calls: told to stop one that the host gave up on. */
 export interface CallCanceller {
@@ -40,6 +43,12 @@ export abstract class PendingCall {
   readonly timeoutMs: number;
   /** Worker the call was placed on (undefined while it waits for one). */
   workerId: number | undefined = undefined;
+  /** performance.now() at the start, for latency figures. */
+  readonly startedAt: number;
+  /** What the worker said about its attempts, when it had more to say than one attempt. */
+  report: CallReport | undefined = undefined;
+  /** Set when the call is observed (events, logger, OpenTelemetry); undefined costs nothing. */
+  trace: CallTrace | undefined = undefined;
   readonly #calls: PendingCalls;
   readonly #signal: AbortSignal | undefined;
   readonly #started: number;
@@ -53,6 +62,7 @@ export abstract class PendingCall {
     this.model = model;
     this.id = calls.register(this);
     this.#started = Date.now();
+    this.startedAt = performance.now();
     this.timeoutMs = timeoutMs;
     this.deadlineAt = this.#started + timeoutMs;
     this.#signal = signal;
@@ -118,9 +128,16 @@ export abstract class PendingCall {
     clearTimeout(this.#timer);
     this.#signal?.removeEventListener('abort', this);
     if (stop) this.stopWorker(stop);
-    this.ended(err && this.#calls.redactor.error(err));
+    const outcome = err && this.#calls.redactor.error(err);
+    this.ended(outcome);
     this.#calls.release(this, err);
+    if (this.trace !== undefined) this.trace.attemptEnded(this, outcome);
     return true;
+  }
+
+  /** performance.now() when the first streamed events reached the host; undefined for a request. */
+  get firstEventAt(): number | undefined {
+    return undefined;
   }
 
   /** Tells the worker running this call to stop it (the caller is not kept waiting for that). */
@@ -143,6 +160,8 @@ export class PendingCalls {
   readonly #recorder: OutcomeRecorder;
   #nextId = 1;
   readonly #calls = new Map<number, PendingCall>();
+  /** Recent latency of the chats and streams that ended well, per provider. */
+  readonly latency = new LatencyWindows();
   #emptyWaiters: (() => void)[] = [];
   #completed = 0;
   #failed = 0;
@@ -176,7 +195,10 @@ export class PendingCalls {
   release(call: PendingCall, err: ParleyError | undefined): void {
     this.#calls.delete(call.id);
     if (err) this.#failed++;
-    else this.#completed++;
+    else {
+      this.#completed++;
+      if (call.kind === 'chat' || call.kind === 'stream') this.latency.record(call.provider, call.startedAt, performance.now(), call.firstEventAt);
+    }
     // The breaker counts what providers did with chats and streams.
     if (call.kind === 'chat' || call.kind === 'stream') this.#recorder.record(call.provider, err);
     if (this.#calls.size === 0) this.#notifyEmpty();

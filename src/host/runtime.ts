@@ -18,9 +18,24 @@ import { FallbackRouter, type OpenedStream, type ProviderHealthStats } from './f
 import { RequestCall, StreamCall } from './calls.ts';
 import type { CallOptions, ChatInput, ChatRequest, ChatResult, HealthReport, ModelInfo, StreamEvent } from '../shared/types.ts';
 import type { WorkerStats } from '../shared/protocol.ts';
-import type { CrashRecord, RuntimeEvents, RuntimeState, ShutdownReport, Work, WorkerTransport } from './transport/worker-transport.ts';
+import type { CrashRecord, WorkerEvents, RuntimeState, ShutdownReport, Work, WorkerTransport } from './transport/worker-transport.ts';
+import { CallObserver, type CallEvents } from './observability/call-observer.ts';
+import type { CallTrace } from './observability/call-trace.ts';
+import { RuntimeLog } from './observability/logger.ts';
+import type { ProviderLatency } from './observability/latency-window.ts';
+import { logLifecycle } from './observability/lifecycle-log.ts';
+import { loadTelemetry, type Telemetry } from './observability/telemetry.ts';
 
-export type { RuntimeEvents, RuntimeState, ShutdownReport };
+export type { RuntimeState, ShutdownReport };
+
+/** The workers' lifecycle events, and `call-start` / `call-end` for every call (observability/call-events.ts). */
+export interface RuntimeEvents extends WorkerEvents, CallEvents {}
+
+/** A provider's breaker figures and its recent latency. */
+export interface ProviderStats extends ProviderHealthStats {
+  /** p50 / p99 of the duration and time to first chunk of the calls that ended well lately (observability/latency-window.ts). */
+  latency: ProviderLatency;
+}
 
 export interface RuntimeStats {
   state: RuntimeState;
@@ -30,7 +45,7 @@ export interface RuntimeStats {
   restarts: number;
   lastCrash?: CrashRecord;
   workers: WorkerStats[];
-  providers: ProviderHealthStats[];
+  providers: ProviderStats[];
 }
 
 export class Runtime extends EventEmitter<RuntimeEvents> {
@@ -38,14 +53,20 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #transport: WorkerTransport;
   readonly #router: FallbackRouter;
   readonly #conversations: OpenConversations;
+  readonly #observer: CallObserver;
+  readonly #log: RuntimeLog | undefined;
   #shutdown: Promise<ShutdownReport> | undefined;
 
-  /** Use createRuntime(). */
-  constructor(options: ResolvedOptions) {
+  /** Use createRuntime(). `telemetry`: OpenTelemetry, when the host registered a provider. */
+  constructor(options: ResolvedOptions, telemetry?: Telemetry) {
     super();
     this.#options = options;
     this.#router = new FallbackRouter(options.defaultProvider, Object.keys(options.providers), options.breaker);
-    this.#transport = options.workers > 1 ? new PoolTransport(options, this, this.#router) : new ActorTransport(options, this, this.#router);
+    this.#log = options.logger && new RuntimeLog(options.logger, options.redactor);
+    this.#observer = new CallObserver(this as EventEmitter, options.redactor, this.#log, telemetry);
+    if (this.#log) logLifecycle(this.#log, this as EventEmitter<WorkerEvents>, this.#router);
+    const events = this as EventEmitter<WorkerEvents>;
+    this.#transport = options.workers > 1 ? new PoolTransport(options, events, this.#router) : new ActorTransport(options, events, this.#router);
     this.#conversations = new OpenConversations(this, options.timeoutMs);
   }
 
@@ -63,17 +84,18 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     } catch (err) {
       return Promise.reject(err);
     }
+    const trace = this.#observer.active ? this.#observer.begin('chat', route, requests.get(route[0]!)) : undefined;
     // One provider (the common case): no fallback loop and no deadline to share.
     if (route.length === 1) {
       const provider = route[0]!;
       const request = requests.get(provider)!;
-      return this.#call<ChatResult>('chat', provider, request.model, this.#timeoutOf(options), options.signal, { kind: 'chat', provider, req: request });
+      return this.#call<ChatResult>('chat', provider, request.model, this.#timeoutOf(options), options.signal, { kind: 'chat', provider, req: request }, trace);
     }
-    const deadline = this.#sharedDeadline(options);
+    const deadline = this.#sharedDeadline(options, trace);
     return this.#router.run(route, (provider) => {
       const left = deadline();
       const request = requests.get(provider)!;
-      return this.#call<ChatResult>('chat', provider, request.model, left.timeoutMs!, left.signal, { kind: 'chat', provider, req: request });
+      return this.#call<ChatResult>('chat', provider, request.model, left.timeoutMs!, left.signal, { kind: 'chat', provider, req: request }, trace);
     });
   }
 
@@ -103,8 +125,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     try {
       const [requests, route] = this.#admitRequest(req);
       const options = validateCallOptions(opts);
-      const deadline = this.#sharedDeadline(options);
-      return iteratedOnce(this.#router.stream(route, (provider) => this.#openStream(provider, requests.get(provider)!, deadline())));
+      const trace = this.#observer.active ? this.#observer.begin('stream', route, requests.get(route[0]!)) : undefined;
+      const deadline = this.#sharedDeadline(options, trace);
+      return iteratedOnce(this.#router.stream(route, (provider) => this.#openStream(provider, requests.get(provider)!, deadline(), trace)));
     } catch (err) {
       return iteratedOnce(failedStream(err));
     }
@@ -119,7 +142,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     } catch (err) {
       return Promise.reject(err instanceof ParleyError ? this.#options.redactor.error(err) : err);
     }
-    return this.#call<ModelInfo[]>('models', name, undefined, this.#timeoutOf(options), options.signal, { kind: 'models', provider: name });
+    const trace = this.#observer.active ? this.#observer.begin('models', [name], undefined) : undefined;
+    return this.#call<ModelInfo[]>('models', name, undefined, this.#timeoutOf(options), options.signal, { kind: 'models', provider: name }, trace);
   }
 
   /** Probes one provider, or all of them; a provider being down is a report, not an error. */
@@ -131,7 +155,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const names = provider === undefined ? Object.keys(this.#options.providers) : [this.#router.single(provider)];
     const reports = await Promise.all(
       names.map((name) =>
-        this.#call<HealthReport>('health', name, undefined, timeoutMs, options.signal, { kind: 'health', provider: name }).catch(
+        this.#call<HealthReport>('health', name, undefined, timeoutMs, options.signal, { kind: 'health', provider: name }, this.#observer.active ? this.#observer.begin('health', [name], undefined) : undefined).catch(
           (err: ParleyError): HealthReport => ({
             provider: name,
             ok: false,
@@ -147,6 +171,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** A conversation on this runtime; with a store, its history is loaded first. shutdown() closes it. */
   conversation(init: ConversationInit): Promise<Conversation> {
+    const log = this.#log;
+    // A transcript's warnings go to the logger, unless the conversation has its own onWarning.
+    if (log && typeof init === 'object' && init !== null && init.onWarning === undefined) {
+      return this.#conversations.open({ ...init, onWarning: (message) => log.write('warn', { event: 'transcript-warning', store: init.store }, message) });
+    }
     return this.#conversations.open(init);
   }
 
@@ -160,7 +189,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       failed: transport.calls.failed,
       restarts: transport.restarts,
       workers,
-      providers: this.#router.stats(),
+      providers: this.#router.stats().map((p) => ({ ...p, latency: transport.calls.latency.snapshot(p.provider) })),
     };
     const lastCrash = transport.lastCrash;
     if (lastCrash) out.lastCrash = lastCrash;
@@ -202,8 +231,10 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     // conversations then fail their queued turns at once, while a running
     // turn is a call in flight and drains with the others. A transcript's
     // commit needs only the disk, so its closing runs alongside the workers'.
+    this.#log?.write('info', { event: 'shutdown-started', graceMs, inFlight: this.#transport.calls.size }, 'runtime shutting down');
     const closing = this.#transport.close(graceMs);
     const [report] = await Promise.all([closing, this.#conversations.closeAll(graceMs)]);
+    this.#log?.write(report.forced ? 'warn' : 'info', { event: 'shutdown', ...report }, report.forced ? 'runtime shut down; a worker had to be terminated' : 'runtime shut down');
     return report;
   }
 
@@ -235,13 +266,17 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * gets what is left of it, not a fresh timeoutMs. The clock starts with the
    * first attempt (a stream starts when it is first read).
    */
-  #sharedDeadline(options: CallOptions): () => CallOptions {
+  #sharedDeadline(options: CallOptions, trace: CallTrace | undefined): () => CallOptions {
     const timeoutMs = this.#timeoutOf(options);
     let deadlineAt: number | undefined;
     return () => {
       deadlineAt ??= Date.now() + timeoutMs;
       const left = deadlineAt - Date.now();
-      if (left <= 0) throw new ParleyError('TIMEOUT', `the call's ${timeoutMs} ms deadline passed before the next provider could be tried`);
+      if (left <= 0) {
+        const err = new ParleyError('TIMEOUT', `the call's ${timeoutMs} ms deadline passed before the next provider could be tried`);
+        trace?.refused(err);
+        throw err;
+      }
       return { ...options, timeoutMs: left };
     };
   }
@@ -252,22 +287,30 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /** Runs one request/response call on a worker with its deadline and signal. */
-  #call<T>(kind: CallKind, provider: string, model: string | undefined, timeoutMs: number, signal: AbortSignal | undefined, work: Work): Promise<T> {
+  #call<T>(kind: CallKind, provider: string, model: string | undefined, timeoutMs: number, signal: AbortSignal | undefined, work: Work, trace: CallTrace | undefined): Promise<T> {
     try {
       this.#admit();
+      if (signal?.aborted) throw abortError(signal);
     } catch (err) {
+      trace?.refused(err as ParleyError);
       return Promise.reject(err);
     }
-    if (signal?.aborted) return Promise.reject(abortError(signal));
     const call = new RequestCall<T>(this.#transport.calls, kind, provider, model, timeoutMs, signal);
+    if (trace !== undefined) trace.attach(call);
     this.#transport.dispatch(call, work);
     return call.promise;
   }
 
-  #openStream(provider: string, request: ChatRequest, opts: CallOptions): OpenedStream {
-    this.#admit();
-    if (opts.signal?.aborted) throw abortError(opts.signal);
+  #openStream(provider: string, request: ChatRequest, opts: CallOptions, trace: CallTrace | undefined): OpenedStream {
+    try {
+      this.#admit();
+      if (opts.signal?.aborted) throw abortError(opts.signal);
+    } catch (err) {
+      trace?.refused(err as ParleyError);
+      throw err;
+    }
     const call = new StreamCall(this.#transport.calls, provider, request.model, this.#timeoutOf(opts), opts.signal, this.#options.transport.streamCredits);
+    if (trace !== undefined) trace.attach(call);
     this.#transport.dispatch(call, { kind: 'stream', provider, req: request, port: call.reader.remotePort });
     return {
       next: () => call.reader.next(),
@@ -279,7 +322,8 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const resolved = resolveRuntimeOptions(options);
   installErrorTransfer();
-  return new Runtime(resolved);
+  const kinds = Object.fromEntries(Object.entries(resolved.providers).map(([name, config]) => [name, config.kind]));
+  return new Runtime(resolved, await loadTelemetry(kinds, resolved.telemetry));
 }
 
 function graceOf(opts: unknown): number {

@@ -19,13 +19,17 @@ import { fromWireError, toWireError } from '../shared/error-wire.ts';
 import { BatchCursor } from '../shared/event-batch.ts';
 import { abortError } from './pending-calls.ts';
 import type { StreamToHost, StreamToWorker } from '../shared/protocol.ts';
-import type { ChatResult, StreamEvent } from '../shared/types.ts';
+import type { CallReport, ChatResult, StreamEvent } from '../shared/types.ts';
 
 type Waiter = { resolve: (r: IteratorResult<StreamEvent>) => void; reject: (e: unknown) => void };
 
 export class StreamReader {
   /** Transfer this end to the worker. */
   readonly remotePort: MessagePort;
+  /** performance.now() when the first events arrived (time to first chunk, for observability). */
+  firstEventAt: number | undefined = undefined;
+  /** The worker's end message, once it came: the result and the call's report (observability). */
+  ending: { result: ChatResult; report?: CallReport } | undefined = undefined;
   readonly #port: MessagePort;
   readonly #creditBatch: number;
   #batches: BatchCursor[] = [];
@@ -103,10 +107,12 @@ export class StreamReader {
     if (this.#finished) return;
     if (msg.type === 'events') {
       if (msg.batch.kinds.length === 0) return;
+      this.firstEventAt ??= performance.now();
       this.#batches.push(new BatchCursor(msg.batch));
     } else if (msg.type === 'end') {
       if (msg.batch) this.#receive({ type: 'events', batch: msg.batch });
       this.#result = msg.result;
+      this.ending = msg;
       this.#close();
       this.#onEnd(undefined);
     } else {

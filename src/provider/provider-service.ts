@@ -9,15 +9,16 @@ import { ParleyError } from '../shared/errors.ts';
 import { fromWireError, toWireError, type WireError } from '../shared/error-wire.ts';
 import type {
   CallMeta,
+  ChatAnswer,
   ProviderConnectionStats,
   ProviderServiceApi,
   TransportSettings,
   WorkerCloseReport,
   WorkerStats,
 } from '../shared/protocol.ts';
-import type { ChatRequest, ChatResult, HealthReport, ModelInfo, ProviderConfig } from '../shared/types.ts';
+import type { CallReport, ChatRequest, HealthReport, ModelInfo, ProviderConfig } from '../shared/types.ts';
 import { createAdapter } from './protocols/adapters.ts';
-import { withRetries, type CallContext } from './http/retries.ts';
+import { callReport, withRetries, type CallContext } from './http/retries.ts';
 import { bufferSink, discardSink, exchange } from './http/exchange.ts';
 import { Redactor } from '../shared/redaction.ts';
 import { agentFigures, createAgent, type ProviderSession } from './http/sessions.ts';
@@ -61,13 +62,16 @@ export class ProviderService implements ProviderServiceApi {
     }
   }
 
-  async chat(meta: CallMeta, provider: string, req: ChatRequest): Promise<ChatResult> {
+  async chat(meta: CallMeta, provider: string, req: ChatRequest): Promise<ChatAnswer> {
     return this.#run(meta, provider, async (ctx, session) => {
       const spec = session.adapter.chatRequest(req, false);
-      return withRetries(ctx, async () => {
+      const answer: ChatAnswer = await withRetries(ctx, async () => {
         const body = await exchange(ctx, spec, bufferSink(this.#settings.maxResponseBytes, session.name));
         return session.adapter.parseChat(parseJson(body.toString('utf8'), session.name), req);
       });
+      const report = this.#reportOf(ctx);
+      if (report) answer.report = report;
+      return answer;
     });
   }
 
@@ -87,10 +91,10 @@ export class ProviderService implements ProviderServiceApi {
       const { maxResponseBytes } = this.#settings;
       const result = await withRetries(
         ctx,
-        () => exchange(ctx, spec, streamSink(session.adapter.streamParser(req), w, ctx.signal, maxResponseBytes, session.name)),
+        () => exchange(ctx, spec, streamSink(session.adapter.streamParser(req), w, ctx.signal, maxResponseBytes, session.name, () => this.#reportOf(ctx))),
         () => w.delivered,
       );
-      w.end(result);
+      w.end(result, this.#reportOf(ctx));
     }).catch((err: unknown) => {
       if (writer) writer.fail(this.#wire(err));
       else this.#refuseStream(port, err);
@@ -207,20 +211,32 @@ export class ProviderService implements ProviderServiceApi {
       signal,
       deadlineAt: meta.deadlineAt,
       onRetry: () => session.retries++,
+      attempts: 0,
+      retries: undefined,
+      requestId: undefined,
     };
     try {
       return await body(ctx, session);
     } catch (err) {
       session.errors++;
-      throw this.#boundary(err);
+      throw this.#boundary(err, this.#reportOf(ctx));
     } finally {
       this.#calls.delete(meta.callId);
     }
   }
 
-  /** Every error leaves the worker as a redacted ParleyError. */
-  #boundary(err: unknown): ParleyError {
-    return fromWireError(this.#wire(err));
+  /** Every error leaves the worker as a redacted ParleyError, with the call's report when there is one. */
+  #boundary(err: unknown, report?: CallReport): ParleyError {
+    const wire = this.#wire(err);
+    if (report) wire.report = report;
+    return fromWireError(wire);
+  }
+
+  /** The request id is the provider's to fill: it is redacted like everything else it sends. */
+  #reportOf(ctx: CallContext): CallReport | undefined {
+    const report = callReport(ctx);
+    if (report?.requestId !== undefined) report.requestId = this.#redactor.text(report.requestId);
+    return report;
   }
 
   #wire(err: unknown): WireError {

@@ -5,7 +5,7 @@
  * parser.
  */
 import { ParleyError } from '../shared/errors.ts';
-import type { ChatResult } from '../shared/types.ts';
+import type { CallReport, ChatResult } from '../shared/types.ts';
 import type { StreamParser } from './protocols/adapter.ts';
 import { DRAIN, type BodySink } from './http/exchange.ts';
 import type { CallSignal } from './call-signal.ts';
@@ -16,7 +16,8 @@ import { shutdownError } from './refusals.ts';
  * A sink that resolves with the assembled reply. Throws TOO_LARGE past
  * `maxBytes`, and the call's abort reason once the writer was closed (the
  * host cancelled); the parser's own errors (PROVIDER, BAD_RESPONSE,
- * INCOMPLETE) pass through.
+ * INCOMPLETE) pass through. `report` gives the call's attempts when the
+ * end goes out.
  */
 export function streamSink(
   parser: StreamParser,
@@ -24,6 +25,7 @@ export function streamSink(
   signal: CallSignal,
   maxBytes: number,
   provider: string,
+  report: () => CallReport | undefined,
 ): BodySink<ChatResult> {
   let result: ChatResult | undefined;
   let bytes = 0;
@@ -39,7 +41,7 @@ export function streamSink(
         // The caller has its result now; the rest of the body, if any, is
         // drained (exchange.ts), not parsed.
         result = parser.finish();
-        writer.end(result);
+        writer.end(result, report());
         return DRAIN;
       }
       // No credit: the socket pauses until the host reads on. A writer

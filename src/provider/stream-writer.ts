@@ -9,7 +9,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { WireError } from '../shared/error-wire.ts';
 import { packEvents } from '../shared/event-batch.ts';
 import type { StreamToHost, StreamToWorker } from '../shared/protocol.ts';
-import type { ChatResult, StreamEvent } from '../shared/types.ts';
+import type { CallReport, ChatResult, StreamEvent } from '../shared/types.ts';
 
 /** Events one batch gathers before the reader waits for it to be sent. */
 const MAX_BATCH_EVENTS = 512;
@@ -63,12 +63,12 @@ export class StreamWriter {
     });
   }
 
-  end(result: ChatResult): void {
+  end(result: ChatResult, report: CallReport | undefined): void {
     // The result carries the whole content although the host has seen every
     // piece: one flat string is cheap to clone, while rebuilding it on the
     // host would keep every token alive there until the end, and the host's
     // young-generation GC pauses grow with what survives them.
-    this.#finish({ type: 'end', result });
+    this.#finish(report === undefined ? { type: 'end', result } : { type: 'end', result, report });
   }
 
   fail(error: WireError): void {

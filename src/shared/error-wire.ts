@@ -4,6 +4,7 @@
  * error is flattened to a WireError on one side and rebuilt on the other.
  */
 import { ERROR_CODES, ParleyError, type ErrorCode } from './errors.ts';
+import type { CallReport } from './types.ts';
 
 export interface WireError {
   code: ErrorCode;
@@ -13,6 +14,7 @@ export interface WireError {
   retryable: boolean;
   retryAfterMs?: number;
   requestId?: string;
+  report?: CallReport;
   /** A flattened cause chain: name, message and code only (never objects that might hold secrets). */
   cause?: WireCause;
 }
@@ -76,6 +78,7 @@ export function toWireError(err: unknown): WireError {
     if (err.status !== undefined) wire.status = err.status;
     if (err.retryAfterMs !== undefined) wire.retryAfterMs = err.retryAfterMs;
     if (err.requestId !== undefined) wire.requestId = err.requestId;
+    if (err.report !== undefined) wire.report = err.report;
     const cause = flattenCause(err.cause, 0);
     if (cause) wire.cause = cause;
     return wire;
@@ -93,6 +96,7 @@ export function fromWireError(wire: WireError): ParleyError {
     retryable: wire.retryable,
     retryAfterMs: wire.retryAfterMs,
     requestId: wire.requestId,
+    report: wire.report,
     cause: rebuildCause(wire.cause),
   });
 }

@@ -3,6 +3,7 @@
  * are for people; codes are for programs. The message text may change, the
  * codes never do.
  */
+import type { CallReport } from './types.ts';
 
 export const ERROR_CODES = [
   'CONFIG',
@@ -31,6 +32,8 @@ export interface ParleyErrorOptions {
   cause?: unknown;
   /** Provider's request id (x-request-id / request-id), when it sent one. */
   requestId?: string;
+  /** The failed call's attempts and retries, when a provider worker ran it. */
+  report?: CallReport;
 }
 
 /** Codes that are worth retrying by default when nothing has reached the caller yet. */
@@ -44,6 +47,8 @@ export class ParleyError extends Error {
   readonly retryable: boolean;
   readonly retryAfterMs?: number;
   readonly requestId?: string;
+  /** The failed call's attempts and retries, when a provider worker ran it (not in toJSON). */
+  readonly report?: CallReport;
 
   constructor(code: ErrorCode, message: string, options: ParleyErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -52,6 +57,7 @@ export class ParleyError extends Error {
     if (options.status !== undefined) this.status = options.status;
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
     if (options.requestId !== undefined) this.requestId = options.requestId;
+    if (options.report !== undefined) this.report = options.report;
     this.retryable = options.retryable ?? RETRYABLE_BY_DEFAULT.has(code);
   }
 

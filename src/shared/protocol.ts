@@ -7,7 +7,7 @@
  */
 import type { WireError } from './error-wire.ts';
 import type { EventBatch } from './event-batch.ts';
-import type { ChatRequest, ChatResult, HealthReport, ModelInfo, ProviderConfig } from './types.ts';
+import type { CallReport, ChatRequest, ChatResult, HealthReport, ModelInfo, ProviderConfig } from './types.ts';
 
 /** Handed to the worker once, in workerData. The only place API keys cross. */
 export interface WorkerInit {
@@ -47,8 +47,15 @@ export interface CallMeta {
 }
 
 /** The Comlink surface of a provider worker. */
+/**
+ * A chat's answer as it crosses the thread boundary: the result, with its
+ * CallReport when there is more to say than one attempt and no request id.
+ * The host takes the report off before the caller sees the result.
+ */
+export type ChatAnswer = ChatResult & { report?: CallReport };
+
 export interface ProviderServiceApi {
-  chat(meta: CallMeta, provider: string, req: ChatRequest): Promise<ChatResult>;
+  chat(meta: CallMeta, provider: string, req: ChatRequest): Promise<ChatAnswer>;
   /** Starts a stream; everything after the start travels on `port`. */
   stream(meta: CallMeta, provider: string, req: ChatRequest, port: MessagePortLike): Promise<void>;
   models(meta: CallMeta, provider: string): Promise<ModelInfo[]>;
@@ -63,7 +70,7 @@ export interface ProviderServiceApi {
 export type StreamToHost =
   | { type: 'events'; batch: EventBatch }
   /** `batch`: the last events, when they were still waiting to be sent. */
-  | { type: 'end'; result: ChatResult; batch?: EventBatch }
+  | { type: 'end'; result: ChatResult; batch?: EventBatch; report?: CallReport }
   | { type: 'error'; error: WireError };
 
 export type StreamToWorker =

@@ -3,6 +3,8 @@
  * configuration. Types only; shared by the host thread and the provider worker.
  */
 
+import type { ErrorCode } from './errors.ts';
+
 export type ProviderKind = 'ollama' | 'openai' | 'anthropic';
 
 /** The fields every provider kind takes; each kind narrows some of them (see ProviderConfig). */
@@ -104,6 +106,24 @@ export interface ChatResult {
   usage?: Usage;
   toolCalls?: ToolCall[];
   reasoning?: string;
+}
+
+/** One retry of a provider call: why the attempt before it failed, and how long the worker waited. */
+export interface RetryRecord {
+  code: ErrorCode;
+  /** The HTTP status of the failed attempt, when there was one. */
+  status?: number;
+  /** ms waited before the next attempt (0 for the free stale-socket retry). */
+  delayMs: number;
+}
+
+/** How one provider call went at the HTTP level, as its worker saw it. */
+export interface CallReport {
+  /** HTTP attempts made (1 when there was no retry). */
+  attempts: number;
+  retries: RetryRecord[];
+  /** The provider's request id (x-request-id or request-id) of the last response. */
+  requestId?: string;
 }
 
 export type StreamEvent =

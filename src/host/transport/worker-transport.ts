@@ -33,7 +33,7 @@ export interface CrashRecord {
   at: string;
 }
 
-export interface RuntimeEvents {
+export interface WorkerEvents {
   /** A worker thread is up (actor: online; pool: its first heartbeat). */
   'worker-started': [{ workerId: number }];
   /** A worker died; `failedCalls` calls that ran on it failed at once with WORKER_CRASHED. */
@@ -79,7 +79,7 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
   /** Every call in flight, whichever worker runs it. */
   readonly calls: PendingCalls;
   protected readonly options: ResolvedOptions;
-  readonly #events: EventEmitter<RuntimeEvents>;
+  readonly #events: EventEmitter<WorkerEvents>;
   readonly #intensity: RestartIntensity;
   /** The workers alive and judged by their heartbeat, by worker id. */
   readonly #live = new Map<number, Liveness>();
@@ -94,7 +94,7 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
   readonly #heartbeat: NodeJS.Timeout;
   #lastTick = Date.now();
 
-  constructor(options: ResolvedOptions, events: EventEmitter<RuntimeEvents>, recorder: OutcomeRecorder) {
+  constructor(options: ResolvedOptions, events: EventEmitter<WorkerEvents>, recorder: OutcomeRecorder) {
     this.options = options;
     this.#events = events;
     this.#intensity = new RestartIntensity(options.restart);

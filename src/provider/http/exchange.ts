@@ -166,6 +166,8 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
         // before the real one, with no body: only the final status counts.
         if (statusCode < 200) return;
         status = statusCode;
+        const requestId = headerValue(responseHeaders, 'x-request-id') ?? headerValue(responseHeaders, 'request-id');
+        if (requestId !== undefined) ctx.requestId = requestId;
         if (statusCode < 200 || statusCode >= 300) {
           headers = responseHeaders;
           errorBody = [];

@@ -4,7 +4,9 @@
  * while nothing has reached the caller, inside the call's deadline.
  */
 import type { Agent } from 'undici';
+import type { ParleyError } from '../../shared/errors.ts';
 import type { TransportSettings } from '../../shared/protocol.ts';
+import type { CallReport, RetryRecord } from '../../shared/types.ts';
 import type { Adapter } from '../protocols/adapter.ts';
 import type { CallSignal } from '../call-signal.ts';
 import { classifyFailure } from './classify-error.ts';
@@ -20,6 +22,31 @@ export interface CallContext {
   deadlineAt: number;
   /** Called once per retry, for stats. */
   onRetry?: () => void;
+  /** HTTP attempts made so far (withRetries counts them). */
+  attempts?: number;
+  /** Why each retry was made; undefined until there is one. */
+  retries?: RetryRecord[];
+  /** The provider's request id on the last response (exchange.ts sets it). */
+  requestId?: string;
+}
+
+/**
+ * What the host is told about the call's attempts, or undefined for the
+ * common case (one attempt, no request id), which then costs nothing to carry.
+ */
+export function callReport(ctx: CallContext): CallReport | undefined {
+  const attempts = ctx.attempts ?? 0;
+  if (attempts <= 1 && ctx.requestId === undefined) return undefined;
+  const report: CallReport = { attempts, retries: ctx.retries ?? [] };
+  if (ctx.requestId !== undefined) report.requestId = ctx.requestId;
+  return report;
+}
+
+function noteRetry(ctx: CallContext, err: ParleyError, delayMs: number): void {
+  const record: RetryRecord = { code: err.code, delayMs };
+  if (err.status !== undefined) record.status = err.status;
+  (ctx.retries ??= []).push(record);
+  ctx.onRetry?.();
 }
 
 function sleep(ms: number, signal: CallSignal): Promise<void> {
@@ -49,6 +76,7 @@ export async function withRetries<T>(
   let retries = 0;
   let staleSocketRetried = false;
   for (;;) {
+    ctx.attempts = (ctx.attempts ?? 0) + 1;
     try {
       return await attempt();
     } catch (raw) {
@@ -62,7 +90,7 @@ export async function withRetries<T>(
       // counts against maxRetries: the server may have acted on the request.
       if (!staleSocketRetried && failedOnStaleSocket(err)) {
         staleSocketRetried = true;
-        ctx.onRetry?.();
+        noteRetry(ctx, err, 0);
         continue;
       }
       if (retries >= ctx.settings.maxRetries) throw err;
@@ -72,7 +100,7 @@ export async function withRetries<T>(
       );
       if (Date.now() + wait >= ctx.deadlineAt) throw err;
       retries++;
-      ctx.onRetry?.();
+      noteRetry(ctx, err, wait);
       await sleep(wait, ctx.signal);
     }
   }

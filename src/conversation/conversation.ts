@@ -177,7 +177,7 @@ interface Settings {
 }
 
 export class HostConversation implements Conversation {
-  #backend: ConversationRuntime;
+  #runtime: ConversationRuntime;
   #owner: ConversationOwner | undefined;
   #settings: Settings;
   #store: TranscriptStore | undefined;
@@ -191,14 +191,14 @@ export class HostConversation implements Conversation {
   #closing: Promise<void> | undefined;
 
   constructor(
-    backend: ConversationRuntime,
+    runtime: ConversationRuntime,
     owner: ConversationOwner | undefined,
     settings: Settings,
     store: TranscriptStore | undefined,
     history: Message[],
     calibration?: number,
   ) {
-    this.#backend = backend;
+    this.#runtime = runtime;
     this.#owner = owner;
     this.#settings = settings;
     this.#store = store;
@@ -268,7 +268,7 @@ export class HostConversation implements Conversation {
       open: (turn) => {
         const built = this.#request(pending);
         estimate = built.estimate;
-        return this.#backend.stream(built.request, turn.callOptions());
+        return this.#runtime.stream(built.request, turn.callOptions());
       },
       record: (result) => this.#commit(epoch, pending, estimate, result),
     });
@@ -294,7 +294,7 @@ export class HostConversation implements Conversation {
           throw err;
         }
       }
-      return new HostConversation(this.#backend, this.#owner, settings, store, history, calibration);
+      return new HostConversation(this.#runtime, this.#owner, settings, store, history, calibration);
     })();
     return this.#owner ? this.#owner.adopt(opening) : opening;
   }
@@ -381,7 +381,7 @@ export class HostConversation implements Conversation {
     try {
       const pending = makePending();
       const { request, estimate } = this.#request(pending);
-      const result = await turn.race(this.#backend.chat(request, turn.callOptions()));
+      const result = await turn.race(this.#runtime.chat(request, turn.callOptions()));
       await turn.commit(() => this.#commit(epoch, pending, estimate, result));
       return result;
     } finally {
@@ -398,16 +398,16 @@ function openStore(path: string, settings: Settings): Promise<TranscriptStore> {
 }
 
 /**
- * Creates a conversation over a backend (the Runtime). With `init.store`, the
+ * Creates a conversation over a runtime. With `init.store`, the
  * transcript is locked and its history loaded before this resolves. With an
  * owner, the conversation (and every fork of it) is the owner's to close.
  * Rejects with INVALID_REQUEST for bad input, CONFIG for a store that cannot
  * be opened (see TranscriptStore.open), SHUTDOWN when the owner is closing.
  */
-export function openConversation(backend: ConversationRuntime, init: ConversationInit, owner?: ConversationOwner): Promise<Conversation> {
+export function openConversation(runtime: ConversationRuntime, init: ConversationInit, owner?: ConversationOwner): Promise<Conversation> {
   const opening = (async () => {
-    if (typeof backend?.chat !== 'function' || typeof backend.stream !== 'function') {
-      throw invalid('backend must have chat() and stream()');
+    if (typeof runtime?.chat !== 'function' || typeof runtime.stream !== 'function') {
+      throw invalid('runtime must have chat() and stream()');
     }
     checkInit(init);
     const settings: Settings = {
@@ -420,10 +420,10 @@ export function openConversation(backend: ConversationRuntime, init: Conversatio
       tools: init.tools?.slice(),
       onWarning: init.onWarning,
     };
-    if (init.store === undefined) return new HostConversation(backend, owner, settings, undefined, []);
+    if (init.store === undefined) return new HostConversation(runtime, owner, settings, undefined, []);
     const store = await openStore(init.store, settings);
     settings.system ??= store.header.system;
-    return new HostConversation(backend, owner, settings, store, store.messages.map(copyMessage), store.calibration);
+    return new HostConversation(runtime, owner, settings, store, store.messages.map(copyMessage), store.calibration);
   })();
   return owner ? owner.adopt(opening) : opening;
 }

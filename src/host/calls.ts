@@ -57,7 +57,7 @@ export class StreamCall extends PendingCall {
   /** The worker took the stream; its end comes on the stream's port. */
   resolve(): void {}
 
-  /** The caller left the loop early: the request is cancelled, and the call counts as done. */
+  /** The caller left the loop early: the request is cancelled, and the call ends with ABORTED. */
   leave(): void {
     if (!this.settled) this.end(undefined, new ParleyError('ABORTED', 'the caller left the stream early'));
   }

@@ -1,5 +1,5 @@
 /**
- * The transport under Comlink between the host thread and the provider
+ * What carries Comlink's messages between the host thread and the provider
  * worker. A postMessage pays a fixed price: a serializer set-up, a lock,
  * a JS entry with its own microtask checkpoint on the receiving side and,
  * when that thread sleeps, a wake-up (on a VM, an interrupt to a halted

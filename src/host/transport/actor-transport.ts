@@ -16,7 +16,7 @@ import { withDeadline, WorkerTransport, type Work } from './worker-transport.ts'
 const MIN_CLOSE_WAIT_MS = 250;
 const EXIT_WAIT_MS = 2_000;
 
-interface Waiting {
+interface WaitingCall {
   call: PendingCall;
   work: Work;
 }
@@ -26,7 +26,7 @@ export class ActorTransport extends WorkerTransport {
   #nextWorkerId = 1;
   #restartTimer: NodeJS.Timeout | undefined;
   /** Calls made while no worker is live, in the order they came. */
-  #waiting: Waiting[] = [];
+  #waiting: WaitingCall[] = [];
 
   /** Starts the first worker at once. */
   constructor(...args: ConstructorParameters<typeof WorkerTransport>) {
@@ -113,7 +113,7 @@ export class ActorTransport extends WorkerTransport {
   }
 }
 
-/** The call's answer goes straight to the call (a PendingCall is a Comlink caller's Waiting). */
+/** The call's answer goes straight to the call (a PendingCall is a Comlink caller's WaitingCall). */
 function send(handle: WorkerHandle, call: PendingCall, work: Work): void {
   // A call that ended while it waited for a restarted worker is not sent.
   if (call.settled) return;

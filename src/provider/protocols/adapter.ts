@@ -1,7 +1,7 @@
 /**
  * What a provider protocol (Ollama, OpenAI-compatible, Anthropic) must supply:
  * how to build its HTTP requests and how to read its responses. Adapters are
- * pure: they do no I/O, so the transport (sessions, deadlines, retries) is
+ * pure: they do no I/O, so the HTTP side (sessions, deadlines, retries) is
  * written once for all of them.
  */
 import type { ChatRequest, ChatResult, ModelInfo, ProviderConfig, ProviderKind, StreamEvent } from '../../shared/types.ts';

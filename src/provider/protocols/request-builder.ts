@@ -19,7 +19,7 @@ export class RequestBuilder {
   readonly #ctx: ProviderContext;
   /** The base without its query string. */
   readonly #base: string;
-  /** The base's query string with its `?` (Azure OpenAI's `?api-version=…`), or ''; applied to every endpoint. */
+  /** The base's query string with its `?` (Azure OpenAI's `?api-version=…`), or ''; applied to every request path. */
   readonly #query: string;
   readonly #protocolHeaders: ProtocolHeaders;
 
@@ -41,7 +41,7 @@ export class RequestBuilder {
     return { method: 'GET', url: this.#url(path), headers: this.#headers(accept, false) };
   }
 
-  /** An endpoint's path never has a query of its own: the base's is appended as it is. */
+  /** A request path never has a query of its own: the base's is appended as it is. */
   #url(path: string): string {
     return joinUrl(this.#base, path) + this.#query;
   }

@@ -101,9 +101,10 @@ export function checkProxy(value: unknown, field: string): void {
   try {
     url = new URL(value);
   } catch {
-    fail(`${field} must be an http(s) proxy URL, like "http://proxy.corp:3128" (got ${schemeOf(value)})`);
+    fail(`${field} must be an http(s) proxy URL, like "http://proxy.example:8080" (got ${schemeOf(value)})`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`${field} must be an http(s) proxy URL (got ${schemeOf(value)})`);
+  // "proxy.corp:3128" parses with "proxy.corp:" as its scheme: no scheme is shown, it may be a host name.
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`${field} must start with http:// or https://, like "http://proxy.example:8080"`);
   if (url.pathname !== '/' || url.search !== '' || value.includes('#')) fail(`${field} must be a proxy origin only (scheme, optional user:password@, host and port), with no path, query or fragment`);
 }
 

@@ -7,7 +7,7 @@ export { createRuntime } from './host/runtime.ts';
 // A type only: a runtime is made by createRuntime, which validates the options; the constructor takes them resolved.
 export type { Runtime, RuntimeEvents, RuntimeState, RuntimeStats, ShutdownReport } from './host/runtime.ts';
 export { checkRuntimeOptions } from './host/options.ts';
-export type { RestartPolicy, RuntimeOptions } from './host/options.ts';
+export type { ProviderSettings, RestartPolicy, RuntimeOptions } from './host/options.ts';
 export { redactSecrets } from './shared/redaction.ts';
 export { ParleyError, ERROR_CODES, isParleyError, hasCode } from './shared/errors.ts';
 export type { ErrorCode, ParleyErrorOptions } from './shared/errors.ts';

@@ -172,6 +172,25 @@ for (const workers of [1, 2]) {
       }
     });
 
+    test("the environment's proxy credentials are secrets too; a refusal names that proxy", { skip: !lan && 'no non-loopback address' }, async () => {
+      const proxy = await startProxy(() => false);
+      try {
+        await withProxyEnv({ HTTP_PROXY: `http://parley:${PROXY_PASSWORD}@127.0.0.1:${proxy.port}` }, () =>
+          withRuntime({ providers: { lan: { kind: 'ollama', baseUrl: lanServer!.url } } }, workers, async (rt) => {
+            const err = await rejectsWith(rt.chat(ask('refused by the environment')), 'UNREACHABLE');
+            assert.ok(err.message.includes(`127.0.0.1:${proxy.port}`));
+            const basic = Buffer.from(`parley:${PROXY_PASSWORD}`).toString('base64');
+            for (const text of [JSON.stringify(err), inspect(err, { depth: 10 }), JSON.stringify(await rt.stats())]) {
+              assert.ok(!text.includes(PROXY_PASSWORD) && !text.includes(basic));
+            }
+          }),
+        );
+        assert.ok(proxy.authorizations.length >= 1 && proxy.authorizations.every((a) => a !== undefined), 'the credentials were sent to the proxy');
+      } finally {
+        await proxy.close();
+      }
+    });
+
     test('the environment: NO_PROXY and no_proxy bypass the proxy', { skip: !lan && 'no non-loopback address' }, async () => {
       const proxy = await startProxy();
       try {

@@ -98,7 +98,7 @@ class EmbeddedModelServer implements ModelServer {
 
   setOptions(patch: Partial<ModelServerOptions>): void {
     if (patch.port !== undefined || patch.host !== undefined || patch.tls !== undefined) {
-      throw new TypeError('setOptions(patch): port, host and tls are fixed once the server listens; start another server instead');
+      throw new TypeError('setOptions(patch): port and host are fixed once the server listens, as is tls; start another server instead');
     }
     this.#options = resolveServerOptions(patch, this.#options);
     this.#server.keepAliveTimeout = this.#options.keepAliveTimeoutMs;

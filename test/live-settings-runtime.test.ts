@@ -29,6 +29,8 @@ async function withRuntime(options: Omit<RuntimeOptions, 'workers'>, workers: nu
   const started: number[] = [];
   rt.on('worker-started', ({ workerId }) => started.push(workerId));
   try {
+    // Pool threads come up one by one: the tests count workers and restarts from a settled start.
+    await waitFor(() => started.length >= workers, { timeoutMs: 15_000, what: 'every worker started' });
     await body(rt, started);
   } finally {
     await rt.shutdown({ graceMs: 500 });
@@ -67,7 +69,6 @@ for (const workers of [1, 2]) {
       try {
         await withRuntime({ providers: { p: { kind: 'ollama', baseUrl: a.url } } }, workers, async (rt, started) => {
           await rt.chat(ask('warm', { maxTokens: 1 }));
-          await waitFor(() => started.length >= workers, { timeoutMs: 10_000, what: 'every worker started' });
           const startedBefore = started.length;
           const events: StreamEvent[] = [];
           const iterator = rt.stream(ask('a long answer', { maxTokens: 24 }))[Symbol.asyncIterator]();
@@ -115,7 +116,6 @@ for (const workers of [1, 2]) {
 
     test('a thread started later (a replacement after a crash) runs on the new settings', async () => {
       await withRuntime({ providers: { p: { kind: 'openai', baseUrl: `${a.url}/v1`, apiKey: KEY_A } }, ...withWorkerHooks }, workers, async (rt, started) => {
-        await waitFor(() => started.length >= workers, { timeoutMs: 10_000, what: 'every worker started' });
         await rt.configure({ providers: { p: { kind: 'openai', baseUrl: `${b.url}/v1`, apiKey: KEY_B } } });
         const crashed = started.length;
         injectWorkerFault('crash');

@@ -47,6 +47,8 @@ export class ProviderService implements ProviderServiceApi {
    * its last call ended) is closed, and with it its sockets.
    */
   readonly #agents = new Map<CountingAgent, number>();
+  /** Agents closing because nobody holds them any more: shutdown waits for them too. */
+  readonly #retiring = new Set<Promise<void>>();
   /** The settings generation this worker runs on (0: the ones it started with). */
   #generation: number;
   #generationWaiters: { generation: number; resolve: () => void }[] = [];
@@ -124,7 +126,8 @@ export class ProviderService implements ProviderServiceApi {
     const holders = (this.#agents.get(agent) ?? 1) - 1;
     if (holders > 0) return void this.#agents.set(agent, holders);
     this.#agents.delete(agent);
-    void closeAgent(agent);
+    const closing: Promise<void> = closeAgent(agent).finally(() => this.#retiring.delete(closing));
+    this.#retiring.add(closing);
   }
 
   async chat(meta: CallMeta, provider: string, req: ChatRequest): Promise<ChatResult> {
@@ -240,7 +243,7 @@ export class ProviderService implements ProviderServiceApi {
     // Every call was just aborted, so close() has nothing to wait for.
     const agents = [...this.#agents.keys()];
     this.#agents.clear();
-    await Promise.all(agents.map(closeAgent));
+    await Promise.all([...agents.map(closeAgent), ...this.#retiring]);
     return { aborted, agentsClosed: agents.length };
   }
 

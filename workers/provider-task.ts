@@ -12,16 +12,21 @@ import { ProviderService } from '../src/provider/provider-service.ts';
 import { TimeSlicer } from '../src/wire/time-slicer.ts';
 
 const init = workerData as PoolInit;
-const service = new ProviderService(threadId, init.providers, init.transport, init.nice);
+const service = new ProviderService(threadId, init.providers, init.transport, init.nice, init.generation);
 const control = new BroadcastChannel(init.controlChannel);
 const post = (msg: PoolControl) => control.postMessage(msg);
 
-const beat = setInterval(() => post({ type: 'beat', workerId: threadId }), init.heartbeatIntervalMs);
-post({ type: 'beat', workerId: threadId });
+const beat = setInterval(() => post({ type: 'beat', workerId: threadId, generation: service.generation }), init.heartbeatIntervalMs);
+post({ type: 'beat', workerId: threadId, generation: service.generation });
 
 control.onmessage = (event) => {
   const msg = (event as unknown as { data: PoolControl }).data;
   switch (msg.type) {
+    case 'configure':
+      service.configure(msg.generation, msg.providers);
+      // Said at once, so the host does not wait a heartbeat to learn this thread caught up.
+      post({ type: 'beat', workerId: threadId, generation: service.generation });
+      break;
     case 'cancel':
       service.cancel(msg.callId, msg.reason);
       break;
@@ -47,6 +52,8 @@ export default function providerTask(task: PoolTask): Promise<PoolReply> {
 
 async function run(task: PoolTask): Promise<PoolReply> {
   try {
+    // Made under settings this thread has not heard of yet: they are on their way (see PoolInit.generation).
+    if (task.generation > service.generation) await service.whenGeneration(task.generation);
     switch (task.kind) {
       case 'chat':
         return { ok: true, value: await service.chat(task.meta, task.provider, task.req) };

@@ -50,7 +50,7 @@ export function isProviderFailure(err: unknown): err is ParleyError {
 }
 
 export class FallbackRouter {
-  readonly #default: string;
+  #default: string;
   readonly #health = new Map<string, Health>();
   readonly #threshold: number;
   readonly #cooldownMs: number;
@@ -63,6 +63,17 @@ export class FallbackRouter {
     this.#threshold = options.failureThreshold;
     this.#cooldownMs = options.cooldownMs;
     for (const name of names) this.#health.set(name, { consecutiveFailures: 0, successes: 0, failures: 0, openUntil: 0 });
+  }
+
+  /**
+   * Live settings: the providers known from now on. A kept provider keeps
+   * its breaker; a new one starts closed; a removed one is forgotten (a call
+   * still in flight on it records nothing).
+   */
+  configure(defaultProvider: string, names: string[]): void {
+    this.#default = defaultProvider;
+    for (const name of [...this.#health.keys()]) if (!names.includes(name)) this.#health.delete(name);
+    for (const name of names) if (!this.#health.has(name)) this.#health.set(name, { consecutiveFailures: 0, successes: 0, failures: 0, openUntil: 0 });
   }
 
   /** The providers to try, in order; unknown names are an INVALID_REQUEST. */
@@ -176,13 +187,15 @@ export class FallbackRouter {
   #order(route: string[]): string[] {
     if (route.length === 1) return route;
     const now = Date.now();
-    const ready = route.filter((p) => this.#health.get(p)!.openUntil <= now);
-    const cooling = route.filter((p) => this.#health.get(p)!.openUntil > now);
+    // A provider removed by configure() since the route was made counts as ready: its worker refuses it.
+    const ready = route.filter((p) => (this.#health.get(p)?.openUntil ?? 0) <= now);
+    const cooling = route.filter((p) => (this.#health.get(p)?.openUntil ?? 0) > now);
     return [...ready, ...cooling];
   }
 
   #succeeded(provider: string): void {
-    const h = this.#health.get(provider)!;
+    const h = this.#health.get(provider);
+    if (!h) return;
     h.successes++;
     h.consecutiveFailures = 0;
     if (h.openUntil > 0) this.onBreakerChange?.(provider, 'closed', undefined);
@@ -191,7 +204,8 @@ export class FallbackRouter {
 
   #observe(provider: string, err: unknown): void {
     if (!isProviderFailure(err)) return;
-    const h = this.#health.get(provider)!;
+    const h = this.#health.get(provider);
+    if (!h) return;
     h.failures++;
     h.consecutiveFailures++;
     h.lastError = { code: err.code, message: err.message };

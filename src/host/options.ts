@@ -8,8 +8,8 @@ import type { TransportSettings } from '../shared/protocol.ts';
 import type { BreakerOptions } from './fallback-router.ts';
 import type { ProviderConfig } from '../shared/types.ts';
 import { nearestName, unknownKey } from '../shared/known-keys.ts';
-import { Redactor } from '../shared/redaction.ts';
-import { validateProvider } from './provider-validation.ts';
+import { environmentProxies, Redactor } from '../shared/redaction.ts';
+import { checkProxy, validateProvider } from './provider-validation.ts';
 import { checkResourceLimits, checkWorkerExecArgv } from './worker-settings.ts';
 import { fitResponseCap } from './response-size-cap.ts';
 import { checkLogger, type Logger } from './observability/logger.ts';
@@ -70,6 +70,14 @@ export interface RuntimeOptions {
   restart?: RestartPolicy;
   /** Fallback routing: when a provider is skipped for a cooldown. */
   breaker?: BreakerOptions;
+  /**
+   * The HTTP(S) proxy of every provider that names none, e.g.
+   * "http://user:pass@proxy.corp:3128" (credentials are secrets, redacted
+   * like keys); `false`: connect directly, whatever the environment says.
+   * @default HTTPS_PROXY / HTTP_PROXY / NO_PROXY in either case, read in the
+   * worker; loopback origins never go through the environment's proxy
+   */
+  proxy?: string | false;
   /** Passed to each worker thread (e.g. maxOldGenerationSizeMb; see maxResponseBytes). @default none */
   resourceLimits?: ResourceLimits;
   /** Extra Node flags for each worker, e.g. ['--import', './preload.js']. @default [] (the parent's flags, as Node filters them) */
@@ -163,10 +171,18 @@ export const RUNTIME_DEFAULTS = {
 export const SHUTDOWN_GRACE_MS = 5_000;
 
 export interface ResolvedOptions {
+  /** Each config as checked, with the runtime's proxy filled in where it names none. Replaced by configure(). */
   providers: Record<string, ProviderConfig>;
-  /** Every string leaving the runtime (errors, events, stats) passes through it; never sent to a worker. */
+  /**
+   * Every string leaving the runtime (errors, events, stats) passes through
+   * it; never sent to a worker. configure() teaches it the new secrets and it
+   * keeps the old ones: a call in flight on the old settings may still echo them.
+   */
   redactor: Redactor;
+  /** Replaced by configure(). */
   defaultProvider: string;
+  /** The runtime-wide proxy, applied again to the providers configure() is given. */
+  proxy: string | false | undefined;
   timeoutMs: number;
   workers: number;
   transport: TransportSettings;
@@ -203,6 +219,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'heartbeatTimeoutMs',
   'restart',
   'breaker',
+  'proxy',
   'resourceLimits',
   'workerExecArgv',
   'workerNice',
@@ -265,17 +282,8 @@ function resolve(options: unknown, alsoKnown: readonly string[]): ResolvedOption
   const unknown = unknownKey(options, suggest, 'options', 'a runtime option');
   if (unknown) fail(unknown);
   const o = options as RuntimeOptions;
-  if (typeof o.providers !== 'object' || o.providers === null || Array.isArray(o.providers) || Object.keys(o.providers).length === 0) {
-    fail('options.providers must name at least one provider, e.g. { local: { kind: "ollama" } }');
-  }
-  const providers: Record<string, ProviderConfig> = {};
-  for (const [name, config] of Object.entries(o.providers)) providers[name] = validateProvider(name, config);
-  const names = Object.keys(providers);
-  const defaultProvider = o.defaultProvider ?? names[0]!;
-  if (typeof defaultProvider !== 'string' || !Object.hasOwn(providers, defaultProvider)) {
-    const near = typeof defaultProvider === 'string' ? nearestName(defaultProvider, names) : undefined;
-    fail(`options.defaultProvider must be one of ${names.join(', ')}${near ? `; did you mean ${near}?` : ''}`);
-  }
+  if (o.proxy !== undefined) checkProxy(o.proxy, 'options.proxy');
+  const { providers, defaultProvider } = resolveProviders(o, o.proxy, 'options');
   const d = RUNTIME_DEFAULTS;
   const heartbeatIntervalMs = integer(o.heartbeatIntervalMs, 'heartbeatIntervalMs', d.heartbeatIntervalMs, 10, MAX_TIMER_MS);
   const heartbeatTimeoutMs = integer(
@@ -291,8 +299,9 @@ function resolve(options: unknown, alsoKnown: readonly string[]): ResolvedOption
   const workerExecArgv = checkWorkerExecArgv(o.workerExecArgv ?? d.workerExecArgv);
   return {
     providers,
-    redactor: Redactor.of(providers),
+    redactor: Redactor.of(providers, environmentProxies(process.env)),
     defaultProvider,
+    proxy: o.proxy,
     timeoutMs: integer(o.timeoutMs, 'timeoutMs', d.timeoutMs, 1, MAX_TIMER_MS),
     workers: integer(o.workers, 'workers', d.workers, 1, 256),
     transport: {
@@ -329,6 +338,56 @@ function resolve(options: unknown, alsoKnown: readonly string[]): ResolvedOption
     logger: checkLogger(o.logger),
     telemetry: { recordContent: flag(section(o.telemetry, 'telemetry', TELEMETRY_KEYS).recordContent, 'telemetry.recordContent', d.telemetry.recordContent) },
   };
+}
+
+/** What Runtime.configure() may change while the runtime runs. */
+export interface ProviderSettings {
+  /** Provider name -> config, replacing the whole set. At least one. */
+  providers: Record<string, ProviderConfig>;
+  /** @default the first provider */
+  defaultProvider?: string;
+}
+
+const SETTINGS_KEYS: ReadonlySet<string> = new Set(['providers', 'defaultProvider'] satisfies (keyof ProviderSettings)[]);
+
+/**
+ * The providers and their default, checked; every config that names no
+ * proxy gets the runtime's `proxy` (so a proxy's credentials are in the
+ * configs the redactor is built from).
+ */
+function resolveProviders(o: { providers?: unknown; defaultProvider?: unknown }, proxy: string | false | undefined, at: string) {
+  if (typeof o.providers !== 'object' || o.providers === null || Array.isArray(o.providers) || Object.keys(o.providers).length === 0) {
+    fail(`${at}.providers must name at least one provider, e.g. { local: { kind: "ollama" } }`);
+  }
+  const providers: Record<string, ProviderConfig> = {};
+  for (const [name, config] of Object.entries(o.providers)) {
+    const checked = validateProvider(name, config);
+    providers[name] = checked.proxy === undefined && proxy !== undefined ? { ...checked, proxy } : checked;
+  }
+  const names = Object.keys(providers);
+  const defaultProvider = o.defaultProvider ?? names[0]!;
+  if (typeof defaultProvider !== 'string' || !Object.hasOwn(providers, defaultProvider)) {
+    const near = typeof defaultProvider === 'string' ? nearestName(defaultProvider, names) : undefined;
+    fail(`${at}.defaultProvider must be one of ${names.join(', ')}${near ? `; did you mean ${near}?` : ''}`);
+  }
+  return { providers, defaultProvider };
+}
+
+/**
+ * Checks the settings Runtime.configure() is given, as createRuntime checks
+ * its options: ParleyError CONFIG naming the first field that is wrong (an
+ * unknown key with the nearest known one), never printing a secret.
+ */
+export function resolveProviderSettings(settings: unknown, proxy: string | false | undefined): { providers: Record<string, ProviderConfig>; defaultProvider: string } {
+  try {
+    if (typeof settings !== 'object' || settings === null || Array.isArray(settings)) fail('settings must be an object with "providers"');
+    const unknown = unknownKey(settings, SETTINGS_KEYS, 'settings', 'a setting configure() changes', 'the other runtime options are fixed at createRuntime');
+    if (unknown) fail(unknown);
+    return resolveProviders(settings as ProviderSettings, proxy, 'settings');
+  } catch (err) {
+    const providers = (settings as { providers?: unknown } | null)?.providers;
+    throw err instanceof ParleyError ? Redactor.of(providers as Record<string, ProviderConfig>).error(err) : err;
+  }
 }
 
 /**

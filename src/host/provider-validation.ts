@@ -6,11 +6,12 @@
  * a retryable CONNECTION that the breaker blames on the provider. A value is
  * never printed: it may be a key.
  */
+import { X509Certificate } from 'node:crypto';
 import { ParleyError } from '../shared/errors.ts';
 import { keyPath, nearestName, unknownKey } from '../shared/known-keys.ts';
 import type { ProviderConfig, ProviderKind } from '../shared/types.ts';
 
-const COMMON_KEYS = ['kind', 'baseUrl', 'apiKey', 'headers', 'defaultModel'];
+const COMMON_KEYS = ['kind', 'baseUrl', 'apiKey', 'headers', 'defaultModel', 'proxy', 'ca'];
 const KEYS: Record<ProviderKind, ReadonlySet<string>> = {
   ollama: new Set(COMMON_KEYS),
   openai: new Set(COMMON_KEYS),
@@ -89,6 +90,38 @@ function checkBaseUrl(value: unknown, field: string): void {
   if (value.includes('#')) fail(`${field} has a fragment (#…), which is never sent to a server; remove it`);
 }
 
+/**
+ * A proxy URL (its credentials allowed: a proxy's are sent by undici as
+ * Proxy-Authorization, and redacted like keys), or false for "direct".
+ */
+export function checkProxy(value: unknown, field: string): void {
+  if (value === false) return;
+  if (typeof value !== 'string') fail(`${field} must be an http(s) proxy URL string, or false to connect directly (got ${typeof value})`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    fail(`${field} must be an http(s) proxy URL, like "http://proxy.example:8080" (got ${schemeOf(value)})`);
+  }
+  // "proxy.corp:3128" parses with "proxy.corp:" as its scheme: no scheme is shown, it may be a host name.
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') fail(`${field} must start with http:// or https://, like "http://proxy.example:8080"`);
+  if (url.pathname !== '/' || url.search !== '' || value.includes('#')) fail(`${field} must be a proxy origin only (scheme, optional user:password@, host and port), with no path, query or fragment`);
+}
+
+/** PEM text holding at least one certificate that parses; which block is bad is said by its place. */
+function checkCa(value: unknown, field: string): void {
+  if (typeof value !== 'string') fail(`${field} must be a string of PEM certificates (got ${typeof value})`);
+  const blocks = value.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) fail(`${field} must hold PEM certificates ("-----BEGIN CERTIFICATE-----" ...); a file path or DER bytes are not read`);
+  blocks.forEach((pem, i) => {
+    try {
+      new X509Certificate(pem);
+    } catch {
+      fail(`${field}: certificate #${i + 1} does not parse as an X.509 certificate`);
+    }
+  });
+}
+
 export function validateProvider(name: string, config: unknown): ProviderConfig {
   const at = keyPath('options.providers', name);
   if (typeof config !== 'object' || config === null || Array.isArray(config)) fail(`${at} must be an object with a "kind"`);
@@ -110,6 +143,8 @@ export function validateProvider(name: string, config: unknown): ProviderConfig 
   }
   if (c.version !== undefined) checkHeaderValue(c.version, `${at}.version`);
   if (c.headers !== undefined) checkHeaders(c.headers, `${at}.headers`);
+  if (c.proxy !== undefined) checkProxy(c.proxy, `${at}.proxy`);
+  if (c.ca !== undefined) checkCa(c.ca, `${at}.ca`);
   if (c.defaultModel !== undefined && (typeof c.defaultModel !== 'string' || c.defaultModel === '')) {
     fail(`${at}.defaultModel must be a non-empty string`);
   }

@@ -10,7 +10,7 @@ import { installErrorTransfer } from '../wire/error-transfer.ts';
 import type { Conversation, ConversationInit } from '../conversation/conversation.ts';
 import { OpenConversations } from '../conversation/open-conversations.ts';
 import { ParleyError } from '../shared/errors.ts';
-import { resolveRuntimeOptions, SHUTDOWN_GRACE_MS, type ResolvedOptions, type RuntimeOptions } from './options.ts';
+import { resolveProviderSettings, resolveRuntimeOptions, SHUTDOWN_GRACE_MS, type ProviderSettings, type ResolvedOptions, type RuntimeOptions } from './options.ts';
 import { abortError, type CallKind } from './pending-calls.ts';
 import { PoolTransport } from './transport/pool-transport.ts';
 import { requestFor, validateCallOptions, validateChatRequest } from './request-validation.ts';
@@ -194,6 +194,30 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const lastCrash = transport.lastCrash;
     if (lastCrash) out.lastCrash = lastCrash;
     return this.#options.redactor.value(out);
+  }
+
+  /**
+   * Live settings, e.g. from a host's settings panel: replaces the providers
+   * (keys, URLs, headers, proxies, new and removed providers) and the
+   * default provider, without a worker restart. Checked as createRuntime
+   * checks its options (the runtime's `proxy` applies to providers that
+   * name none). Calls in flight finish on the settings they started with;
+   * every call made once this has resolved uses the new ones, in both modes,
+   * and so does every worker started later (replacements included). A
+   * provider's sockets are closed once its origin, proxy or trust changed
+   * (or it was removed) and its last call ended; a changed key alone keeps
+   * them. Conversations keep their provider name: one that was removed
+   * fails its next turn with INVALID_REQUEST.
+   * @throws ParleyError CONFIG (bad settings: nothing changes), SHUTDOWN (shutting down)
+   */
+  async configure(settings: ProviderSettings): Promise<void> {
+    const state = this.#transport.state;
+    if (state === 'draining' || state === 'closed') throw new ParleyError('SHUTDOWN', 'the runtime is shutting down or shut down; its settings are final');
+    const { providers, defaultProvider } = resolveProviderSettings(settings, this.#options.proxy);
+    // Taught before any call can carry the new secrets; the old ones stay known.
+    this.#options.redactor.learn(providers);
+    this.#router.configure(defaultProvider, Object.keys(providers));
+    await this.#transport.configure(providers, defaultProvider);
   }
 
   /** Leaves the failed state: forgets the crash history and starts a fresh worker. */

@@ -1,8 +1,9 @@
 /**
  * What runs inside a provider worker: the owner of the HTTP sessions. It
  * serves chat, stream, models and health for the providers it was given at
- * start, and keeps one abort signal per call so that a cancel, a deadline
- * or shutdown can stop exactly that call's HTTP request.
+ * start or by the latest configure(), and keeps one abort signal per call so
+ * that a cancel, a deadline or shutdown can stop exactly that call's HTTP
+ * request.
  */
 import type { MessagePort } from 'node:worker_threads';
 import { ParleyError } from '../shared/errors.ts';
@@ -16,12 +17,11 @@ import type {
   WorkerCloseReport,
   WorkerStats,
 } from '../shared/protocol.ts';
-import type { CallReport, ChatRequest, HealthReport, ModelInfo, ProviderConfig } from '../shared/types.ts';
-import { createAdapter } from './protocols/adapters.ts';
+import type { CallReport, ChatRequest, ChatResult, HealthReport, ModelInfo, ProviderConfig } from '../shared/types.ts';
 import { callReport, withRetries, type CallContext } from './http/retries.ts';
 import { bufferSink, discardSink, exchange } from './http/exchange.ts';
-import { Redactor } from '../shared/redaction.ts';
-import { agentFigures, createAgent, type ProviderSession } from './http/sessions.ts';
+import { environmentProxies, Redactor } from '../shared/redaction.ts';
+import { agentFigures, createSession, type CountingAgent, type ProviderSession } from './http/sessions.ts';
 import { parseJson } from './protocols/wire-format.ts';
 import { StreamWriter } from './stream-writer.ts';
 import { streamSink } from './stream-sink.ts';
@@ -41,7 +41,18 @@ const HEALTH_BODY_BYTES = 128 * 1024;
 export class ProviderService implements ProviderServiceApi {
   readonly #workerId: number;
   readonly #settings: TransportSettings;
-  readonly #sessions = new Map<string, ProviderSession>();
+  #sessions = new Map<string, ProviderSession>();
+  /**
+   * Every open agent and what holds it: the sessions built on it and the
+   * calls running on it. An agent no longer held (its settings replaced,
+   * its last call ended) is closed, and with it its sockets.
+   */
+  readonly #agents = new Map<CountingAgent, number>();
+  /** Agents closing because nobody holds them any more: shutdown waits for them too. */
+  readonly #retiring = new Set<Promise<void>>();
+  /** The settings generation this worker runs on (0: the ones it started with). */
+  #generation: number;
+  #generationWaiters: { generation: number; resolve: () => void }[] = [];
   readonly #calls = new Map<number, CallSignal>();
   readonly #deadlines = new DeadlineSweep(this.#calls);
   readonly #redactor: Redactor;
@@ -49,17 +60,75 @@ export class ProviderService implements ProviderServiceApi {
   #release: (() => void) | undefined;
   readonly #niceError: string | undefined;
 
-  /** Built once on each worker thread; `nice` is the thread's priority (thread-priority.ts). */
-  constructor(workerId: number, providers: Record<string, ProviderConfig>, settings: TransportSettings, nice = 0) {
+  /**
+   * Built once on each worker thread; `nice` is the thread's priority
+   * (thread-priority.ts); `generation` the settings generation `providers` are.
+   */
+  constructor(workerId: number, providers: Record<string, ProviderConfig>, settings: TransportSettings, nice = 0, generation = 0) {
     this.#workerId = workerId;
     this.#niceError = lowerThreadPriority(nice);
     this.#settings = settings;
-    this.#redactor = Redactor.of(providers);
+    this.#generation = generation;
+    this.#redactor = Redactor.of(providers, environmentProxies(process.env));
+    this.#sessions = this.#build(providers);
+  }
+
+  /** The settings generation this worker runs on. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Live settings: new calls use `providers` from now on. Sessions whose
+   * config is unchanged are kept; a changed one gets a new session, on the
+   * same agent (and its kept-alive sockets) when origin, proxy and trust are
+   * the same. Calls in flight keep the session they started on; an agent
+   * nobody holds any more is closed once its last call has ended. A
+   * generation not newer than the current one is ignored (the pool repeats
+   * its broadcasts).
+   */
+  configure(generation: number, providers: Record<string, ProviderConfig>): void {
+    if (generation <= this.#generation || this.#closing) return;
+    this.#generation = generation;
+    this.#redactor.learn(providers);
+    const previous = this.#sessions;
+    this.#sessions = this.#build(providers, previous);
+    for (const session of previous.values()) if (this.#sessions.get(session.name) !== session) this.#releaseAgent(session.agent);
+    this.#generationWaiters = this.#generationWaiters.filter((w) => (w.generation <= generation ? (w.resolve(), false) : true));
+  }
+
+  /** Resolves once the worker runs on `generation` or a newer one, or is closing (a pool task waits for its settings). */
+  whenGeneration(generation: number): Promise<void> {
+    if (generation <= this.#generation || this.#closing) return Promise.resolve();
+    return new Promise((resolve) => this.#generationWaiters.push({ generation, resolve }));
+  }
+
+  #build(providers: Record<string, ProviderConfig>, previous = new Map<string, ProviderSession>()): Map<string, ProviderSession> {
+    const sessions = new Map<string, ProviderSession>();
     for (const [name, config] of Object.entries(providers)) {
-      const adapter = createAdapter({ name, config });
-      const origin = new URL(adapter.healthRequest().url).origin;
-      this.#sessions.set(name, { name, adapter, agent: createAgent(settings), origin, requests: 0, retries: 0, errors: 0 });
+      const kept = previous.get(name);
+      if (kept && JSON.stringify(kept.config) === JSON.stringify(config)) {
+        sessions.set(name, kept);
+        continue;
+      }
+      const session = createSession(name, config, this.#settings, [...previous.values()]);
+      if (kept) Object.assign(session, { requests: kept.requests, retries: kept.retries, errors: kept.errors });
+      this.#holdAgent(session.agent);
+      sessions.set(name, session);
     }
+    return sessions;
+  }
+
+  #holdAgent(agent: CountingAgent): void {
+    this.#agents.set(agent, (this.#agents.get(agent) ?? 0) + 1);
+  }
+
+  #releaseAgent(agent: CountingAgent): void {
+    const holders = (this.#agents.get(agent) ?? 1) - 1;
+    if (holders > 0) return void this.#agents.set(agent, holders);
+    this.#agents.delete(agent);
+    const closing: Promise<void> = closeAgent(agent).finally(() => this.#retiring.delete(closing));
+    this.#retiring.add(closing);
   }
 
   async chat(meta: CallMeta, provider: string, req: ChatRequest): Promise<ChatAnswer> {
@@ -174,20 +243,12 @@ export class ProviderService implements ProviderServiceApi {
     for (const signal of this.#calls.values()) {
       signal.abort(shutdownError());
     }
-    await Promise.all(
-      [...this.#sessions.values()].map(async (s) => {
-        // Every call was just aborted, so close() has nothing to wait for;
-        // destroy() is the fallback for a socket that will not let go.
-        let timer: NodeJS.Timeout | undefined;
-        const closed = await Promise.race([
-          s.agent.close().then(() => true),
-          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), AGENT_CLOSE_WAIT_MS))),
-        ]);
-        clearTimeout(timer);
-        if (!closed) await s.agent.destroy().catch(() => undefined);
-      }),
-    );
-    return { aborted, agentsClosed: this.#sessions.size };
+    for (const w of this.#generationWaiters.splice(0)) w.resolve();
+    // Every call was just aborted, so close() has nothing to wait for.
+    const agents = [...this.#agents.keys()];
+    this.#agents.clear();
+    await Promise.all([...agents.map(closeAgent), ...this.#retiring]);
+    return { aborted, agentsClosed: agents.length };
   }
 
   /**
@@ -203,10 +264,13 @@ export class ProviderService implements ProviderServiceApi {
     this.#calls.set(meta.callId, signal);
     this.#deadlines.watch();
     session.requests++;
+    // The call keeps its agent open until it ends, whatever configure() does meanwhile.
+    this.#holdAgent(session.agent);
     const ctx: CallContext = {
       provider,
       adapter: session.adapter,
       agent: session.agent,
+      proxy: session.proxy,
       settings: this.#settings,
       signal,
       deadlineAt: meta.deadlineAt,
@@ -222,6 +286,7 @@ export class ProviderService implements ProviderServiceApi {
       throw this.#boundary(err, this.#reportOf(ctx));
     } finally {
       this.#calls.delete(meta.callId);
+      if (!this.#closing) this.#releaseAgent(session.agent);
     }
   }
 
@@ -242,4 +307,18 @@ export class ProviderService implements ProviderServiceApi {
   #wire(err: unknown): WireError {
     return this.#redactor.wire(toWireError(err));
   }
+}
+
+/** A graceful close (it waits for the agent's requests), with destroy() as the fallback for a socket that will not let go. */
+async function closeAgent(agent: CountingAgent): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    agent.close().then(
+      () => true,
+      () => false,
+    ),
+    new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), AGENT_CLOSE_WAIT_MS))),
+  ]);
+  clearTimeout(timer);
+  if (!closed) await agent.destroy().catch(() => undefined);
 }

@@ -9,10 +9,12 @@ import type { WireError } from './error-wire.ts';
 import type { EventBatch } from './event-batch.ts';
 import type { CallReport, ChatRequest, ChatResult, HealthReport, ModelInfo, ProviderConfig } from './types.ts';
 
-/** Handed to the worker once, in workerData. The only place API keys cross. */
+/** Handed to the worker once, in workerData. API keys cross here and in live settings (configure) only. */
 export interface WorkerInit {
   workerId: number;
   providers: Record<string, ProviderConfig>;
+  /** The settings generation `providers` are: 0 at creation, one more with each Runtime.configure(). */
+  generation: number;
   transport: TransportSettings;
   /** The thread's nice value (Linux), 0 to leave it. */
   nice: number;
@@ -60,6 +62,11 @@ export interface ProviderServiceApi {
   stream(meta: CallMeta, provider: string, req: ChatRequest, port: MessagePortLike): Promise<void>;
   models(meta: CallMeta, provider: string): Promise<ModelInfo[]>;
   health(meta: CallMeta, provider: string): Promise<HealthReport>;
+  /**
+   * Live settings: the providers of every later call. Ignored unless
+   * `generation` is newer than the worker's (a repeat or a late arrival).
+   */
+  configure(generation: number, providers: Record<string, ProviderConfig>): void;
   /** Cooperative cancel of one call: aborts its HTTP request and frees its socket. */
   cancel(callId: number, reason: WireError): void;
   stats(): Promise<WorkerStats>;
@@ -111,6 +118,13 @@ export interface WorkerCloseReport {
 /** Handed to every pool worker in workerData (pool mode, workers > 1). */
 export interface PoolInit {
   providers: Record<string, ProviderConfig>;
+  /**
+   * The settings generation `providers` are. piscina hands every thread it
+   * ever starts this same workerData, so a thread started after a
+   * configure() is behind: its beats say so, and the host broadcasts the
+   * current settings again until it has caught up.
+   */
+  generation: number;
   transport: TransportSettings;
   /** Name of the BroadcastChannel that carries heartbeats, cancels, stats and close. */
   controlChannel: string;
@@ -119,19 +133,26 @@ export interface PoolInit {
   nice: number;
 }
 
-/** One piscina task: a call, with its stream port when it is a stream. */
-export type PoolTask =
+/**
+ * One piscina task: a call, with its stream port when it is a stream, and
+ * the settings generation it was made under (a thread behind it waits for
+ * those settings before it runs the call).
+ */
+export type PoolTask = (
   | { kind: 'chat'; meta: CallMeta; provider: string; req: ChatRequest }
   | { kind: 'stream'; meta: CallMeta; provider: string; req: ChatRequest; port: MessagePortLike }
   | { kind: 'models'; meta: CallMeta; provider: string }
-  | { kind: 'health'; meta: CallMeta; provider: string };
+  | { kind: 'health'; meta: CallMeta; provider: string }
+) & { generation: number };
 
 /** Tasks never throw across piscina (its clone would drop `code`): they answer with this. */
 export type PoolReply = { ok: true; value: unknown } | { ok: false; error: WireError };
 
 /** The pool's control channel, shared by the host and every pool worker. */
 export type PoolControl =
-  | { type: 'beat'; workerId: number }
+  /** `generation`: the settings the thread runs on. */
+  | { type: 'beat'; workerId: number; generation: number }
+  | { type: 'configure'; generation: number; providers: Record<string, ProviderConfig> }
   | { type: 'cancel'; callId: number; reason: WireError }
   | { type: 'stats-request'; seq: number }
   | { type: 'stats'; seq: number; stats: WorkerStats }

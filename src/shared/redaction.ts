@@ -5,8 +5,10 @@
  * the provider configs, on whichever thread it is leaving.
  *
  * A secret is a configured apiKey; the value of a configured header whose
- * name says credential; and credentials inside a baseUrl (userinfo, or a
- * credential-named query parameter such as `?key=`). Pure: no I/O.
+ * name says credential; credentials inside a baseUrl (userinfo, or a
+ * credential-named query parameter such as `?key=`); and a proxy's
+ * credentials, configured or from the environment's proxy variables (as
+ * written, decoded, and as the Basic Proxy-Authorization token). Pure: no I/O.
  */
 import { fromWireError, toWireError, type WireCause, type WireError } from './error-wire.ts';
 import type { ParleyError } from './errors.ts';
@@ -57,6 +59,13 @@ function urlSecrets(url: string): string[] {
   const userinfo = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(url)?.[1];
   if (userinfo) {
     out.push(userinfo);
+    const [user = '', password = ''] = userinfo.split(':');
+    try {
+      // What undici sends a proxy: Basic base64(user:password), decoded.
+      out.push(base64(`${decodeURIComponent(user)}:${decodeURIComponent(password)}`));
+    } catch {
+      // a malformed escape: undici would refuse the URL too
+    }
     for (const part of userinfo.split(':')) {
       out.push(part);
       try {
@@ -83,31 +92,65 @@ function urlSecrets(url: string): string[] {
   return out;
 }
 
-export class Redactor {
-  /** Longest first, so a secret that contains another is replaced whole. */
-  readonly #secrets: readonly string[];
+/** base64 of a UTF-8 string, without Buffer (this file runs on both threads and stays pure). */
+function base64(text: string): string {
+  let binary = '';
+  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
 
-  constructor(secrets: Iterable<string>) {
-    const all = new Set<string>();
-    for (const secret of secrets) for (const form of forms(secret)) if (form.length >= MIN_SECRET_LENGTH) all.add(form);
-    this.#secrets = [...all].sort((a, b) => b.length - a.length);
-  }
+/** The proxy URLs the environment names (http_proxy, https_proxy, either case), as undici's EnvHttpProxyAgent reads them. */
+export function environmentProxies(env: Readonly<Record<string, string | undefined>>): string[] {
+  return [env.http_proxy, env.HTTP_PROXY, env.https_proxy, env.HTTPS_PROXY].filter((v): v is string => typeof v === 'string' && v !== '');
+}
 
-  /** Every secret the provider configs hold, whatever shape they arrive in (unvalidated input is read defensively). */
-  static of(providers: Readonly<Record<string, ProviderConfig>> | undefined): Redactor {
-    const secrets: string[] = [];
-    for (const config of Object.values(providers ?? {})) {
-      if (typeof config !== 'object' || config === null) continue;
-      const c = config as unknown as Record<string, unknown>;
-      if (typeof c.apiKey === 'string') secrets.push(c.apiKey);
-      if (typeof c.baseUrl === 'string') secrets.push(...urlSecrets(c.baseUrl));
-      if (typeof c.headers === 'object' && c.headers !== null) {
-        for (const [name, value] of Object.entries(c.headers)) {
-          if (typeof value === 'string' && isCredentialName(name)) secrets.push(value);
-        }
+/** Every secret in provider configs, whatever shape they arrive in (unvalidated input is read defensively). */
+function providerSecrets(providers: Readonly<Record<string, ProviderConfig>> | undefined): string[] {
+  const secrets: string[] = [];
+  for (const config of Object.values(providers ?? {})) {
+    if (typeof config !== 'object' || config === null) continue;
+    const c = config as unknown as Record<string, unknown>;
+    if (typeof c.apiKey === 'string') secrets.push(c.apiKey);
+    if (typeof c.baseUrl === 'string') secrets.push(...urlSecrets(c.baseUrl));
+    if (typeof c.proxy === 'string') secrets.push(...urlSecrets(c.proxy));
+    if (typeof c.headers === 'object' && c.headers !== null) {
+      for (const [name, value] of Object.entries(c.headers)) {
+        if (typeof value === 'string' && isCredentialName(name)) secrets.push(value);
       }
     }
-    return new Redactor(secrets);
+  }
+  return secrets;
+}
+
+export class Redactor {
+  /** Longest first, so a secret that contains another is replaced whole. */
+  #secrets: readonly string[] = [];
+
+  constructor(secrets: Iterable<string>) {
+    this.#add(secrets);
+  }
+
+  /**
+   * Every secret the provider configs hold, and the credentials of the
+   * proxy URLs in `proxies` (the environment's, see environmentProxies).
+   */
+  static of(providers: Readonly<Record<string, ProviderConfig>> | undefined, proxies: readonly string[] = []): Redactor {
+    return new Redactor([...providerSecrets(providers), ...proxies.flatMap(urlSecrets)]);
+  }
+
+  /**
+   * Adds the secrets of new provider configs (live settings) to the ones
+   * already known, which are kept: calls in flight on the old settings may
+   * still echo them, and a rotated key is still a key.
+   */
+  learn(providers: Readonly<Record<string, ProviderConfig>>): void {
+    this.#add(providerSecrets(providers));
+  }
+
+  #add(secrets: Iterable<string>): void {
+    const all = new Set<string>(this.#secrets);
+    for (const secret of secrets) for (const form of forms(secret)) if (form.length >= MIN_SECRET_LENGTH) all.add(form);
+    this.#secrets = [...all].sort((a, b) => b.length - a.length);
   }
 
   /** `text` with every secret, and every piece of one at a cut, replaced by [redacted]. */

@@ -15,6 +15,20 @@ export interface ProviderConfigBase {
   headers?: Record<string, string>;
   /** Model used when a request names none. */
   defaultModel?: string;
+  /**
+   * The HTTP(S) proxy for this provider, e.g. "http://user:pass@proxy.corp:3128";
+   * its credentials are secrets. `false`: connect directly, whatever the
+   * environment says. @default the runtime's `proxy`, else HTTPS_PROXY /
+   * HTTP_PROXY / NO_PROXY (either case); loopback origins are never proxied
+   * through the environment's proxy
+   */
+  proxy?: string | false;
+  /**
+   * PEM certificate(s) trusted for this provider's TLS (and its proxy's), on
+   * top of Node's roots and NODE_EXTRA_CA_CERTS: an internal gateway's CA, or
+   * an inspecting proxy's. @default Node's trust store only
+   */
+  ca?: string;
 }
 
 export interface OllamaProviderConfig extends ProviderConfigBase {

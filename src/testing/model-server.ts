@@ -5,6 +5,7 @@
  */
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import { FaultSchedule } from './faults.ts';
 import { resolveServerOptions, type Fault, type ModelServerOptions, type ResolvedOptions } from './options.ts';
@@ -64,8 +65,10 @@ class EmbeddedModelServer implements ModelServer {
   constructor(options: ResolvedOptions) {
     this.#options = options;
     this.#faults = new FaultSchedule(options.fault);
-    this.#server = createServer((req, res) => this.#onRequest(req, res));
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => this.#onRequest(req, res);
+    this.#server = options.tls ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, onRequest) : createServer(onRequest);
     this.#server.keepAliveTimeout = options.keepAliveTimeoutMs;
+    // Counted at the TCP level in both modes: a TLS handshake that fails is still a connection accepted.
     this.#server.on('connection', (socket: Socket) => {
       this.#accepted += 1;
       this.#sockets.add(socket);
@@ -81,7 +84,7 @@ class EmbeddedModelServer implements ModelServer {
 
   get url(): string {
     const host = this.#options.host.includes(':') ? `[${this.#options.host}]` : this.#options.host;
-    return `http://${host}:${this.#port}`;
+    return `${this.#options.tls ? 'https' : 'http'}://${host}:${this.#port}`;
   }
 
   stats(): ModelServerStats {
@@ -97,8 +100,8 @@ class EmbeddedModelServer implements ModelServer {
   }
 
   setOptions(patch: Partial<ModelServerOptions>): void {
-    if (patch.port !== undefined || patch.host !== undefined) {
-      throw new TypeError('setOptions(patch): port and host are fixed once the server listens; start another server instead');
+    if (patch.port !== undefined || patch.host !== undefined || patch.tls !== undefined) {
+      throw new TypeError('setOptions(patch): port and host are fixed once the server listens, as is tls; start another server instead');
     }
     this.#options = resolveServerOptions(patch, this.#options);
     this.#server.keepAliveTimeout = this.#options.keepAliveTimeoutMs;

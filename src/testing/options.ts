@@ -8,6 +8,8 @@ export interface ModelServerOptions {
   port?: number;
   /** @default '127.0.0.1' */
   host?: string;
+  /** Serve HTTPS with this PEM key and certificate (url then starts with https://). Fixed once the server listens. @default plain HTTP */
+  tls?: { key: string; cert: string };
   /** Delay before each token. @default 0 (instant) */
   tokenDelayMs?: number;
   /** Reply length cap in tokens when the request sets none. @default 48 */
@@ -54,6 +56,7 @@ export const DEFAULT_AFTER_TOKENS = 2;
 export interface ResolvedOptions {
   port: number;
   host: string;
+  tls: { key: string; cert: string } | undefined;
   tokenDelayMs: number;
   maxTokens: number;
   models: string[];
@@ -69,6 +72,7 @@ export interface ResolvedOptions {
 const DEFAULT_OPTIONS: ResolvedOptions = {
   port: 0,
   host: '127.0.0.1',
+  tls: undefined,
   tokenDelayMs: 0,
   maxTokens: 48,
   models: ['parley-echo', 'parley-small'],
@@ -101,6 +105,11 @@ export function resolveServerOptions(patch: Partial<ModelServerOptions> = {}, ba
   if (p.host !== undefined) {
     expect(typeof p.host === 'string' && p.host.length > 0, 'options.host', 'a non-empty string');
     out.host = p.host;
+  }
+  if (p.tls !== undefined) {
+    const t = p.tls as Partial<Record<string, unknown>> | null;
+    expect(typeof t === 'object' && t !== null && typeof t.key === 'string' && typeof t.cert === 'string', 'options.tls', 'an object { key, cert } of PEM strings');
+    out.tls = { key: t!.key as string, cert: t!.cert as string };
   }
   if (p.tokenDelayMs !== undefined) {
     expect(typeof p.tokenDelayMs === 'number' && p.tokenDelayMs >= 0 && Number.isFinite(p.tokenDelayMs), 'options.tokenDelayMs', 'a number >= 0');

@@ -57,6 +57,13 @@ export class ActorTransport extends WorkerTransport {
     else this.#waiting.push({ call, work });
   }
 
+  /** Comlink keeps the order: every call sent after this runs on the new settings. A worker that dies first is replaced with them. */
+  protected async sendSettings(generation: number): Promise<void> {
+    await this.#live()
+      ?.rpc.call('configure', [generation, this.options.providers])
+      .catch(() => undefined);
+  }
+
   protected refuseWaiting(err: ParleyError): void {
     clearTimeout(this.#restartTimer);
     const waiting = this.#waiting;
@@ -104,7 +111,7 @@ export class ActorTransport extends WorkerTransport {
   }
 
   #spawn(replacement: boolean): void {
-    const handle = new WorkerHandle(this.#nextWorkerId++, this.options, this);
+    const handle = new WorkerHandle(this.#nextWorkerId++, this.options, this.generation, this);
     this.#handle = handle;
     this.adopt(handle.id, replacement);
     const waiting = this.#waiting;

@@ -112,6 +112,16 @@ export class PoolTransport extends WorkerTransport {
     this.#queue.push({ call, work });
   }
 
+  /**
+   * Broadcast to every thread; a task carries its generation, so a thread
+   * that has not heard yet waits for it. A thread behind (started later
+   * with the pool's first workerData, or one that missed the broadcast
+   * while loading) says so in its beats and is told again.
+   */
+  protected async sendSettings(generation: number): Promise<void> {
+    this.#post({ type: 'configure', generation, providers: this.options.providers });
+  }
+
   protected refuseWaiting(err: ParleyError): void {
     for (const q of this.#queue.splice(0)) q.call.reject(err);
   }
@@ -183,6 +193,7 @@ export class PoolTransport extends WorkerTransport {
     const script = workerScript('provider-task');
     const init: PoolInit = {
       providers: this.options.providers,
+      generation: this.generation,
       transport: this.options.transport,
       controlChannel: this.#channelName,
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
@@ -259,10 +270,10 @@ export class PoolTransport extends WorkerTransport {
     let task: PoolTask;
     let runOptions: Parameters<Piscina['run']>[1];
     if (work.kind === 'stream') {
-      task = { kind: 'stream', meta, provider: work.provider, req: work.req, port: work.port, [CALL]: call } as PoolTask;
+      task = { kind: 'stream', meta, provider: work.provider, req: work.req, port: work.port, generation: this.generation, [CALL]: call } as PoolTask;
       runOptions = { transferList: [work.port] as never };
     } else {
-      task = { ...work, meta, [CALL]: call } as PoolTask;
+      task = { ...work, meta, generation: this.generation, [CALL]: call } as PoolTask;
     }
     this.#tasks.set(call.id, null);
     this.#pool.run(task, runOptions).then(
@@ -301,6 +312,7 @@ export class PoolTransport extends WorkerTransport {
       // announces it: keep that first beat for when it is adopted.
       if (this.#threads.has(msg.workerId)) this.#beat(msg.workerId);
       else this.#earlyBeats.add(msg.workerId);
+      if (msg.generation < this.generation) void this.sendSettings(this.generation);
     } else if (msg.type === 'stats') {
       this.#statsWaiters.get(msg.seq)?.(msg.stats);
     } else if (msg.type === 'closed') {

@@ -23,7 +23,8 @@ export class WorkerHandle {
   #seq = 0;
   #gone = false;
 
-  constructor(workerId: number, options: ResolvedOptions, reports: ThreadReports) {
+  /** `generation`: the settings generation of options.providers. */
+  constructor(workerId: number, options: ResolvedOptions, generation: number, reports: ThreadReports) {
     this.id = workerId;
     this.#reports = reports;
     const { port1, port2 } = new MessageChannel();
@@ -31,6 +32,7 @@ export class WorkerHandle {
     const init: WorkerInit = {
       workerId,
       providers: options.providers,
+      generation,
       transport: options.transport,
       nice: options.workerNice,
       heartbeatPort: port2,

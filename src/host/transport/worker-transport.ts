@@ -13,7 +13,7 @@ import type { EventEmitter } from 'node:events';
 import type { MessagePort } from 'node:worker_threads';
 import { ParleyError } from '../../shared/errors.ts';
 import type { WorkerStats } from '../../shared/protocol.ts';
-import type { ChatRequest } from '../../shared/types.ts';
+import type { ChatRequest, ProviderConfig } from '../../shared/types.ts';
 import type { ResolvedOptions } from '../options.ts';
 import { PendingCalls, type CallCanceller, type OutcomeRecorder, type PendingCall } from '../pending-calls.ts';
 import { Liveness } from './liveness.ts';
@@ -90,6 +90,7 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
   #destroying: Promise<void> | undefined;
   #closed = false;
   #restarts = 0;
+  #generation = 0;
   #lastCrash: CrashRecord | undefined;
   readonly #heartbeat: NodeJS.Timeout;
   #lastTick = Date.now();
@@ -123,6 +124,25 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
     if (this.#closing || this.#destroying) return call.reject(new ParleyError('SHUTDOWN', 'the runtime is shutting down or shut down; no new calls are taken'));
     if (this.#state === 'failed') return call.reject(this.#intensity.failedError());
     this.deliver(call, work);
+  }
+
+  /** The settings generation: 0 at creation, one more with each configure(). What a new thread starts with. */
+  protected get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Live settings: `providers` and `defaultProvider` (checked at the door)
+   * replace the current ones for every call made from now on, on every
+   * worker alive and every worker started later (replacements included),
+   * without a restart. Calls already handed to a worker finish on the
+   * settings they started with. Resolves once the live workers were told.
+   */
+  configure(providers: Record<string, ProviderConfig>, defaultProvider: string): Promise<void> {
+    if (this.#closing || this.#destroying) return Promise.reject(new ParleyError('SHUTDOWN', 'the runtime is shutting down or shut down; its settings are final'));
+    this.options.providers = providers;
+    this.options.defaultProvider = defaultProvider;
+    return this.sendSettings(++this.#generation);
   }
 
   /** Socket and heap figures of every worker that answers within the stats deadline. */
@@ -219,6 +239,8 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
   protected abstract terminate(workerId: number): void;
   /** Each worker's figures, within `deadlineMs`. */
   protected abstract collectStats(deadlineMs: number): Promise<WorkerStats[]>;
+  /** Tells the live workers the settings of `generation` (this.options.providers); a thread started later gets them at start. */
+  protected abstract sendSettings(generation: number): Promise<void>;
   /** Sends every worker the graceful close; true when all of them were done within `ms`. */
   protected abstract closeWorkers(ms: number): Promise<boolean>;
   /** Terminates every thread at once and resolves once they are gone. */

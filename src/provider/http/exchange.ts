@@ -117,7 +117,7 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
     // No socket opened on this Agent between dispatch and the write means the
     // request went out on a kept-alive one. (Another call's new socket in
     // between makes this say no: the safe answer.) An Agent not from
-    // createAgent() counts nothing, and no socket is taken for reused.
+    // createDispatcher() counts nothing, and no socket is taken for reused.
     const openedBefore = (ctx.agent as Partial<CountingAgent>).socketsOpened;
     let reusedSocket = false;
     let responseBegan = false;
@@ -140,7 +140,7 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
       if (drainTimer) clearTimeout(drainTimer);
       if (err === undefined) return resolve(value as T);
       if (signal.aborted) return reject(signal.reason);
-      const failure = classifyFailure(err, ctx.provider);
+      const failure = classifyFailure(err, ctx.provider, ctx.proxy);
       if (reusedSocket && !responseBegan && failure.code === 'CONNECTION') staleSocketFailures.add(failure);
       reject(failure);
     };

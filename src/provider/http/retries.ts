@@ -3,7 +3,7 @@
  * attempts (each attempt an `exchange`, exchange.ts). Retries run only
  * while nothing has reached the caller, inside the call's deadline.
  */
-import type { Agent } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { ParleyError } from '../../shared/errors.ts';
 import type { TransportSettings } from '../../shared/protocol.ts';
 import type { CallReport, RetryRecord } from '../../shared/types.ts';
@@ -16,7 +16,9 @@ import { backoffDelay } from './retry-after.ts';
 export interface CallContext {
   provider: string;
   adapter: Adapter;
-  agent: Agent;
+  agent: Dispatcher;
+  /** The proxy the provider's requests may go through: a failure there names it, not the provider. */
+  proxy?: string | undefined;
   settings: TransportSettings;
   signal: CallSignal;
   deadlineAt: number;
@@ -81,7 +83,7 @@ export async function withRetries<T>(
       return await attempt();
     } catch (raw) {
       if (ctx.signal.aborted) throw ctx.signal.reason;
-      const err = classifyFailure(raw, ctx.provider);
+      const err = classifyFailure(raw, ctx.provider, ctx.proxy);
       if (!err.retryable || delivered()) throw err;
       // A keep-alive socket the server closed while it sat idle fails the
       // request at once, before any byte of a response; that race is not the

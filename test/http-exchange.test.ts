@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { Agent } from 'undici';
 import { ParleyError } from '../src/shared/errors.ts';
 import { waitFor } from './helpers/wait-for.ts';
-import type { TransportSettings } from '../src/shared/protocol.ts';
+import type { HttpSettings } from '../src/shared/protocol.ts';
 import { createAdapter } from '../src/provider/protocols/adapters.ts';
 import { CallSignal } from '../src/provider/call-signal.ts';
 import type { CallContext } from '../src/provider/http/retries.ts';
@@ -81,7 +81,7 @@ function context(signal = new CallSignal()): CallContext {
     provider: 'local',
     adapter: createAdapter({ name: 'local', config: { kind: 'openai', baseUrl: base } }),
     agent: new Agent({ connections: 4 }),
-    settings: { maxRetries: 0, retryBaseMs: 10, retryMaxMs: 100, maxResponseBytes: MB } as TransportSettings,
+    settings: { maxRetries: 0, retryBaseMs: 10, retryMaxMs: 100, maxResponseBytes: MB } as HttpSettings,
     signal,
     deadlineAt: Date.now() + 10_000,
   };

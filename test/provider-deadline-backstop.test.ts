@@ -12,9 +12,9 @@ import { after, before, describe, test } from 'node:test';
 import { createRuntime, ParleyError } from '../src/index.ts';
 import { waitFor } from '../src/testing/index.ts';
 import { ProviderService } from '../src/provider/provider-service.ts';
-import type { ProviderConnectionStats, StreamToHost, TransportSettings } from '../src/shared/protocol.ts';
+import type { ProviderConnectionStats, StreamToHost, HttpSettings } from '../src/shared/protocol.ts';
 
-const SETTINGS: TransportSettings = {
+const SETTINGS: HttpSettings = {
   maxRetries: 0,
   retryBaseMs: 10,
   retryMaxMs: 100,

@@ -2,7 +2,7 @@
  * A body that outlives its end marker: the server sends the whole reply, end
  * marker included, then keeps the response open (a lingering gateway, SSE
  * comments after the end). The caller gets its reply at the marker; the
- * worker drains the rest briefly, then destroys the socket, so the call
+ * worker reads the tail briefly, then destroys the socket, so the call
  * leaves the worker and the origin's connection slot frees.
  */
 import assert from 'node:assert/strict';
@@ -94,7 +94,7 @@ for (const workers of [1, 2]) {
     });
 
     for (const provider of ['openai', 'anthropic', 'ollama']) {
-      test(`${provider}: every stream completes, and the lingering socket is destroyed after a bounded drain`, async () => {
+      test(`${provider}: every stream completes, and the lingering socket is destroyed after a bounded tail read`, async () => {
         // More streams than workers × connections: each one needs the slot the one before it held.
         for (let i = 0; i < 4; i++) {
           const events = await stream(rt, provider);

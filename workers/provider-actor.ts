@@ -15,7 +15,7 @@ if (!parentPort) throw new Error('provider-actor must run inside a worker thread
 
 installErrorTransfer();
 const init = workerData as WorkerInit & { heartbeatPort: MessagePort };
-const service = new ProviderService(init.workerId, init.providers, init.transport, init.nice, init.generation);
+const service = new ProviderService(init.workerId, init.providers, init.http, init.nice, init.generation);
 const port = parentPort;
 const endpoint = batchingEndpoint(port);
 

@@ -12,7 +12,7 @@ import { ProviderService } from '../src/provider/provider-service.ts';
 import { TimeSlicer } from '../src/wire/time-slicer.ts';
 
 const init = workerData as PoolInit;
-const service = new ProviderService(threadId, init.providers, init.transport, init.nice, init.generation);
+const service = new ProviderService(threadId, init.providers, init.http, init.nice, init.generation);
 const control = new BroadcastChannel(init.controlChannel);
 const post = (msg: PoolControl) => control.postMessage(msg);
 

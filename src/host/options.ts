@@ -4,7 +4,7 @@
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import { ParleyError } from '../shared/errors.ts';
-import type { TransportSettings } from '../shared/protocol.ts';
+import type { HttpSettings } from '../shared/protocol.ts';
 import type { BreakerOptions } from './fallback-router.ts';
 import type { ProviderConfig } from '../shared/types.ts';
 import { nearestName, unknownKey } from '../shared/known-keys.ts';
@@ -185,7 +185,7 @@ export interface ResolvedOptions {
   proxy: string | false | undefined;
   timeoutMs: number;
   workers: number;
-  transport: TransportSettings;
+  http: HttpSettings;
   heartbeatIntervalMs: number;
   heartbeatTimeoutMs: number;
   restart: Required<RestartPolicy>;
@@ -304,7 +304,7 @@ function resolve(options: unknown, alsoKnown: readonly string[]): ResolvedOption
     proxy: o.proxy,
     timeoutMs: integer(o.timeoutMs, 'timeoutMs', d.timeoutMs, 1, MAX_TIMER_MS),
     workers: integer(o.workers, 'workers', d.workers, 1, 256),
-    transport: {
+    http: {
       maxRetries: integer(o.maxRetries, 'maxRetries', d.maxRetries, 0, 100),
       retryBaseMs: integer(o.retryBaseMs, 'retryBaseMs', d.retryBaseMs, 0, MAX_TIMER_MS),
       retryMaxMs: integer(o.retryMaxMs, 'retryMaxMs', d.retryMaxMs, 0, MAX_TIMER_MS),

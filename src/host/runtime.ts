@@ -333,7 +333,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       trace?.refused(err as ParleyError);
       throw err;
     }
-    const call = new StreamCall(this.#transport.calls, provider, request.model, this.#timeoutOf(opts), opts.signal, this.#options.transport.streamCredits);
+    const call = new StreamCall(this.#transport.calls, provider, request.model, this.#timeoutOf(opts), opts.signal, this.#options.http.streamCredits);
     if (trace !== undefined) trace.attach(call);
     this.#transport.dispatch(call, { kind: 'stream', provider, req: request, port: call.reader.remotePort });
     return {

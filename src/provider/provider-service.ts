@@ -13,11 +13,11 @@ import type {
   ChatAnswer,
   ProviderConnectionStats,
   ProviderServiceApi,
-  TransportSettings,
+  HttpSettings,
   WorkerCloseReport,
   WorkerStats,
 } from '../shared/protocol.ts';
-import type { CallReport, ChatRequest, ChatResult, HealthReport, ModelInfo, ProviderConfig } from '../shared/types.ts';
+import type { CallReport, ChatRequest, HealthReport, ModelInfo, ProviderConfig } from '../shared/types.ts';
 import { callReport, withRetries, type CallContext } from './http/retries.ts';
 import { bufferSink, discardSink, exchange } from './http/exchange.ts';
 import { environmentProxies, Redactor } from '../shared/redaction.ts';
@@ -40,7 +40,7 @@ const HEALTH_BODY_BYTES = 128 * 1024;
 
 export class ProviderService implements ProviderServiceApi {
   readonly #workerId: number;
-  readonly #settings: TransportSettings;
+  readonly #settings: HttpSettings;
   #sessions = new Map<string, ProviderSession>();
   /**
    * Every open agent and what holds it: the sessions built on it and the
@@ -64,7 +64,7 @@ export class ProviderService implements ProviderServiceApi {
    * Built once on each worker thread; `nice` is the thread's priority
    * (thread-priority.ts); `generation` the settings generation `providers` are.
    */
-  constructor(workerId: number, providers: Record<string, ProviderConfig>, settings: TransportSettings, nice = 0, generation = 0) {
+  constructor(workerId: number, providers: Record<string, ProviderConfig>, settings: HttpSettings, nice = 0, generation = 0) {
     this.#workerId = workerId;
     this.#niceError = lowerThreadPriority(nice);
     this.#settings = settings;

@@ -7,7 +7,7 @@
 import { ParleyError } from '../shared/errors.ts';
 import type { CallReport, ChatResult } from '../shared/types.ts';
 import type { StreamParser } from './protocols/adapter.ts';
-import { DRAIN, type BodySink } from './http/exchange.ts';
+import { TAIL, type BodySink } from './http/exchange.ts';
 import type { CallSignal } from './call-signal.ts';
 import type { StreamWriter } from './stream-writer.ts';
 import { shutdownError } from './refusals.ts';
@@ -38,11 +38,11 @@ export function streamSink(
       }
       writer.push(parser.push(chunk));
       if (parser.done) {
-        // The caller has its result now; the rest of the body, if any, is
-        // drained (exchange.ts), not parsed.
+        // The caller has its result now; the rest of the body, if any, is its
+        // tail: read briefly (exchange.ts), not parsed.
         result = parser.finish();
         writer.end(result, report());
-        return DRAIN;
+        return TAIL;
       }
       // No credit: the socket pauses until the host reads on. A writer
       // closed meanwhile (cancel) ends the request.

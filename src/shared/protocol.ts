@@ -15,7 +15,7 @@ export interface WorkerInit {
   providers: Record<string, ProviderConfig>;
   /** The settings generation `providers` are: 0 at creation, one more with each Runtime.configure(). */
   generation: number;
-  transport: TransportSettings;
+  http: HttpSettings;
   /** The thread's nice value (Linux), 0 to leave it. */
   nice: number;
   heartbeatPort: MessagePortLike;
@@ -26,7 +26,7 @@ export interface MessagePortLike {
   postMessage(value: unknown, transfer?: readonly unknown[]): void;
 }
 
-export interface TransportSettings {
+export interface HttpSettings {
   /** Retries after the first attempt, for retryable failures only. */
   maxRetries: number;
   retryBaseMs: number;
@@ -125,7 +125,7 @@ export interface PoolInit {
    * current settings again until it has caught up.
    */
   generation: number;
-  transport: TransportSettings;
+  http: HttpSettings;
   /** Name of the BroadcastChannel that carries heartbeats, cancels, stats and close. */
   controlChannel: string;
   heartbeatIntervalMs: number;

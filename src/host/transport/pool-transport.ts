@@ -194,7 +194,7 @@ export class PoolTransport extends WorkerTransport {
     const init: PoolInit = {
       providers: this.options.providers,
       generation: this.generation,
-      transport: this.options.transport,
+      http: this.options.http,
       controlChannel: this.#channelName,
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
       nice: this.options.workerNice,

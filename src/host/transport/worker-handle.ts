@@ -33,7 +33,7 @@ export class WorkerHandle {
       workerId,
       providers: options.providers,
       generation,
-      transport: options.transport,
+      http: options.http,
       nice: options.workerNice,
       heartbeatPort: port2,
     };

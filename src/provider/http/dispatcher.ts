@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
-import type { TransportSettings } from '../../shared/protocol.ts';
+import type { HttpSettings } from '../../shared/protocol.ts';
 import type { ProviderConfig } from '../../shared/types.ts';
 import { environmentProxies } from '../../shared/redaction.ts';
 
@@ -60,7 +60,7 @@ function environmentProxyFor(protocol: string): string | undefined {
   return (protocol === 'https:' ? https ?? http : http) || undefined;
 }
 
-export function createDispatcher(settings: TransportSettings, config: ProviderConfig, origin: string): ProviderDispatcher {
+export function createDispatcher(settings: HttpSettings, config: ProviderConfig, origin: string): ProviderDispatcher {
   const ca = trust(config.ca);
   const tls = { timeout: settings.connectTimeoutMs, ...(ca ? { ca } : {}) };
   const agentOptions: Agent.Options = {

@@ -24,28 +24,28 @@ export const ENOUGH = Symbol('enough');
 
 /**
  * Returned by a sink whose answer is complete (the protocol's end marker)
- * while the body may go on: the rest gets a short drain, up to
- * DRAIN_MAX_MS and DRAIN_MAX_BYTES, so a body that ends as it should gives
+ * while the body may go on: the rest (the tail) is read for a short while, up to
+ * TAIL_MAX_MS and TAIL_MAX_BYTES, so a body that ends as it should gives
  * its socket back to the pool; one that lingers (a gateway holding the
  * response open, SSE comments after the end) has its socket destroyed.
  * Either way the exchange then resolves with the sink's result.
  */
-export const DRAIN = Symbol('drain');
+export const TAIL = Symbol('tail');
 
 /** How long the rest of a body past its end marker may take to end. */
-const DRAIN_MAX_MS = 250;
+const TAIL_MAX_MS = 250;
 /** How much of the rest of a body past its end marker is read before giving up on it. */
-const DRAIN_MAX_BYTES = 64 * 1024;
+const TAIL_MAX_BYTES = 64 * 1024;
 
 /** Where a 2xx body goes, chunk by chunk. */
 export interface BodySink<T> {
   /**
    * A chunk of the body. A promise pauses the socket until it settles; a
    * throw (or rejection) aborts the request with that error; ENOUGH ends
-   * the exchange now and cancels the rest; DRAIN ends it once the rest is
-   * drained or given up on. After ENOUGH or DRAIN no more chunks come.
+   * the exchange now and cancels the rest; TAIL ends it once the tail is
+   * read or given up on. After ENOUGH or TAIL no more chunks come.
    */
-  data(chunk: Buffer): void | Promise<void> | typeof ENOUGH | typeof DRAIN;
+  data(chunk: Buffer): void | Promise<void> | typeof ENOUGH | typeof TAIL;
   /** The body ended: what the exchange resolves with. May throw. */
   end(): T;
 }
@@ -125,9 +125,9 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
     // Set for a non-2xx answer: its body is kept up to a cap, for the message.
     let errorBody: Buffer[] | undefined;
     let errorBytes = 0;
-    // Set once the sink returned DRAIN: the rest of the body is counted, not read.
-    let drainTimer: NodeJS.Timeout | undefined;
-    let drained = 0;
+    // Set once the sink returned TAIL: the rest of the body is counted, not read.
+    let tailTimer: NodeJS.Timeout | undefined;
+    let tailBytes = 0;
 
     // A request still waiting for a socket (the origin at its `connections`
     // limit) has no controller yet: the call settles now, and when undici
@@ -137,7 +137,7 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
-      if (drainTimer) clearTimeout(drainTimer);
+      if (tailTimer) clearTimeout(tailTimer);
       if (err === undefined) return resolve(value as T);
       if (signal.aborted) return reject(signal.reason);
       const failure = classifyFailure(err, ctx.provider, ctx.proxy);
@@ -175,9 +175,9 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
       },
       onResponseData(c: Controller, chunk: Buffer) {
         if (settled) return;
-        if (drainTimer) {
-          drained += chunk.length;
-          if (drained > DRAIN_MAX_BYTES) endEarly(c);
+        if (tailTimer) {
+          tailBytes += chunk.length;
+          if (tailBytes > TAIL_MAX_BYTES) endEarly(c);
           return;
         }
         if (errorBody) {
@@ -196,8 +196,8 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
         }
         if (waiting === ENOUGH) {
           endEarly(c);
-        } else if (waiting === DRAIN) {
-          drainTimer = setTimeout(() => endEarly(c), DRAIN_MAX_MS);
+        } else if (waiting === TAIL) {
+          tailTimer = setTimeout(() => endEarly(c), TAIL_MAX_MS);
         } else if (waiting) {
           c.pause();
           waiting.then(

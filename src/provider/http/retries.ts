@@ -5,7 +5,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { ParleyError } from '../../shared/errors.ts';
-import type { TransportSettings } from '../../shared/protocol.ts';
+import type { HttpSettings } from '../../shared/protocol.ts';
 import type { CallReport, RetryRecord } from '../../shared/types.ts';
 import type { Adapter } from '../protocols/adapter.ts';
 import type { CallSignal } from '../call-signal.ts';
@@ -19,7 +19,7 @@ export interface CallContext {
   agent: Dispatcher;
   /** The proxy the provider's requests may go through: a failure there names it, not the provider. */
   proxy?: string | undefined;
-  settings: TransportSettings;
+  settings: HttpSettings;
   signal: CallSignal;
   deadlineAt: number;
   /** Called once per retry, for stats. */

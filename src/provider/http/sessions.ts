@@ -7,7 +7,7 @@
  * the sockets outlives every call.
  */
 import type { ProviderConfig } from '../../shared/types.ts';
-import type { TransportSettings } from '../../shared/protocol.ts';
+import type { HttpSettings } from '../../shared/protocol.ts';
 import { createAdapter } from '../protocols/adapters.ts';
 import type { Adapter } from '../protocols/adapter.ts';
 import { createDispatcher, innerAgents, type CountingAgent } from './dispatcher.ts';
@@ -35,7 +35,7 @@ export interface ProviderSession {
  * A session for `config`; its agent is that of a session in `current`
  * making the same connections, if there is one, else a new one.
  */
-export function createSession(name: string, config: ProviderConfig, settings: TransportSettings, current: readonly ProviderSession[] = []): ProviderSession {
+export function createSession(name: string, config: ProviderConfig, settings: HttpSettings, current: readonly ProviderSession[] = []): ProviderSession {
   const adapter = createAdapter({ name, config });
   const origin = new URL(adapter.healthRequest().url).origin;
   const route = JSON.stringify([origin, config.proxy, config.ca]);

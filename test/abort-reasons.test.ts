@@ -46,6 +46,8 @@ for (const workers of [1, 2]) {
           const controller = new AbortController();
           const served = server.stats().requestsServed;
           const call = rt.chat(ask(name), { signal: controller.signal });
+          // Marked handled at once: if a step below fails, its own error is the report, not this call's SHUTDOWN at teardown.
+          call.catch(() => undefined);
           await waitFor(() => server.stats().requestsServed > served, { what: `${name}: request reached the server` });
           controller.abort(reason);
           const err: ParleyError = await rejectsWith(call, 'ABORTED');

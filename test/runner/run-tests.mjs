@@ -1,0 +1,60 @@
+// npm test: the suites under tsx, and the pool pass beside them.
+//
+// Both passes run at once because most of a test's time is spent waiting
+// (deadlines, heartbeats, servers that hold their replies), not computing:
+// side by side they fill the cores that one pass leaves idle. The pool pass's
+// output is held and printed after the main pass, so neither report is cut
+// into the other. Plain node, no shell syntax: it runs on Windows too.
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+
+const TEST_ARGS = ['--import', 'tsx', '--test', '--test-concurrency=6', '--test-timeout=300000'];
+
+/**
+ * The suites whose behaviour differs in pool mode (workers: 2). The others
+ * test both modes themselves (door-*, secrets-*, network-*, ...) or do not
+ * depend on the mode.
+ */
+const POOL_SUITES = [
+  'runtime-chat',
+  'runtime-abort',
+  'runtime-backpressure',
+  'runtime-deadlines',
+  'runtime-shutdown',
+  'runtime-provider-failures',
+  'continuity-failed-turns',
+  'continuity-provider-restart',
+  'continuity-worker-crash',
+  'supervision-fault-matrix',
+].map((name) => `test/${name}.test.ts`);
+
+function allSuites() {
+  return readdirSync('test')
+    .filter((f) => f.endsWith('.test.ts'))
+    .sort()
+    .map((f) => `test/${f}`);
+}
+
+function run(files, env, held) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...TEST_ARGS, ...files], { env: { ...process.env, ...env }, stdio: ['ignore', held ? 'pipe' : 'inherit', held ? 'pipe' : 'inherit'] });
+    const chunks = [];
+    if (held) {
+      child.stdout.on('data', (d) => chunks.push(d));
+      child.stderr.on('data', (d) => chunks.push(d));
+    }
+    child.once('close', (code, signal) => resolve({ ok: code === 0, code, signal, output: Buffer.concat(chunks) }));
+  });
+}
+
+const only = process.argv[2];
+if (only === 'pool') {
+  const pool = await run(POOL_SUITES, { PARLEY_TEST_WORKERS: '2' }, false);
+  process.exitCode = pool.ok ? 0 : 1;
+} else {
+  const [main, pool] = await Promise.all([run(allSuites(), {}, false), run(POOL_SUITES, { PARLEY_TEST_WORKERS: '2' }, true)]);
+  process.stdout.write('\n# pool pass (PARLEY_TEST_WORKERS=2)\n');
+  process.stdout.write(pool.output);
+  process.stdout.write(`\n# main pass ${main.ok ? 'passed' : `FAILED (${main.code ?? main.signal})`}; pool pass ${pool.ok ? 'passed' : `FAILED (${pool.code ?? pool.signal})`}\n`);
+  process.exitCode = main.ok && pool.ok ? 0 : 1;
+}

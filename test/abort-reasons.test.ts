@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { ParleyError, Runtime, RuntimeStats } from '../src/index.ts';
-import { waitFor } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { ask, rejectsWith, withStack } from './helpers/fixtures.ts';
 import { inFlightOf } from './helpers/workers-mode.ts';
 

@@ -15,7 +15,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createRuntime, ParleyError, type Runtime, type RuntimeOptions, type StreamEvent } from '../src/index.ts';
-import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { injectWorkerFault, threadServing, withWorkerHooks } from './helpers/worker-hooks.ts';
 
 const BURST = 1_000;

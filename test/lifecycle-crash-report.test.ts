@@ -9,7 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createRuntime, ParleyError, type Runtime, type RuntimeEvents } from '../src/index.ts';
-import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { injectWorkerFault, withWorkerHooks, type WorkerFault } from './helpers/worker-hooks.ts';
 
 const STREAMS = 12;

@@ -12,7 +12,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createRuntime, ParleyError, type Runtime, type RuntimeOptions } from '../src/index.ts';
-import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { responseBytesFor } from '../src/host/response-size-cap.ts';
 import { injectWorkerFault, threadServing, withWorkerHooks } from './helpers/worker-hooks.ts';
 

@@ -8,7 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createRuntime, ParleyError, type Runtime, type RuntimeStats } from '../src/index.ts';
-import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { ask, providersFor, rejectsWith } from './helpers/fixtures.ts';
 import { injectWorkerFault, withWorkerHooks } from './helpers/worker-hooks.ts';
 

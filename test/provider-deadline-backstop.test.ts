@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { MessageChannel } from 'node:worker_threads';
 import { after, before, describe, test } from 'node:test';
 import { createRuntime, ParleyError } from '../src/index.ts';
-import { waitFor } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 import { ProviderService } from '../src/provider/provider-service.ts';
 import type { ProviderConnectionStats, StreamToHost, HttpSettings } from '../src/shared/protocol.ts';
 

@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createRuntime, type Runtime, type StreamEvent } from '../src/index.ts';
-import { waitFor } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 const TEXT = ['Hello', ', ', 'world'];
 

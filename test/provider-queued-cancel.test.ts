@@ -8,7 +8,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { createRuntime, ParleyError, type Runtime } from '../src/index.ts';
-import { waitFor } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 const reply = JSON.stringify({ model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }] });
 const ask = (content: string) => ({ provider: 'p', model: 'm', messages: [{ role: 'user' as const, content }] });

@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { createRuntime, ParleyError, type Runtime } from '../src/index.ts';
-import { waitFor } from '../src/testing/index.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 type Behaviour = 'serve' | 'half-body-then-reset' | 'reset-before-response' | 'drop-on-reuse';
 

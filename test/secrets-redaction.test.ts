@@ -202,7 +202,6 @@ for (const workers of [1, 2]) {
           workerExecArgv: ['--import', THROW_HOOK],
           restart: { backoffBaseMs: 0 },
           providers: { p: provider, down: downConfig },
-          ...(workers > 1 ? { concurrencyPerWorker: 1, maxQueue: 0 } : {}),
         };
         const rt = await createRuntime(options);
         const events: unknown[] = [];
@@ -242,9 +241,18 @@ for (const workers of [1, 2]) {
           check('worker crash', await crashing, 'WORKER_CRASHED');
           await waitFor(() => events.some((e) => (e as [string])[0] === 'worker-crashed'));
           if (workers > 1) {
-            const held = [failure(rt.chat({ ...ask, provider: 'p' }, { timeoutMs: 1_500 })), failure(rt.chat({ ...ask, provider: 'p' }, { timeoutMs: 1_500 }))];
-            check('queue full', await failure(rt.chat({ ...ask, provider: 'p' })), 'QUEUE_FULL');
-            for (const err of await Promise.all(held)) check('held while the queue was full', err);
+            // A runtime of its own with no room: a pool thread may still be
+            // finishing a task whose call already ended, so the runtime above
+            // would fill up at moments no test chooses.
+            const tight = await createRuntime({ ...options, workerExecArgv: [], concurrencyPerWorker: 1, maxQueue: 0 });
+            try {
+              const held = [failure(tight.chat({ ...ask, provider: 'p' }, { timeoutMs: 1_500 })), failure(tight.chat({ ...ask, provider: 'p' }, { timeoutMs: 1_500 }))];
+              check('queue full', await failure(tight.chat({ ...ask, provider: 'p' })), 'QUEUE_FULL');
+              for (const err of await Promise.all(held)) check('held while the queue was full', err);
+              assertClean(`${name}: stats of the full runtime`, JSON.stringify(await tight.stats()));
+            } finally {
+              await tight.shutdown({ graceMs: 200 });
+            }
           }
           assertClean(`${name}: stats`, JSON.stringify(await rt.stats()));
           assertClean(`${name}: stats (inspect)`, inspect(await rt.stats(), { depth: 10 }));

@@ -151,6 +151,17 @@ describe('parley one-shot commands', () => {
     assert.match(missing.stderr, /^error \[CONFIG\]: config file .*absent\.json does not exist/);
   });
 
+  test('config: an unknown key in the config file is CONFIG naming it and the nearest known one', async () => {
+    for (const [key, nearest] of [['maxRetry', 'maxRetries'], ['modle', 'model']] as const) {
+      const file = join(dir, `typo-${key}.json`);
+      await writeFile(file, JSON.stringify({ [key]: 1 }));
+      const result = await runCli(['config', '--config', file]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(result.stderr, /^error \[CONFIG\]: /);
+      assert.ok(result.stderr.includes(key) && result.stderr.includes(`did you mean ${nearest}?`), result.stderr);
+    }
+  });
+
   test('serve runs the model server standalone until SIGTERM', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', '0', '--token-delay-ms', '0', '--faults', '{"kind":"status","status":503}'], {
       cwd: REPO,

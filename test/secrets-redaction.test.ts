@@ -225,6 +225,7 @@ for (const workers of [1, 2]) {
           check('refused connection', await failure(rt.chat({ ...ask, provider: 'down' })), 'UNREACHABLE');
           check('a request value that is the secret', await failure(rt.chat({ ...ask, provider: 'p', temperature: SECRET as never })), 'INVALID_REQUEST');
           check('an unknown provider named by the secret', await failure(rt.chat({ ...ask, provider: SECRET })), 'INVALID_REQUEST');
+          check('health of a provider named by the secret', await failure(rt.health(SECRET)), 'INVALID_REQUEST');
           hostile.behaviour = SCENARIOS[0]!.behaviour;
           for (const report of await rt.health()) {
             assert.equal(report.provider === 'p' ? report.ok : false, false);

@@ -152,7 +152,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   async health(provider?: string, opts?: CallOptions): Promise<HealthReport | HealthReport[]> {
     const options = validateCallOptions(opts);
     const timeoutMs = this.#timeoutOf(options);
-    const names = provider === undefined ? Object.keys(this.#options.providers) : [this.#router.single(provider)];
+    let names: string[];
+    try {
+      names = provider === undefined ? Object.keys(this.#options.providers) : [this.#router.single(provider)];
+    } catch (err) {
+      // A provider may be named by what it should not be (a key): refusals are redacted too.
+      throw err instanceof ParleyError ? this.#options.redactor.error(err) : err;
+    }
     const reports = await Promise.all(
       names.map((name) =>
         this.#call<HealthReport>('health', name, undefined, timeoutMs, options.signal, { kind: 'health', provider: name }, this.#observer.active ? this.#observer.begin('health', [name], undefined) : undefined).catch(

@@ -193,5 +193,13 @@ for (const workers of [1, 2]) {
       assert.ok(err.message.includes('request.model'), err.message);
       await refused({ provider: ['local', 'nodefault'], messages: USER });
     });
+
+    test('a conversation that names no model takes its provider\'s defaultModel; without one it is refused', async () => {
+      const conversation = await rt.conversation({ provider: 'local' });
+      assert.equal(conversation.model, 'parley-small');
+      assert.equal((await conversation.send('hello')).model, 'parley-small');
+      await conversation.close();
+      await assert.rejects(rt.conversation({ provider: 'nodefault' }), (err: unknown) => err instanceof ParleyError && err.code === 'INVALID_REQUEST');
+    });
   });
 }

@@ -27,7 +27,8 @@ export interface ConversationRuntime {
 export interface ConversationInit {
   /** A provider name, or an ordered list to fall back through. */
   provider?: string | string[];
-  model: string;
+  /** The model of every turn. @default the (first) provider's `defaultModel`; INVALID_REQUEST when it has none */
+  model?: string;
   /** Sent first in every request. When resuming a store and omitted, the store's header supplies it. */
   system?: string;
   /** Path of a JSONL transcript; existing history is loaded before openConversation resolves. */
@@ -130,10 +131,11 @@ const INIT_KEYS: ReadonlySet<string> = new Set([
   'onWarning',
 ] satisfies (keyof ConversationInit)[]);
 
-function checkInit(init: ConversationInit): void {
+function checkInit(init: ConversationInit): asserts init is ConversationInit & { model: string } {
   if (typeof init !== 'object' || init === null) throw invalid('init must be an object');
   const unknown = unknownKey(init, INIT_KEYS, 'init', 'a conversation field');
   if (unknown) throw invalid(unknown);
+  if (init.model === undefined) throw invalid("init.model is required: name a model, or give the conversation's provider a defaultModel");
   checkText(init.model, 'init.model');
   if (init.provider !== undefined) checkProvider(init.provider, 'init.provider');
   if (init.system !== undefined && typeof init.system !== 'string') throw invalid('init.system must be a string');

@@ -177,6 +177,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
 
   /** A conversation on this runtime; with a store, its history is loaded first. shutdown() closes it. */
   conversation(init: ConversationInit): Promise<Conversation> {
+    init = this.#withDefaultModel(init);
     const log = this.#log;
     // A transcript's warnings go to the logger, unless the conversation has its own onWarning.
     if (log && typeof init === 'object' && init !== null && init.onWarning === undefined) {
@@ -284,6 +285,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       // A request may name what it should not (a provider called by a key): refusals are redacted too.
       throw err instanceof ParleyError ? this.#options.redactor.error(err) : err;
     }
+  }
+
+  /** A conversation that names no model takes its (first) provider's defaultModel; the door checks the rest. */
+  #withDefaultModel(init: ConversationInit): ConversationInit {
+    if (typeof init !== 'object' || init === null || init.model !== undefined) return init;
+    const first = Array.isArray(init.provider) ? init.provider[0] : init.provider;
+    const config = this.#options.providers[typeof first === 'string' ? first : this.#options.defaultProvider];
+    return config?.defaultModel === undefined ? init : { ...init, model: config.defaultModel };
   }
 
   /** A call's own timeoutMs, or the runtime's. */

@@ -16,6 +16,7 @@ import { PoolTransport } from './transport/pool-transport.ts';
 import { requestFor, validateCallOptions, validateChatRequest } from './request-validation.ts';
 import { FallbackRouter, type OpenedStream, type ProviderHealthStats } from './fallback-router.ts';
 import { RequestCall, StreamCall } from './calls.ts';
+import { failedStream, iteratedOnce } from './stream-once.ts';
 import type { CallOptions, ChatInput, ChatRequest, ChatResult, HealthReport, ModelInfo, StreamEvent } from '../shared/types.ts';
 import type { WorkerStats } from '../shared/protocol.ts';
 import type { CrashRecord, WorkerEvents, RuntimeState, ShutdownReport, Work, WorkerTransport } from './transport/worker-transport.ts';
@@ -374,34 +375,4 @@ function graceOf(opts: unknown): number {
     throw new ParleyError('CONFIG', `shutdown options.graceMs must be a number of milliseconds >= 0, or Infinity to wait for every call (got ${typeof graceMs === 'number' ? graceMs : typeof graceMs})`);
   }
   return graceMs;
-}
-
-/** The stream's own iterator the first time; an INVALID_REQUEST for any later one (see Runtime.stream). */
-function iteratedOnce(stream: AsyncIterable<StreamEvent>): AsyncIterable<StreamEvent> {
-  let taken = false;
-  return {
-    [Symbol.asyncIterator]: () => {
-      if (!taken) {
-        taken = true;
-        return stream[Symbol.asyncIterator]();
-      }
-      const err = new ParleyError('INVALID_REQUEST', 'this stream was already iterated: one stream() is one call, read once; call stream() again for another reply');
-      return failedStream(err)[Symbol.asyncIterator]();
-    },
-  };
-}
-
-function failedStream(err: unknown): AsyncIterable<StreamEvent> {
-  return {
-    [Symbol.asyncIterator]: () => {
-      let thrown = false;
-      return {
-        next: () => {
-          if (thrown) return Promise.resolve({ value: undefined, done: true });
-          thrown = true;
-          return Promise.reject(err);
-        },
-      };
-    },
-  };
 }

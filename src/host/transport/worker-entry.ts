@@ -1,11 +1,11 @@
 /**
- * Where the worker entry files are, from source under tsx and from compiled
- * JS alike: the entry sits at the same relative place with the same file
- * extension as this module. Node 20 does not apply `--import tsx` inside
- * worker threads, so a .ts entry is started through a small JS bootstrap
- * that registers tsx first.
+ * Where the worker entry files are, from source and from compiled JS alike.
+ * Compiled, the entry sits at the same relative place as this module. From
+ * TypeScript source, the entries are bundled once per process (see
+ * source-workers.ts).
  */
 import { fileURLToPath } from 'node:url';
+import { sourceWorkerEntry, type WorkerName } from './source-workers.ts';
 
 const fromSource = import.meta.url.endsWith('.ts');
 
@@ -14,10 +14,9 @@ export interface WorkerScript {
   argv: string[];
 }
 
-export function workerScript(name: 'provider-actor' | 'provider-task'): WorkerScript {
-  const entry = new URL(`../../../workers/${name}${fromSource ? '.ts' : '.js'}`, import.meta.url);
-  if (!fromSource) return { filename: fileURLToPath(entry), argv: [] };
-  return { filename: fileURLToPath(new URL('../../../workers/tsx-bootstrap.mjs', import.meta.url)), argv: [entry.href] };
+export function workerScript(name: WorkerName): WorkerScript {
+  if (fromSource) return { filename: sourceWorkerEntry(name), argv: [] };
+  return { filename: fileURLToPath(new URL(`../../../workers/${name}.js`, import.meta.url)), argv: [] };
 }
 
 /**

@@ -1,0 +1,108 @@
+/**
+ * Worker entries when parley runs from its TypeScript source (its own tests,
+ * `npm start`, the bench): the two entries are bundled once per process with
+ * esbuild, the compiler tsx itself uses, into node_modules/.cache/parley/.
+ *
+ * Why not register tsx inside each worker: Node 20 ignores `--import tsx` in
+ * a worker's execArgv, so every worker had to register tsx's loader itself,
+ * which starts a loader thread and transforms every module again: about
+ * 0.3 CPU-s and 200 ms per worker start, paid hundreds of times by the test
+ * suites. A bundle loads like the compiled build does. The output sits under
+ * the project's node_modules so the packages it leaves external (undici,
+ * comlink, piscina) resolve as they do from source.
+ *
+ * Compiled builds never load this file; esbuild is a devDependency.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type * as Esbuild from 'esbuild';
+
+export type WorkerName = 'provider-actor' | 'provider-task';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const cacheDir = join(root, 'node_modules/.cache/parley');
+// One manifest per checkout: git worktrees may share one node_modules.
+const manifestPath = join(cacheDir, `manifest-${createHash('sha256').update(root).digest('hex').slice(0, 12)}.json`);
+let built: Record<WorkerName, string> | undefined;
+
+/**
+ * What the last build read (each input's size and mtime) and wrote. A process
+ * whose sources still match reuses the bundles: a few dozen stat calls
+ * instead of a build.
+ */
+interface Manifest {
+  inputs: Record<string, string>;
+  outputs: Record<WorkerName, string>;
+}
+
+/** The bundled entry's path; the first call of a process builds both entries (about 0.2 s) unless a source's bundle is still current. */
+export function sourceWorkerEntry(name: WorkerName): string {
+  built ??= current() ?? bundle();
+  return built[name];
+}
+
+function fingerprint(path: string): string {
+  try {
+    const s = statSync(join(root, path));
+    return `${s.size}:${s.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+function current(): Record<WorkerName, string> | undefined {
+  try {
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
+    const fresh = Object.entries(manifest.inputs).every(([path, print]) => fingerprint(path) === print);
+    return fresh && Object.values(manifest.outputs).every((p) => existsSync(p)) ? manifest.outputs : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes `contents` at `path` whole: readers in other processes never see it half-written. */
+function writeWhole(path: string, contents: string | Uint8Array): void {
+  const partial = `${path}.${process.pid}.partial`;
+  writeFileSync(partial, contents);
+  renameSync(partial, path);
+}
+
+function bundle(): Record<WorkerName, string> {
+  const esbuild = createRequire(import.meta.url)('esbuild') as typeof Esbuild;
+  const names: WorkerName[] = ['provider-actor', 'provider-task'];
+  const result = esbuild.buildSync({
+    absWorkingDir: root,
+    entryPoints: names.map((n) => `workers/${n}.ts`),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: 'inline',
+    outdir: cacheDir,
+    metafile: true,
+    outExtension: { '.js': '.mjs' },
+    write: false,
+    logLevel: 'silent',
+  });
+  const paths = {} as Record<WorkerName, string>;
+  for (const file of result.outputFiles) {
+    const name = names.find((n) => file.path.endsWith(`${n}.mjs`));
+    if (!name) continue;
+    // Named by content: test processes running side by side share a file
+    // they all agree on, and one written while another reads is never seen
+    // half-written (it is renamed into place).
+    const hash = createHash('sha256').update(file.contents).digest('hex').slice(0, 16);
+    const path = file.path.replace(/\.mjs$/, `-${hash}.mjs`);
+    mkdirSync(cacheDir, { recursive: true });
+    if (!existsSync(path)) writeWhole(path, file.contents);
+    paths[name] = path;
+  }
+  const inputs: Record<string, string> = {};
+  for (const input of Object.keys(result.metafile.inputs)) inputs[input] = fingerprint(input);
+  writeWhole(manifestPath, JSON.stringify({ inputs, outputs: paths } satisfies Manifest));
+  return paths;
+}

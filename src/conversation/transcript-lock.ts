@@ -9,14 +9,15 @@
  *   delete the lock the first one just created. It is replaced in place:
  *   the taker first creates `<path>.lock.takeover` with O_EXCL (one taker at
  *   a time), checks again that the lock still holds what it judged stale,
- *   then renames its takeover file over the lock, which is atomic, so the
- *   lock never disappears in between. Then it reads the lock back: it holds
- *   the lock if the lock holds its pid.
- * - A takeover file whose taker died is removed, and the opener looks again.
- *   The one race left needs a taker to die between two system calls and
- *   three more openers to arrive within microseconds of each other.
+ *   then renames a private file holding its pid over the lock, which is
+ *   atomic, so the lock never disappears in between. Then it reads the lock
+ *   back: it holds the lock if the lock holds its pid.
+ * - No file is ever unlinked by path unless its creator is the one doing
+ *   it: a taker that died leaves its takeover file, and the next takers
+ *   compete one level down (see takeOver).
  */
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { ParleyError } from '../shared/errors.ts';
 import { describeFsError, errnoCode } from './fs-errors.ts';
@@ -104,29 +105,51 @@ async function readTextIfPresent(path: string): Promise<string | undefined> {
   }
 }
 
-/** One attempt to replace the stale lock whose content was `staleText`; the caller reads the lock afterwards to learn who won. */
+/** How many takers in a row may have died inside one takeover before an opener gives up. */
+const MAX_DEAD_TAKERS = 4;
+
+/**
+ * One attempt to replace the stale lock whose content was `staleText`; the
+ * caller reads the lock afterwards to learn who won.
+ *
+ * The takeover file is a mutex: whoever created it (O_EXCL) may replace the
+ * lock, after checking the lock still holds what was judged stale. The new
+ * lock is the taker's own private file renamed over the lock, so a rename
+ * never moves someone else's file into place. Only a mutex's creator removes
+ * it. A mutex whose creator died is never unlinked by path (a live taker's
+ * file could have replaced it between the look and the unlink): the next
+ * taker competes for a mutex one level down, named after the dead one, and
+ * the one that replaces the lock removes the dead mutexes above its own.
+ * Nobody else can: a level is only ever created by one live taker at a time.
+ */
 async function takeOver(storePath: string, lockPath: string, staleText: string, mine: string): Promise<void> {
-  const takeoverPath = `${lockPath}.takeover`;
-  if (!(await createExclusive(takeoverPath, mine))) {
-    const taker = await readHolder(takeoverPath);
+  let mutex = `${lockPath}.takeover`;
+  const deadAbove: string[] = [];
+  for (;;) {
+    if (await createExclusive(mutex, mine)) break;
+    const taker = await readHolder(mutex);
+    // Its taker finished (and removed it): the lock tells who holds it now.
     if (taker.kind === 'gone') return;
     if (!isStale(taker)) {
       const who = taker.kind === 'pid' ? `pid ${taker.pid}` : 'another writer that is starting';
       throw new ParleyError('CONFIG', `transcript ${storePath} is being taken over by ${who} (its lock ${lockPath} was stale)`);
     }
-    await unlinkIfPresent(takeoverPath);
-    return;
+    if (deadAbove.length >= MAX_DEAD_TAKERS) {
+      throw new ParleyError('CONFIG', `transcript ${storePath}: ${deadAbove.length + 1} takers of its stale lock ${lockPath} died in a row; remove ${lockPath}* by hand`);
+    }
+    deadAbove.push(mutex);
+    mutex = `${mutex}.${taker.kind === 'pid' ? taker.pid : 'empty'}`;
   }
-  // No one else can take over now: check again that the lock still holds what was judged stale.
-  if ((await readTextIfPresent(lockPath)) !== staleText) {
-    await unlinkIfPresent(takeoverPath);
-    return;
-  }
+  const fresh = `${lockPath}.${process.pid}.${randomUUID()}.new`;
   try {
-    await rename(takeoverPath, lockPath);
-  } catch (err) {
-    // ENOENT: our takeover file was removed as a dead taker's; the lock tells who holds it.
-    if (errnoCode(err) !== 'ENOENT') throw err;
+    // We hold the mutex: check again that the lock still holds what was judged stale.
+    if ((await readTextIfPresent(lockPath)) !== staleText) return;
+    await writeFile(fresh, mine, { flag: 'wx' });
+    await rename(fresh, lockPath);
+    for (const dead of deadAbove) await unlinkIfPresent(dead);
+  } finally {
+    await unlinkIfPresent(fresh);
+    await unlinkIfPresent(mutex);
   }
 }
 

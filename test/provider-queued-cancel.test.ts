@@ -74,6 +74,13 @@ for (const workers of [1, 2]) {
       await waitFor(async () => (await rt.stats()).workers.reduce((sum, w) => sum + w.inFlight, 0) === workers, {
         what: 'only the held calls in flight',
       });
+      // And nothing of theirs waits for a socket anywhere (parley's gate or
+      // undici's queue): their requests and bodies are gone, not parked
+      // until a socket frees.
+      const pending = (await rt.stats()).workers.flatMap((w) => w.providers).reduce((sum, p) => sum + p.pending, 0);
+      assert.equal(pending, 0, 'no request of a cancelled call still waits for a socket');
+      const running = (await rt.stats()).workers.flatMap((w) => w.providers).reduce((sum, p) => sum + p.running, 0);
+      assert.equal(running, workers, 'only the held calls hold sockets');
 
       for (const res of held.splice(0)) res.writeHead(200, { 'content-type': 'application/json' }).end(reply);
       for (const call of holders) assert.equal((await call).content, 'ok');

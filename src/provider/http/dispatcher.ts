@@ -11,9 +11,14 @@ import { Agent, Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
 import type { HttpSettings } from '../../shared/protocol.ts';
 import type { ProviderConfig } from '../../shared/types.ts';
 import { environmentProxies } from '../../shared/redaction.ts';
+import { SocketGate } from './socket-gate.ts';
 
-/** A dispatcher that counts the sockets its Agents open, so an exchange can tell whether its request went out on a kept-alive one. */
-export type CountingAgent = Dispatcher & { socketsOpened: number };
+/**
+ * A dispatcher that counts the sockets its Agents open, so an exchange can
+ * tell whether its request went out on a kept-alive one, and whose requests
+ * wait for a socket in its gate rather than in undici's queue.
+ */
+export type CountingAgent = Dispatcher & { socketsOpened: number; gate: SocketGate };
 
 export interface ProviderDispatcher {
   dispatcher: CountingAgent;
@@ -88,6 +93,7 @@ export function createDispatcher(settings: HttpSettings, config: ProviderConfig,
   }
   const counting = dispatcher as CountingAgent;
   counting.socketsOpened = 0;
+  counting.gate = new SocketGate(settings.connections);
   // undici emits 'connect' (on the Agent that owns the socket) before it writes the first request on it.
   for (const agent of innerAgents(dispatcher)) agent.on('connect', () => counting.socketsOpened++);
   return { dispatcher: counting, proxy };

@@ -129,14 +129,28 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
     let tailTimer: NodeJS.Timeout | undefined;
     let tailBytes = 0;
 
-    // A request still waiting for a socket (the origin at its `connections`
-    // limit) has no controller yet: the call settles now, and when undici
-    // later offers it a socket, onRequestStart refuses it (below).
+    // The place this request holds in its Agent's gate (socket-gate.ts),
+    // from dispatch until undici reports it over. An Agent not from
+    // createDispatcher() has no gate: undici queues for it.
+    const gate = (ctx.agent as Partial<CountingAgent>).gate;
+    let placeHeld = false;
+    let stopWaiting: (() => void) | undefined;
+    const leaveGate = () => {
+      if (!placeHeld) return;
+      placeHeld = false;
+      gate!.leave();
+    };
+
+    // A request still waiting for a socket has no controller yet: the call
+    // settles now. Waiting in the gate, it is simply taken out; one undici
+    // already queued (an Agent without a gate) is refused by onRequestStart
+    // when undici later offers it a socket (below).
     const onAbort = () => (controller ? controller.abort(signal.reason as Error) : finish(signal.reason));
     const finish = (err: unknown, value?: T) => {
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
+      stopWaiting?.();
       if (tailTimer) clearTimeout(tailTimer);
       if (err === undefined) return resolve(value as T);
       if (signal.aborted) return reject(signal.reason);
@@ -209,6 +223,7 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
         }
       },
       onResponseEnd() {
+        leaveGate();
         if (errorBody) return finish(httpError(ctx, status, headers, errorText()));
         let value: T;
         try {
@@ -219,19 +234,27 @@ export function exchange<T>(ctx: CallContext, spec: HttpRequestSpec, sink: BodyS
         finish(undefined, value);
       },
       onResponseError(_c: Controller | undefined, err: Error) {
+        leaveGate();
         finish(err);
       },
     };
 
     signal.addEventListener('abort', onAbort);
-    const { origin, path } = target(spec.url);
-    const options: Dispatcher.DispatchOptions = { origin, path, method: spec.method, headers: spec.headers };
-    if (spec.body !== undefined) options.body = spec.body;
-    try {
-      ctx.agent.dispatch(options, handler as unknown as Dispatcher.DispatchHandler);
-    } catch (err) {
-      finish(err);
-    }
+    const dispatch = () => {
+      stopWaiting = undefined;
+      placeHeld = gate !== undefined;
+      const { origin, path } = target(spec.url);
+      const options: Dispatcher.DispatchOptions = { origin, path, method: spec.method, headers: spec.headers };
+      if (spec.body !== undefined) options.body = spec.body;
+      try {
+        ctx.agent.dispatch(options, handler as unknown as Dispatcher.DispatchHandler);
+      } catch (err) {
+        leaveGate();
+        finish(err);
+      }
+    };
+    if (!gate || gate.tryEnter()) dispatch();
+    else stopWaiting = gate.wait(dispatch);
   });
 }
 

@@ -63,5 +63,7 @@ export function agentFigures(agent: CountingAgent, origin: string): AgentFigures
     out.running += own.running ?? 0;
     out.pending += own.pending ?? 0;
   }
+  // Requests waiting for a socket wait in parley's gate, not undici's queue.
+  out.pending += agent.gate?.waiting ?? 0;
   return out;
 }

@@ -5,9 +5,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { checkRuntimeOptions, isParleyError, ParleyError, providersFromEnv, type ProviderConfig, type ProviderKind, type RuntimeOptions } from '../index.ts';
 import type { ConfigFlags } from './args.ts';
+import { userPath } from './paths.ts';
 
 export type Source = 'flag' | 'file' | 'env' | 'default';
 
@@ -74,8 +75,8 @@ function configError(message: string): ParleyError {
 
 /** --config, else $PARLEY_CONFIG, else the per-user file if it exists. */
 function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): { path: string; required: boolean } | undefined {
-  if (flag) return { path: resolve(flag), required: true };
-  if (env.PARLEY_CONFIG) return { path: resolve(env.PARLEY_CONFIG), required: true };
+  if (flag) return { path: userPath(flag, env), required: true };
+  if (env.PARLEY_CONFIG) return { path: userPath(env.PARLEY_CONFIG, env), required: true };
   const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
   return { path: join(base, 'parley', 'config.json'), required: false };
 }

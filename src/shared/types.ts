@@ -9,7 +9,9 @@ export type ProviderKind = 'ollama' | 'openai' | 'anthropic';
 
 /** The fields every provider kind takes; each kind narrows some of them (see ProviderConfig). */
 export interface ProviderConfigBase {
+  /** Where the provider is reached: an http(s) URL without credentials or fragment; a query string is kept on every request. Defaults per kind (see the README's provider table). */
   baseUrl?: string;
+  /** Sent as `Authorization: Bearer <apiKey>` (ollama, openai) or `x-api-key` (anthropic). A secret: never in an error, stats, event or log. */
   apiKey?: string;
   /** Extra headers sent with every request (e.g. OpenRouter's HTTP-Referer). */
   headers?: Record<string, string>;

@@ -54,6 +54,12 @@ describe('parley for a new user', () => {
     const calls = messagesCalls().slice(before);
     assert.equal(calls.length, 2);
     for (const call of calls) assert.equal(call.headers.authorization, `Bearer ${token}`);
+
+    const { stdout } = await runCli(['config', '--json'], { env: { ANTHROPIC_AUTH_TOKEN: token, ANTHROPIC_BASE_URL: server.url } });
+    const view = JSON.parse(stdout) as { providers: Record<string, { authToken?: string; baseUrl?: string }> };
+    assert.match(view.providers.anthropic!.authToken!, /…cdef$/, 'parley config shows a hint of the token');
+    assert.ok(!stdout.includes(token) && !stdout.includes('0123456789'), 'never the token');
+    assert.equal(view.providers.anthropic!.baseUrl, server.url);
   });
 
   test('--kind anthropic without a key says which environment variable to set (CONFIG, exit 2)', async () => {

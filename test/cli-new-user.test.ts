@@ -66,6 +66,9 @@ describe('parley for a new user', () => {
     const { code, stderr } = await runCli(['ask', '--kind', 'anthropic', 'hi']);
     assert.equal(code, 2, stderr);
     assert.match(stderr, /^error \[CONFIG\]: --kind anthropic needs a key: set ANTHROPIC_API_KEY[^\n]*\n$/);
+    const openai = await runCli(['ask', '--kind', 'openai', 'hi']);
+    assert.equal(openai.code, 2);
+    assert.match(openai.stderr, /^error \[CONFIG\]: --kind openai needs --base-url URL .*set OPENAI_API_KEY/);
     const named = await runCli(['ask', '--provider', 'anthropic', 'hi']);
     assert.equal(named.code, 2);
     assert.match(named.stderr, /provider "anthropic" is not configured.*set ANTHROPIC_API_KEY/);

@@ -173,6 +173,9 @@ function flagProvider(flags: ConfigFlags, existing: ProviderConfig | undefined, 
   if (config.kind === 'anthropic' && config.apiKey === undefined && config.authToken === undefined) {
     throw configError(`--kind anthropic needs a key: ${ENV_HINTS.anthropic}`);
   }
+  if (config.kind === 'openai' && config.baseUrl === undefined) {
+    throw configError(`--kind openai needs --base-url URL (e.g. http://127.0.0.1:1234/v1), or ${ENV_HINTS.openai}`);
+  }
   return config;
 }
 

@@ -10,6 +10,7 @@ export type { Percentiles, ProviderLatency } from './host/observability/latency-
 export type { Logger, LogRecord } from './host/observability/logger.ts';
 export type { TelemetryOptions } from './host/observability/telemetry.ts';
 export { checkRuntimeOptions } from './host/options.ts';
+export { providersFromEnv } from './host/providers-from-env.ts';
 export type { ProviderSettings, RestartPolicy, RuntimeOptions } from './host/options.ts';
 export { redactSecrets } from './shared/redaction.ts';
 export { ParleyError, ERROR_CODES, isParleyError, hasCode } from './shared/errors.ts';

@@ -71,13 +71,16 @@ describe('parley chat with piped stdin', () => {
     assert.match(markdown, /^## assistant$/m);
   });
 
-  test('/models, /stats and /help print to stdout; /exit stops before the next line', async () => {
-    const { code, stdout } = await runCli(['chat', ...local()], { input: '/models\n/stats\n/help\n/exit\nnever sent\n' });
-    assert.equal(code, 0);
-    assert.match(stdout, /parley-small/);
-    assert.match(stdout, /state running/);
-    assert.match(stdout, /\/save PATH/);
-    assert.doesNotMatch(stdout, /never sent/);
+  test('piped, /models, /stats, /help and /provider print to stderr, so stdout holds only replies; /exit stops before the next line', async () => {
+    const { code, stdout, stderr } = await runCli(['chat', ...local()], { input: '/models\n/stats\n/help\n/provider\nreply me\n/exit\nnever sent\n' });
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /parley-small/);
+    assert.match(stderr, /state running/);
+    assert.match(stderr, /\/save PATH/);
+    assert.match(stderr, /^\* local \(ollama\)$/m);
+    assert.equal(stdout.trimEnd().split('\n').length, 1, stdout);
+    assert.match(stdout, /^[^\n]*"reply me"[^\n]*\n$/);
+    assert.doesNotMatch(stdout + stderr, /never sent/);
   });
 
   test('/provider refuses an unknown provider and the chat goes on', async () => {

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const CLI = join(REPO, 'src', 'cli', 'main.ts');
 
-const PROVIDER_ENV = ['OLLAMA_HOST', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENROUTER_API_KEY', 'ANTHROPIC_API_KEY', 'PARLEY_CONFIG', 'PARLEY_PROVIDER', 'PARLEY_MODEL', 'XDG_CONFIG_HOME', 'FORCE_COLOR'];
+const PROVIDER_ENV = ['OLLAMA_HOST', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENROUTER_API_KEY', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_BASE_URL', 'GEMINI_API_KEY', 'PARLEY_CONFIG', 'PARLEY_PROVIDER', 'PARLEY_MODEL', 'XDG_CONFIG_HOME', 'FORCE_COLOR'];
 
 /** A HOME with no ~/.config/parley, shared by the tests of one process. */
 const home = mkdtempSync(join(tmpdir(), 'parley-cli-home-'));

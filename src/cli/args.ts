@@ -25,6 +25,7 @@ export interface CommandLine {
   json: boolean;
   debug: boolean;
   help: boolean;
+  version: boolean;
   positionals: string[];
   /** serve and bench: their own flags, as given. */
   passThrough: string[];
@@ -35,7 +36,7 @@ export const USAGE = `usage: parley <command> [flags]
 commands:
   chat                 interactive chat that streams replies (the default)
   ask "prompt"         one reply, streamed to stdout (reads stdin when no prompt)
-  models               the provider's models (--json for JSON)
+  models               list the models of the provider (--json for JSON)
   health               probe every configured provider (--json for JSON)
   config               the configuration in effect, API keys redacted (--json)
   serve                run the embedded model server: [--port N] [--token-delay-ms N] [--faults JSON]
@@ -53,10 +54,11 @@ flags:
   --json               machine-readable output (models, health, config, ask)
   --debug              stack traces on errors
   -h, --help           this text
+  -v, --version        the version of parley
 
 exit codes: 0 ok, 1 unexpected, 2 usage/CONFIG/INVALID_REQUEST, 3 UNREACHABLE/CONNECTION,
   4 HTTP/PROVIDER/BAD_RESPONSE/INCOMPLETE/TOO_LARGE, 5 TIMEOUT, 6 ABORTED/SHUTDOWN,
-  7 WORKER_CRASHED/QUEUE_FULL`;
+  7 WORKER_CRASHED/QUEUE_FULL, 8 a local file or port (ENOENT, EADDRINUSE, ...)`;
 
 const OPTIONS = {
   provider: { type: 'string' },
@@ -69,6 +71,7 @@ const OPTIONS = {
   json: { type: 'boolean' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
 } as const;
 
 function isCommand(word: string | undefined): word is Command {
@@ -83,6 +86,7 @@ function positiveInteger(flag: string, value: string | undefined): number | unde
 }
 
 export function parseCommandLine(argv: readonly string[]): CommandLine {
+  if (argv[0] === '--version' || argv[0] === '-v') return { command: 'help', flags: {}, json: false, debug: false, help: false, version: true, positionals: [], passThrough: [] };
   const first = argv.findIndex((arg) => !arg.startsWith('-'));
   const word = first === -1 ? undefined : argv[first];
   if (word !== undefined && !isCommand(word)) throw new UsageError(`unknown command "${word}"; try: parley help`);
@@ -97,6 +101,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       json: false,
       debug: passThrough.length !== rest.length,
       help: passThrough.includes('--help') || passThrough.includes('-h'),
+      version: false,
       positionals: [],
       passThrough: command === 'serve' ? passThrough.map((arg) => arg.replace(/^--faults(?==|$)/, '--fault')) : passThrough,
     };
@@ -105,6 +110,10 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
   if (command !== 'ask' && positionals.length > 0) {
     throw new UsageError(`unexpected argument "${positionals[0]}" for "${command}"; try: parley help`);
+  }
+  // A chat's output is a conversation, not one document; ask --json gives one turn's ChatResult.
+  if (command === 'chat' && values.json === true) {
+    throw new UsageError('chat has no --json output; for one reply as JSON use: parley ask --json "prompt"');
   }
   const flags: ConfigFlags = {};
   if (values.provider !== undefined) flags.provider = values.provider;
@@ -121,6 +130,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     json: values.json === true,
     debug: values.debug === true,
     help: values.help === true,
+    version: values.version === true,
     positionals,
     passThrough: [],
   };

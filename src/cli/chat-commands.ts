@@ -9,7 +9,7 @@ import { saveTranscript } from './transcript.ts';
 export interface ChatContext {
   conversation: Conversation;
   cli: CliRuntime;
-  /** Output the user asked for (lists, stats): stdout. */
+  /** Output the user asked for (lists, stats, help): stdout on a terminal, stderr when piped, so stdout holds only replies. */
   print(text: string): void;
   /** Confirmations: stdout on a terminal, stderr when piped, so replies stay clean. */
   notice(text: string): void;
@@ -22,7 +22,7 @@ export const CHAT_HELP = `commands:
   /reset           forget the conversation (keeps the system message)
   /model NAME      switch model (no NAME: show the current one)
   /provider NAME   switch provider (no NAME: list them)
-  /save PATH       write the transcript: .md for Markdown, anything else JSONL
+  /save PATH       write the transcript: .md for Markdown, anything else JSONL (~ is your home)
   /models          list the provider's models
   /stats           runtime statistics
   /help            this text
@@ -60,8 +60,8 @@ const HANDLERS: Record<string, Handler> = {
   async save(arg, ctx) {
     if (!arg) throw new UsageError('/save needs a path, e.g. /save chat.jsonl or /save chat.md');
     const messages = ctx.conversation.messages;
-    const format = await saveTranscript(arg, messages, { provider: currentProvider(ctx), model: ctx.conversation.model });
-    ctx.notice(`(saved ${messages.length} messages to ${arg} as ${format === 'markdown' ? 'Markdown' : 'JSONL'})`);
+    const saved = await saveTranscript(arg, messages, { provider: currentProvider(ctx), model: ctx.conversation.model });
+    ctx.notice(`(saved ${messages.length} messages to ${saved.path} as ${saved.format === 'markdown' ? 'Markdown' : 'JSONL'})`);
   },
   async models(_arg, ctx) {
     const provider = currentProvider(ctx);

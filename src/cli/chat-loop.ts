@@ -44,7 +44,7 @@ export async function runChat(cli: CliRuntime, config: CliConfig, io: ChatIO): P
     conversation,
     cli,
     style,
-    print: (text) => io.output.write(`${text}\n`),
+    print: (text) => (interactive ? io.output : io.errors).write(`${text}\n`),
     notice: (text) => (interactive ? io.output.write(`${style.dim(text)}\n`) : io.errors.write(`${text}\n`)),
   };
   const reportError = (err: unknown) => io.errors.write(`${errorStyle.red(describeError(err, io.debug))}\n`);
@@ -75,7 +75,7 @@ export async function runChat(cli: CliRuntime, config: CliConfig, io: ChatIO): P
     io.output.write(`\n${style.dim('(to exit, press Ctrl-C again, Ctrl-D, or type /exit)')}\n`);
     rl.prompt();
   });
-  // Piped input: a signal from outside stops the reply and the chat.
+  // Piped input: a signal from outside stops the reply and the chat at once; no later line is sent.
   const onSignal = () => {
     interrupted = true;
     current?.abort();
@@ -92,6 +92,8 @@ export async function runChat(cli: CliRuntime, config: CliConfig, io: ChatIO): P
   try {
     rl.prompt();
     for await (const raw of rl) {
+      // readline hands over lines it had already read even after close(): a stopped chat sends none of them.
+      if (interrupted) break;
       const line = raw.trim();
       if (line !== '') {
         if (isSlashCommand(line)) {
@@ -128,6 +130,7 @@ export async function runChat(cli: CliRuntime, config: CliConfig, io: ChatIO): P
           }
         }
       }
+      if (interrupted) break;
       rl.prompt();
     }
   } finally {

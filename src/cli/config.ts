@@ -5,9 +5,10 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { checkRuntimeOptions, isParleyError, ParleyError, type ProviderConfig, type ProviderKind, type RuntimeOptions } from '../index.ts';
+import { join } from 'node:path';
+import { checkRuntimeOptions, isParleyError, ParleyError, providersFromEnv, type ProviderConfig, type ProviderKind, type RuntimeOptions } from '../index.ts';
 import type { ConfigFlags } from './args.ts';
+import { userPath } from './paths.ts';
 
 export type Source = 'flag' | 'file' | 'env' | 'default';
 
@@ -39,6 +40,21 @@ const DEFAULT_MODELS: Record<ProviderKind, string> = {
   openai: 'gpt-4o-mini',
   anthropic: 'claude-3-5-haiku-latest',
 };
+/** Providers from the environment that are OpenAI-compatible but serve other models than OpenAI's. */
+const DEFAULT_MODELS_BY_NAME: Record<string, string> = {
+  openrouter: 'openai/gpt-4o-mini',
+  gemini: 'gemini-2.5-flash',
+};
+/** What to set for a provider that providersFromEnv would define, said when it is asked for and missing. */
+const ENV_HINTS: Record<string, string> = {
+  ollama: 'set OLLAMA_HOST (e.g. 127.0.0.1:11434)',
+  openai: 'set OPENAI_API_KEY (or OPENAI_BASE_URL for a local OpenAI-compatible server)',
+  openrouter: 'set OPENROUTER_API_KEY',
+  anthropic: 'set ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN for a Bearer token; ANTHROPIC_BASE_URL for a gateway)',
+  gemini: 'set GEMINI_API_KEY',
+};
+/** Hosts a server on this machine answers on: plain http is what they speak. */
+const LOOPBACK = /^(localhost|127(?:\.\d{1,3}){3}|\[::1\])$/i;
 /** Keys of the file that are the CLI's own, not runtime options. */
 const CLI_KEYS = new Set(['providers', 'defaultProvider', 'model', 'system', 'timeoutMs']);
 /** The CLI's keys that createRuntime does not take at all. */
@@ -59,8 +75,8 @@ function configError(message: string): ParleyError {
 
 /** --config, else $PARLEY_CONFIG, else the per-user file if it exists. */
 function configPath(flag: string | undefined, env: NodeJS.ProcessEnv): { path: string; required: boolean } | undefined {
-  if (flag) return { path: resolve(flag), required: true };
-  if (env.PARLEY_CONFIG) return { path: resolve(env.PARLEY_CONFIG), required: true };
+  if (flag) return { path: userPath(flag, env), required: true };
+  if (env.PARLEY_CONFIG) return { path: userPath(env.PARLEY_CONFIG, env), required: true };
   const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
   return { path: join(base, 'parley', 'config.json'), required: false };
 }
@@ -123,43 +139,42 @@ function checkFile(file: ConfigFile, path: string, providers: Record<string, Pro
   }
 }
 
-/** OLLAMA_HOST may be "host:port" or "0.0.0.0" without a scheme, as the ollama CLI accepts it. */
-function ollamaUrl(host: string): string {
-  let url = /^[a-z]+:\/\//i.test(host) ? host : `http://${host}`;
-  const parsed = new URL(url);
-  if (parsed.hostname === '0.0.0.0') parsed.hostname = '127.0.0.1';
-  if (!parsed.port && !/^[a-z]+:\/\//i.test(host)) parsed.port = '11434';
-  url = parsed.toString();
-  return url.endsWith('/') ? url.slice(0, -1) : url;
-}
-
-/** The providers users already have configured for other tools, in this order of preference. */
-function envProviders(env: NodeJS.ProcessEnv): Record<string, ProviderConfig> {
-  const out: Record<string, ProviderConfig> = {};
-  if (env.OLLAMA_HOST) out.ollama = { kind: 'ollama', baseUrl: ollamaUrl(env.OLLAMA_HOST) };
-  if (env.OPENAI_API_KEY || env.OPENAI_BASE_URL) {
-    out.openai = { kind: 'openai', baseUrl: env.OPENAI_BASE_URL || 'https://api.openai.com/v1' };
-    if (env.OPENAI_API_KEY) out.openai.apiKey = env.OPENAI_API_KEY;
-  }
-  if (env.OPENROUTER_API_KEY) out.openrouter = { kind: 'openai', baseUrl: 'https://openrouter.ai/api/v1', apiKey: env.OPENROUTER_API_KEY };
-  if (env.ANTHROPIC_API_KEY) out.anthropic = { kind: 'anthropic', apiKey: env.ANTHROPIC_API_KEY };
-  return out;
-}
-
 function parseKind(kind: string | undefined): ProviderKind | undefined {
   if (kind === undefined) return undefined;
   if (!(KINDS as readonly string[]).includes(kind)) throw configError(`--kind must be one of ${KINDS.join(', ')} (got ${JSON.stringify(kind)})`);
   return kind as ProviderKind;
 }
 
-/** --base-url / --kind define the chosen provider, or adjust it when it is already configured. */
+/**
+ * --base-url as typed. Without a scheme, a loopback host or a host:port is
+ * a local server, which speaks plain http (as OLLAMA_HOST is read); any
+ * other host is refused with what to write, as guessing http would send a
+ * key in the clear and guessing https may be wrong.
+ */
+export function flagBaseUrl(value: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return value;
+  const host = /^(\[[^\]]*\]|[^/:?#]*)(:\d+)?/.exec(value);
+  if (host && (LOOPBACK.test(host[1]!) || (host[1] !== '' && host[2] !== undefined))) return `http://${value}`;
+  throw configError(`--base-url needs a scheme: write http://${value} or https://${value}`);
+}
+
+/**
+ * --base-url / --kind define the chosen provider, or adjust it when it is
+ * already configured. A new one starts from what the environment says for
+ * its kind (OPENAI_API_KEY, ANTHROPIC_API_KEY / ANTHROPIC_AUTH_TOKEN /
+ * ANTHROPIC_BASE_URL, OLLAMA_HOST), with --base-url over the environment's URL.
+ */
 function flagProvider(flags: ConfigFlags, existing: ProviderConfig | undefined, env: NodeJS.ProcessEnv): ProviderConfig {
-  const kind = parseKind(flags.kind) ?? existing?.kind ?? (flags.baseUrl && /\/v1\/?$/.test(flags.baseUrl) ? 'openai' : 'ollama');
-  const config = { ...(existing ?? {}), kind } as ProviderConfig;
-  if (flags.baseUrl !== undefined) config.baseUrl = flags.baseUrl;
-  if (!existing) {
-    const key = kind === 'openai' ? env.OPENAI_API_KEY : kind === 'anthropic' ? env.ANTHROPIC_API_KEY : undefined;
-    if (key) config.apiKey = key;
+  const baseUrl = flags.baseUrl === undefined ? undefined : flagBaseUrl(flags.baseUrl);
+  const kind = parseKind(flags.kind) ?? existing?.kind ?? (baseUrl && /\/v1\/?$/.test(baseUrl) ? 'openai' : 'ollama');
+  const fromEnv = providersFromEnv(env)[kind];
+  const config = { ...(existing ?? (fromEnv?.kind === kind ? fromEnv : {})), kind } as ProviderConfig;
+  if (baseUrl !== undefined) config.baseUrl = baseUrl;
+  if (config.kind === 'anthropic' && config.apiKey === undefined && config.authToken === undefined) {
+    throw configError(`--kind anthropic needs a key: ${ENV_HINTS.anthropic}`);
+  }
+  if (config.kind === 'openai' && config.baseUrl === undefined) {
+    throw configError(`--kind openai needs --base-url URL (e.g. http://127.0.0.1:1234/v1), or ${ENV_HINTS.openai}`);
   }
   return config;
 }
@@ -170,7 +185,7 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
 
   const providers: Record<string, ProviderConfig> = {};
   const providerSources: Record<string, Source> = {};
-  for (const [name, config] of Object.entries(envProviders(env))) {
+  for (const [name, config] of Object.entries(providersFromEnv(env))) {
     providers[name] = config;
     providerSources[name] = 'env';
   }
@@ -200,13 +215,15 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
   const embedded = names.length === 0;
   if (embedded) {
     if (provider !== undefined && provider !== LOCAL) {
-      throw configError(`provider "${provider}" is not configured (no config file, no --base-url, no provider environment variables)`);
+      const hint = ENV_HINTS[provider] ? `; ${ENV_HINTS[provider]}` : '';
+      throw configError(`provider "${provider}" is not configured (no config file, no --base-url, no provider environment variables)${hint}`);
     }
     provider = LOCAL;
   } else if (provider === undefined) {
     provider = names[0]!;
   } else if (!(provider in providers)) {
-    throw configError(`provider "${provider}" is not configured; configured: ${names.join(', ')}`);
+    const hint = ENV_HINTS[provider] ? ` (to add it, ${ENV_HINTS[provider]})` : '';
+    throw configError(`provider "${provider}" is not configured; configured: ${names.join(', ')}${hint}`);
   }
 
   let model: string;
@@ -216,7 +233,7 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
   else if (chosen?.defaultModel !== undefined) [model, modelSource] = [chosen.defaultModel, providerSources[provider]!];
   else if (file?.model !== undefined) [model, modelSource] = [file.model, 'file'];
   else if (env.PARLEY_MODEL) [model, modelSource] = [env.PARLEY_MODEL, 'env'];
-  else [model, modelSource] = [chosen ? DEFAULT_MODELS[chosen.kind] ?? EMBEDDED_MODEL : EMBEDDED_MODEL, 'default'];
+  else [model, modelSource] = [chosen ? (DEFAULT_MODELS_BY_NAME[provider] ?? DEFAULT_MODELS[chosen.kind] ?? EMBEDDED_MODEL) : EMBEDDED_MODEL, 'default'];
 
   const config: CliConfig = {
     providers,

@@ -15,6 +15,7 @@ import { runServeCommand } from './commands/serve.ts';
 import { resolveConfig, type CliConfig } from './config.ts';
 import { describeError, EXIT, exitCodeOf, type ExitCode } from './exit-codes.ts';
 import { openCliRuntime, type CliRuntime } from './cli-runtime.ts';
+import { cliVersion } from './version.ts';
 
 /** If something still holds the event loop after shutdown, do not hang the shell. */
 const EXIT_GRACE_MS = 3_000;
@@ -34,6 +35,10 @@ async function withCliRuntime(
 }
 
 async function run(line: CommandLine): Promise<ExitCode> {
+  if (line.version) {
+    process.stdout.write(`parley ${cliVersion()}\n`);
+    return EXIT.OK;
+  }
   if (line.command === 'help' || (line.help && line.command !== 'serve' && line.command !== 'bench')) {
     process.stdout.write(`${USAGE}\n`);
     return EXIT.OK;

@@ -15,7 +15,7 @@ const COMMON_KEYS = ['kind', 'baseUrl', 'apiKey', 'headers', 'defaultModel', 'pr
 const KEYS: Record<ProviderKind, ReadonlySet<string>> = {
   ollama: new Set(COMMON_KEYS),
   openai: new Set(COMMON_KEYS),
-  anthropic: new Set([...COMMON_KEYS, 'version']),
+  anthropic: new Set([...COMMON_KEYS, 'version', 'authToken']),
 };
 
 /** RFC 9110 token characters. */
@@ -138,8 +138,16 @@ export function validateProvider(name: string, config: unknown): ProviderConfig 
   if (c.apiKey !== undefined) {
     if (typeof c.apiKey !== 'string' || c.apiKey === '') fail(`${at}.apiKey must be a non-empty string (got ${typeof c.apiKey})`);
     checkHeaderValue(c.apiKey, `${at}.apiKey`);
-  } else if (kind === 'anthropic') {
-    fail(`${at}.apiKey is required for kind "anthropic"`);
+  }
+  if (c.authToken !== undefined) {
+    if (typeof c.authToken !== 'string' || c.authToken === '') fail(`${at}.authToken must be a non-empty string (got ${typeof c.authToken})`);
+    checkHeaderValue(c.authToken, `${at}.authToken`);
+  }
+  if (kind === 'anthropic' && c.apiKey === undefined && c.authToken === undefined) {
+    fail(`${at}.apiKey (or authToken) is required for kind "anthropic"`);
+  }
+  if (c.apiKey !== undefined && c.authToken !== undefined) {
+    fail(`${at} has both apiKey (sent as x-api-key) and authToken (sent as Authorization: Bearer); set only the one your endpoint takes`);
   }
   if (c.version !== undefined) checkHeaderValue(c.version, `${at}.version`);
   if (c.headers !== undefined) checkHeaders(c.headers, `${at}.headers`);

@@ -4,7 +4,7 @@
  * excerpts, stats, events, CLI output) passes through a Redactor built from
  * the provider configs, on whichever thread it is leaving.
  *
- * A secret is a configured apiKey; the value of a configured header whose
+ * A secret is a configured apiKey or authToken; the value of a configured header whose
  * name says credential; credentials inside a baseUrl (userinfo, or a
  * credential-named query parameter such as `?key=`); and a proxy's
  * credentials, configured or from the environment's proxy variables (as
@@ -111,6 +111,7 @@ function providerSecrets(providers: Readonly<Record<string, ProviderConfig>> | u
     if (typeof config !== 'object' || config === null) continue;
     const c = config as unknown as Record<string, unknown>;
     if (typeof c.apiKey === 'string') secrets.push(c.apiKey);
+    if (typeof c.authToken === 'string') secrets.push(c.authToken);
     if (typeof c.baseUrl === 'string') secrets.push(...urlSecrets(c.baseUrl));
     if (typeof c.proxy === 'string') secrets.push(...urlSecrets(c.proxy));
     if (typeof c.headers === 'object' && c.headers !== null) {

@@ -9,7 +9,9 @@ export type ProviderKind = 'ollama' | 'openai' | 'anthropic';
 
 /** The fields every provider kind takes; each kind narrows some of them (see ProviderConfig). */
 export interface ProviderConfigBase {
+  /** Where the provider is reached: an http(s) URL without credentials or fragment; a query string is kept on every request. Defaults per kind (see the README's provider table). */
   baseUrl?: string;
+  /** Sent as `Authorization: Bearer <apiKey>` (ollama, openai) or `x-api-key` (anthropic). A secret: never in an error, stats, event or log. */
   apiKey?: string;
   /** Extra headers sent with every request (e.g. OpenRouter's HTTP-Referer). */
   headers?: Record<string, string>;
@@ -38,9 +40,18 @@ export interface OpenAIProviderConfig extends ProviderConfigBase {
   kind: 'openai';
   baseUrl: string;
 }
+/**
+ * Anthropic takes an API key (sent as `x-api-key`) or an auth token (sent as
+ * `Authorization: Bearer`, what gateways in front of Anthropic use): exactly
+ * one of the two, as Anthropic's own SDK takes its `apiKey` and `authToken`
+ * options (https://github.com/anthropics/anthropic-sdk-typescript, client.ts).
+ */
 export interface AnthropicProviderConfig extends ProviderConfigBase {
   kind: 'anthropic';
-  apiKey: string;
+  /** Sent as the `x-api-key` header. Required unless `authToken` is set; CONFIG when both are. */
+  apiKey?: string;
+  /** Sent as `Authorization: Bearer <authToken>`; a secret, redacted like a key. Required unless `apiKey` is set. */
+  authToken?: string;
   /** Value of the anthropic-version header. @default '2023-06-01' */
   version?: string;
 }

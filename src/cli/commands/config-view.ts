@@ -19,6 +19,7 @@ function keyHint(key: string): string {
 function redactProvider(config: ProviderConfig): Record<string, unknown> {
   const out: Record<string, unknown> = { ...config };
   if (config.apiKey !== undefined) out.apiKey = keyHint(config.apiKey);
+  if (config.kind === 'anthropic' && config.authToken !== undefined) out.authToken = keyHint(config.authToken);
   return out;
 }
 

@@ -190,6 +190,7 @@ function anthropicHeaders(config: ProviderConfig): Record<string, string> {
     'anthropic-version': (config.kind === 'anthropic' ? config.version : undefined) ?? DEFAULT_VERSION,
   };
   if (config.apiKey) headers['x-api-key'] = config.apiKey;
+  if (config.kind === 'anthropic' && config.authToken) headers.authorization = `Bearer ${config.authToken}`;
   return headers;
 }
 

@@ -8,7 +8,17 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 
-const TEST_ARGS = ['--import', 'tsx', '--test', '--test-concurrency=6', '--test-timeout=300000'];
+/**
+ * --liftoff-only: V8 keeps WebAssembly on its baseline compiler. undici
+ * parses HTTP/1 with llhttp compiled to wasm, and V8's optimizing tier-up of
+ * it runs as a background job that a worker thread waits for before it can
+ * exit: about 200 ms added to every shutdown() of a runtime that served its
+ * first calls within the last moments, which is every runtime in a test.
+ * Behaviour is the same on either tier; node --test passes the flag on to
+ * each test file's process, and V8 flags are process-wide, so the workers
+ * have it too.
+ */
+const TEST_ARGS = ['--liftoff-only', '--import', 'tsx', '--test', '--test-concurrency=6', '--test-timeout=300000'];
 
 /**
  * The suites whose behaviour differs in pool mode (workers: 2). The others

@@ -12,9 +12,10 @@ import type { WorkerStats } from '../../shared/protocol.ts';
 import { WorkerHandle } from './worker-handle.ts';
 import { withDeadline, WorkerTransport, type Work } from './worker-transport.ts';
 
-/** The least time a worker gets to answer the graceful close, however little grace is left. */
-const MIN_CLOSE_WAIT_MS = 250;
+/** How long a worker that answered the close gets to let its thread exit. */
 const EXIT_WAIT_MS = 2_000;
+/** How long a wedged worker (it did not answer) gets before it is terminated. */
+const WEDGED_EXIT_WAIT_MS = 250;
 
 interface WaitingCall {
   call: PendingCall;
@@ -87,11 +88,11 @@ export class ActorTransport extends WorkerTransport {
     if (!handle) return true;
     const started = performance.now();
     const remaining = () => Math.max(100, ms - (performance.now() - started));
-    const answered = await withDeadline(handle.rpc.call('close', []), Math.max(MIN_CLOSE_WAIT_MS, remaining()));
+    const answered = await withDeadline(handle.rpc.call('close', []), ms);
     // A worker that answered close() is alive and has nothing left open: its
     // exit is only thread teardown, worth waiting for even past the grace time
     // on a loaded machine. One that did not answer is wedged: terminate it.
-    const exitWait = answered ? Math.max(EXIT_WAIT_MS, remaining()) : MIN_CLOSE_WAIT_MS;
+    const exitWait = answered ? Math.max(EXIT_WAIT_MS, remaining()) : WEDGED_EXIT_WAIT_MS;
     return (await withDeadline(handle.exited(), exitWait)) !== undefined;
   }
 

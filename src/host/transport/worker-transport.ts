@@ -66,8 +66,14 @@ export interface ThreadReports {
 
 /** stats() asks the workers for socket figures but never waits long for them. */
 const STATS_DEADLINE_MS = 1_000;
-/** The least time the workers get to answer the graceful close, however little grace is left. */
-const MIN_CLOSE_MS = 100;
+/**
+ * The workers get at least heartbeatTimeoutMs to answer the graceful close,
+ * however little grace is left: the same silence the heartbeat allows a live
+ * worker before it is judged wedged. A worker slower than that on a starved
+ * machine is not wedged, and terminating it would report a forced shutdown
+ * that was not one. Idle workers answer in a few ms, so this only bounds
+ * how long a truly wedged one is waited for.
+ */
 /**
  * The most: by then every call has ended, so closing is only aborting what
  * is left and closing Agents; a worker slower than this is wedged (and with
@@ -288,7 +294,7 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
     await this.calls.whenEmpty(graceMs);
     const aborted = this.calls.abandonAll(new ParleyError('SHUTDOWN', `the runtime shut down before the call finished (grace ${graceMs} ms)`));
     this.#stopSupervising(new ParleyError('SHUTDOWN', 'the runtime is shutting down'));
-    const exited = await this.closeWorkers(Math.min(MAX_CLOSE_MS, Math.max(MIN_CLOSE_MS, graceMs - (performance.now() - started))));
+    const exited = await this.closeWorkers(Math.min(MAX_CLOSE_MS, Math.max(this.options.heartbeatTimeoutMs, graceMs - (performance.now() - started))));
     if (!exited) await this.destroy();
     this.#closed = true;
     return { drained: inFlight - aborted, aborted, forced: !exited, durationMs: Math.round(performance.now() - started) };

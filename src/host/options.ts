@@ -86,9 +86,10 @@ export interface RuntimeOptions {
    * The worker entry module, for both modes: a path (relative to
    * process.cwd()) or a file: URL of the file a bundler emitted for
    * `parley/worker`, e.g. `new URL('./parley-worker.mjs', import.meta.url)`.
-   * Needed inside a bundle, where parley's own is not beside the code; a path
+   * Needed inside a bundle, where parley's own is not beside the code. A path
    * inside an Electron asar archive is taken from `<archive>.asar.unpacked`
-   * (README, "Packaging"). Throws CONFIG when no file is there.
+   * when the file is there (README, "Packaging"). Throws CONFIG when no file
+   * is at the path, or (without this option) when parley's own is missing.
    * @default parley's own `dist/workers/provider-worker.js`, found relative to the installed package
    */
   workerEntry?: string | URL;

@@ -95,18 +95,19 @@ function isFile(path: string): boolean {
 }
 
 /**
- * A path inside an Electron asar archive exists for Electron's fs, yet a
- * worker thread cannot load it: the same file under `<archive>.asar.unpacked`
- * (electron-builder's asarUnpack, Electron Forge's unpack) is taken instead,
- * and without it the entry is refused.
+ * A path inside an Electron asar archive: the same file under
+ * `<archive>.asar.unpacked` (electron-builder's asarUnpack, Electron Forge's
+ * unpack) is taken when it is there. Worker threads of older Electron
+ * versions cannot load from an archive at all (electron/electron#22446;
+ * support came with electron/electron#33216), so the unpacked copy is the
+ * safe one; without it the path is used as it is.
  */
-function outsideAsar(path: string, field: string): string {
+function outsideAsar(path: string): string {
   const marker = `.asar${sep}`;
   const at = path.indexOf(marker);
   if (at < 0) return path;
   const unpacked = `${path.slice(0, at)}.asar.unpacked${sep}${path.slice(at + marker.length)}`;
-  if (isFile(unpacked)) return unpacked;
-  fail(`${field}: ${path} is inside an asar archive, where a worker thread cannot load it; unpack it (asarUnpack) so it is at ${unpacked}`);
+  return isFile(unpacked) ? unpacked : path;
 }
 
 /**
@@ -123,15 +124,16 @@ export function checkWorkerEntry(value: unknown): string | undefined {
       fail(`${field} is required where parley is bundled as CommonJS: ${BUNDLE_HINT}`);
     }
     if (!isFile(shipped)) fail(`${field}: parley's worker entry is not at ${shipped}; ${BUNDLE_HINT}`);
-    const unpacked = outsideAsar(shipped, field);
+    const unpacked = outsideAsar(shipped);
     return unpacked === shipped ? undefined : unpacked;
   }
   let path: string;
   if (value instanceof URL || (typeof value === 'string' && value.startsWith('file:'))) {
     try {
       path = fileURLToPath(value);
-    } catch {
-      fail(`${field} must be a file path or a file: URL (got ${String(value)})`);
+    } catch (err) {
+      // Node's reason, not the URL: a URL may carry credentials.
+      fail(`${field} must be a file path or a file: URL of a local file (${(err as Error).message})`);
     }
   } else if (typeof value === 'string' && value.length > 0) {
     path = resolve(value);
@@ -139,5 +141,5 @@ export function checkWorkerEntry(value: unknown): string | undefined {
     fail(`${field} must be a file path or a file: URL of parley's worker entry (got ${value === '' ? 'an empty string' : typeof value})`);
   }
   if (!isFile(path)) fail(`${field}: no file at ${path}`);
-  return outsideAsar(path, field);
+  return outsideAsar(path);
 }

@@ -19,7 +19,12 @@ import { build } from 'esbuild';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('..', import.meta.url));
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const windows = process.platform === 'win32';
+const npm = windows ? 'npm.cmd' : 'npm';
+/** npm, also on Windows, where Node refuses to start a .cmd file without a shell (CVE-2024-27980); paths are quoted for it. */
+function runNpm(args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
+  return run(npm, windows ? args.map((a) => JSON.stringify(a)) : args, { cwd, shell: windows });
+}
 const TIMEOUT_MS = 180_000;
 const fixtures = join(repo, 'test', 'fixtures', 'package');
 
@@ -109,8 +114,8 @@ after(async () => {
 });
 
 test('the built tarball installs into a fresh project and runs with plain node', { timeout: TIMEOUT_MS }, async () => {
-  await run(npm, ['run', 'build'], { cwd: repo });
-  const { stdout: packed } = await run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: repo });
+  await runNpm(['run', 'build'], repo);
+  const { stdout: packed } = await runNpm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir], repo);
   const [info] = JSON.parse(packed) as [{ filename: string; files: { path: string }[] }];
   const files = info.files.map((f) => f.path);
   assert.ok(files.includes('dist/src/index.js'), 'the tarball holds the library');
@@ -122,7 +127,7 @@ test('the built tarball installs into a fresh project and runs with plain node',
   assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('src/')), 'no sources or tests are shipped');
 
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'parley-install-check', private: true, type: 'module' }));
-  await run(npm, ['install', join(dir, info.filename), '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app });
+  await runNpm(['install', join(dir, info.filename), '--prefer-offline', '--no-audit', '--no-fund'], app);
   const installed = JSON.parse(await readFile(join(app, 'node_modules', 'parley', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
   assert.deepEqual(Object.keys(installed.dependencies).sort(), ['comlink', 'piscina', 'undici'], 'the runtime dependencies only');
   for (const tool of ['tsx', 'esbuild']) assert.ok(!existsSync(join(app, 'node_modules', tool)), `${tool} is not installed with parley`);
@@ -205,6 +210,8 @@ test('the installed `parley` bin answers with plain node and the embedded server
   for (const key of ['OLLAMA_HOST', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENROUTER_API_KEY', 'ANTHROPIC_API_KEY', 'PARLEY_CONFIG', 'XDG_CONFIG_HOME']) {
     delete env[key];
   }
-  const { stdout } = await run(join(app, 'node_modules', '.bin', 'parley'), ['ask', 'installed bin'], { cwd: app, env, timeout: 60_000 });
+  // npm's .cmd shim on Windows, started through a shell, which needs the quotes.
+  const bin = join(app, 'node_modules', '.bin', windows ? 'parley.cmd' : 'parley');
+  const { stdout } = await run(bin, ['ask', windows ? '"installed bin"' : 'installed bin'], { cwd: app, env, timeout: 60_000, shell: windows });
   assert.match(stdout, /"installed bin".*answered by parley-echo/);
 });

@@ -176,34 +176,43 @@ test('the installed types check for ESM (nodenext) and CommonJS (node16, commonj
   );
 });
 
-test('a host bundled by esbuild, with parley/worker as its own entry, chats in both modes', { timeout: TIMEOUT_MS }, async () => {
-  const out = join(dir, 'bundled');
-  await copyFile(join(fixtures, 'bundle-host.mjs'), join(app, 'bundle-host.mjs'));
-  await build({
-    absWorkingDir: app,
-    entryPoints: { host: 'bundle-host.mjs', 'parley-worker': 'parley/worker' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outdir: out,
-    outExtension: { '.js': '.mjs' },
-    // The recipe in README "Packaging": CommonJS dependencies (undici) call require(), and piscina starts its threads from its own file.
-    banner: { js: "import { createRequire as parleyCreateRequire } from 'node:module'; const require = parleyCreateRequire(import.meta.url);" },
-    external: ['piscina'],
-    logLevel: 'silent',
+/** How each bundle format's host names the worker entry, and what the door says without it. */
+const BUNDLES = [
+  { format: 'esm', ext: '.mjs', noEntry: /^default entry: CONFIG options\.workerEntry: parley's worker entry is not at /m },
+  { format: 'cjs', ext: '.cjs', noEntry: /^default entry: CONFIG options\.workerEntry is required where parley is bundled as CommonJS/m },
+] as const;
+
+for (const { format, ext, noEntry } of BUNDLES) {
+  test(`a host bundled by esbuild as ${format}, with parley/worker as its own entry, chats in both modes`, { timeout: TIMEOUT_MS }, async () => {
+    const out = join(dir, `bundled-${format}`);
+    await copyFile(join(fixtures, `bundle-host${ext}`), join(app, `bundle-host${ext}`));
+    await build({
+      absWorkingDir: app,
+      entryPoints: { host: `bundle-host${ext}`, 'parley-worker': 'parley/worker' },
+      bundle: true,
+      platform: 'node',
+      format,
+      target: 'node20',
+      outdir: out,
+      outExtension: { '.js': ext },
+      // The recipe in README "Packaging": piscina starts its threads from its own file, and in an ES
+      // module bundle the CommonJS dependencies (undici) need require().
+      external: ['piscina'],
+      ...(format === 'esm' && { banner: { js: "import { createRequire as parleyCreateRequire } from 'node:module'; const require = parleyCreateRequire(import.meta.url);" } }),
+      logLevel: 'silent',
+    });
+    // The bundle runs beside piscina alone: parley, undici and comlink are inside it.
+    await cp(join(app, 'node_modules', 'piscina'), join(out, 'node_modules', 'piscina'), { recursive: true });
+    const { stdout } = await run(process.execPath, [`host${ext}`], { cwd: out, timeout: 60_000 });
+    assert.match(stdout, noEntry, 'the door says the bundle needs workerEntry');
+    for (const workers of [1, 2]) {
+      assert.match(stdout, new RegExp(`^chat ${workers}: .*"bundled ${workers}".*answered by parley-echo`, 'm'));
+      assert.match(stdout, new RegExp(`^stream ${workers}: .*"bundled stream ${workers}"`, 'm'));
+      assert.match(stdout, new RegExp(`^shutdown ${workers} forced: false$`, 'm'));
+    }
+    assert.doesNotMatch(stdout, /listening/, 'the bundled testing entry does not start the serve command');
   });
-  // The bundle runs beside piscina alone: parley, undici and comlink are inside it.
-  await cp(join(app, 'node_modules', 'piscina'), join(out, 'node_modules', 'piscina'), { recursive: true });
-  const { stdout } = await run(process.execPath, ['host.mjs'], { cwd: out, timeout: 60_000 });
-  assert.match(stdout, /^default entry: CONFIG options\.workerEntry: parley's worker entry is not at /m, 'the door says the bundle needs workerEntry');
-  for (const workers of [1, 2]) {
-    assert.match(stdout, new RegExp(`^chat ${workers}: .*"bundled ${workers}".*answered by parley-echo`, 'm'));
-    assert.match(stdout, new RegExp(`^stream ${workers}: .*"bundled stream ${workers}"`, 'm'));
-    assert.match(stdout, new RegExp(`^shutdown ${workers} forced: false$`, 'm'));
-  }
-  assert.doesNotMatch(stdout, /listening/, 'the bundled testing entry does not start the serve command');
-});
+}
 
 test('the installed `parley` bin answers with plain node and the embedded server', { timeout: TIMEOUT_MS }, async () => {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir, NO_COLOR: '1' };

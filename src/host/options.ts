@@ -83,14 +83,10 @@ export interface RuntimeOptions {
   /** Extra Node flags for each worker, e.g. ['--import', './preload.js']. @default [] (the parent's flags, as Node filters them) */
   workerExecArgv?: string[];
   /**
-   * The worker entry module, for both modes: a path (relative to
-   * process.cwd()) or a file: URL of the file a bundler emitted for
-   * `parley/worker`, e.g. `new URL('./parley-worker.mjs', import.meta.url)`.
-   * Needed inside a bundle, where parley's own is not beside the code. A path
-   * inside an Electron asar archive is taken from `<archive>.asar.unpacked`
-   * when the file is there (README, "Packaging"). Throws CONFIG when no file
-   * is at the path, or (without this option) when parley's own is missing.
-   * @default parley's own `dist/workers/provider-worker.js`, found relative to the installed package
+   * The worker entry for both modes (`parley/worker` as a bundler emitted it): a path, relative to
+   * process.cwd(), or a file: URL. Needed inside a bundle; a path inside an asar archive is taken from
+   * `<archive>.asar.unpacked` when there (README "Packaging"). CONFIG when no file is there.
+   * @default parley's own dist/workers/provider-worker.js
    */
   workerEntry?: string | URL;
   /**
@@ -164,7 +160,6 @@ export const RUNTIME_DEFAULTS = {
   },
   /** Node flags added to each worker thread's. */
   workerExecArgv: [] as readonly string[],
-  /** parley's own dist/workers/provider-worker.js (src/host/transport/worker-entry.ts). */
   workerEntry: undefined,
   /** Linux nice value of each worker thread (0: left as it is). */
   workerNice: 0,
@@ -205,7 +200,7 @@ export interface ResolvedOptions {
   breaker: Required<BreakerOptions>;
   resourceLimits: ResourceLimits | undefined;
   workerExecArgv: string[];
-  /** An absolute path; undefined: parley's own entry. */
+  /** An absolute path; undefined: parley's own. */
   workerEntry: string | undefined;
   workerNice: number;
   concurrencyPerWorker: number;

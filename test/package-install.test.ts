@@ -1,21 +1,32 @@
 /**
  * The package as users install it: build, pack, install the tarball into a
- * fresh project, and run it there with plain node (no tsx): the library, the
- * testing entry, the compiled worker, the types and the `parley` bin.
+ * fresh project, and run it there with plain node (no tsx, no esbuild): the
+ * library from import and from require(), the testing entry, the compiled
+ * worker in both modes, the types for ESM and CommonJS consumers (module
+ * nodenext, node16, commonjs), a host bundled by esbuild with `parley/worker`
+ * as its own entry, and the `parley` bin.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { build } from 'esbuild';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('..', import.meta.url));
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+const windows = process.platform === 'win32';
+const npm = windows ? 'npm.cmd' : 'npm';
+/** npm, also on Windows, where Node refuses to start a .cmd file without a shell (CVE-2024-27980); paths are quoted for it. */
+function runNpm(args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
+  return run(npm, windows ? args.map((a) => JSON.stringify(a)) : args, { cwd, shell: windows });
+}
 const TIMEOUT_MS = 180_000;
+const fixtures = join(repo, 'test', 'fixtures', 'package');
 
 let dir: string;
 let app: string;
@@ -76,6 +87,22 @@ await runtime.shutdown();
 await server.close();
 `;
 
+/** The same consumer for a CommonJS file: no top-level await, `import` compiles to require(). */
+const CONSUMER_CJS = `
+import { createRuntime, ParleyError, type ChatResult, type RuntimeOptions } from 'parley';
+import { startModelServer, type ModelServer } from 'parley/testing';
+async function main(): Promise<void> {
+  const server: ModelServer = await startModelServer();
+  const options: RuntimeOptions = { providers: { local: { kind: 'ollama', baseUrl: server.url } } };
+  const runtime = await createRuntime(options);
+  const result: ChatResult = await runtime.chat({ model: 'parley-echo', messages: [{ role: 'user', content: 'hi' }] });
+  console.log(result.content, new ParleyError('HTTP', 'x').code);
+  await runtime.shutdown();
+  await server.close();
+}
+void main();
+`;
+
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'parley-install-'));
   app = join(dir, 'app');
@@ -87,19 +114,23 @@ after(async () => {
 });
 
 test('the built tarball installs into a fresh project and runs with plain node', { timeout: TIMEOUT_MS }, async () => {
-  await run(npm, ['run', 'build'], { cwd: repo });
-  const { stdout: packed } = await run(npm, ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: repo });
+  await runNpm(['run', 'build'], repo);
+  const { stdout: packed } = await runNpm(['pack', '--ignore-scripts', '--json', '--pack-destination', dir], repo);
   const [info] = JSON.parse(packed) as [{ filename: string; files: { path: string }[] }];
   const files = info.files.map((f) => f.path);
   assert.ok(files.includes('dist/src/index.js'), 'the tarball holds the library');
   assert.ok(files.includes('dist/src/index.d.ts'), 'the tarball holds declarations');
-  assert.ok(files.includes('dist/workers/provider-actor.js'), 'the tarball holds the compiled worker');
-  assert.ok(files.includes('dist/workers/provider-task.js'), 'the tarball holds the compiled pool task');
+  assert.ok(files.includes('dist/workers/provider-worker.js'), 'the tarball holds the compiled worker entry');
+  assert.ok(files.includes('dist/types-cjs/package.json'), 'the tarball holds the CommonJS declarations');
+  assert.ok(files.includes('dist/types-cjs/src/index.d.ts'), 'the tarball holds the CommonJS declarations');
   assert.ok(files.includes('dist/src/cli/main.js'), 'the tarball holds the CLI');
   assert.ok(!files.some((f) => f.startsWith('test/') || f.startsWith('src/')), 'no sources or tests are shipped');
 
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'parley-install-check', private: true, type: 'module' }));
-  await run(npm, ['install', join(dir, info.filename), '--prefer-offline', '--no-audit', '--no-fund'], { cwd: app });
+  await runNpm(['install', join(dir, info.filename), '--prefer-offline', '--no-audit', '--no-fund'], app);
+  const installed = JSON.parse(await readFile(join(app, 'node_modules', 'parley', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+  assert.deepEqual(Object.keys(installed.dependencies).sort(), ['comlink', 'piscina', 'undici'], 'the runtime dependencies only');
+  for (const tool of ['tsx', 'esbuild']) assert.ok(!existsSync(join(app, 'node_modules', tool)), `${tool} is not installed with parley`);
 
   await writeFile(join(app, 'host.mjs'), HOST_SCRIPT);
   const { stdout } = await run(process.execPath, ['host.mjs'], { cwd: app, timeout: 60_000 });
@@ -112,31 +143,84 @@ test('the built tarball installs into a fresh project and runs with plain node',
   assert.match(stdout, /^pool shutdown forced: false$/m);
 });
 
-test('the installed types check in a strict TypeScript project', { timeout: TIMEOUT_MS }, async () => {
+test('require(\'parley\') works in a CommonJS host, in both modes', { timeout: TIMEOUT_MS }, async () => {
+  await copyFile(join(fixtures, 'host.cjs'), join(app, 'host.cjs'));
+  const { stdout, stderr } = await run(process.execPath, ['host.cjs'], { cwd: app, timeout: 60_000 });
+  for (const workers of [1, 2]) {
+    assert.match(stdout, new RegExp(`^chat ${workers}: .*"required ${workers}".*answered by parley-echo`, 'm'));
+    assert.match(stdout, new RegExp(`^stream ${workers}: .*"required stream ${workers}"`, 'm'));
+    assert.match(stdout, new RegExp(`^error-class ${workers} true INVALID_REQUEST$`, 'm'));
+    assert.match(stdout, new RegExp(`^shutdown ${workers} forced: false$`, 'm'));
+  }
+  assert.doesNotMatch(stderr, /ExperimentalWarning|ERR_REQUIRE/, 'require(esm) loads without warnings');
+});
+
+test('the installed types check for ESM (nodenext) and CommonJS (node16, commonjs) consumers', { timeout: TIMEOUT_MS }, async () => {
   await writeFile(join(app, 'consumer.ts'), CONSUMER_TS);
-  await writeFile(
-    join(app, 'tsconfig.json'),
-    JSON.stringify({
-      compilerOptions: {
-        module: 'nodenext',
-        target: 'es2022',
-        strict: true,
-        noEmit: true,
-        skipLibCheck: true,
-        types: ['node'],
-        typeRoots: [join(repo, 'node_modules', '@types')],
-      },
-      files: ['consumer.ts'],
+  // A .cts file is CommonJS under node16 whatever the package type says.
+  await writeFile(join(app, 'consumer-cjs.cts'), CONSUMER_CJS);
+  await writeFile(join(app, 'consumer-node10.ts'), CONSUMER_CJS);
+  const projects: [string, Record<string, string>, string][] = [
+    ['tsconfig.esm.json', { module: 'nodenext' }, 'consumer.ts'],
+    ['tsconfig.node16.json', { module: 'node16', moduleResolution: 'node16' }, 'consumer-cjs.cts'],
+    ['tsconfig.commonjs.json', { module: 'commonjs', moduleResolution: 'node10' }, 'consumer-node10.ts'],
+  ];
+  const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
+  await Promise.all(
+    projects.map(async ([name, module, file]) => {
+      const compilerOptions = { ...module, target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'], typeRoots: [join(repo, 'node_modules', '@types')] };
+      await writeFile(join(app, name), JSON.stringify({ compilerOptions, files: [file] }));
+      // tsc reports on stdout: make a failure say what it found.
+      await run(process.execPath, [tsc, '-p', name], { cwd: app }).catch((err: { stdout?: string }) => assert.fail(`${name}: ${err.stdout ?? String(err)}`));
     }),
   );
-  await run(process.execPath, [join(repo, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', '.'], { cwd: app });
 });
+
+/** How each bundle format's host names the worker entry, and what the door says without it. */
+const BUNDLES = [
+  { format: 'esm', ext: '.mjs', noEntry: /^default entry: CONFIG options\.workerEntry: parley's worker entry is not at /m },
+  { format: 'cjs', ext: '.cjs', noEntry: /^default entry: CONFIG options\.workerEntry is required where parley is bundled as CommonJS/m },
+] as const;
+
+for (const { format, ext, noEntry } of BUNDLES) {
+  test(`a host bundled by esbuild as ${format}, with parley/worker as its own entry, chats in both modes`, { timeout: TIMEOUT_MS }, async () => {
+    const out = join(dir, `bundled-${format}`);
+    await copyFile(join(fixtures, `bundle-host${ext}`), join(app, `bundle-host${ext}`));
+    await build({
+      absWorkingDir: app,
+      entryPoints: { host: `bundle-host${ext}`, 'parley-worker': 'parley/worker' },
+      bundle: true,
+      platform: 'node',
+      format,
+      target: 'node20',
+      outdir: out,
+      outExtension: { '.js': ext },
+      // The recipe in README "Packaging": piscina starts its threads from its own file, and in an ES
+      // module bundle the CommonJS dependencies (undici) need require().
+      external: ['piscina'],
+      ...(format === 'esm' && { banner: { js: "import { createRequire as parleyCreateRequire } from 'node:module'; const require = parleyCreateRequire(import.meta.url);" } }),
+      logLevel: 'silent',
+    });
+    // The bundle runs beside piscina alone: parley, undici and comlink are inside it.
+    await cp(join(app, 'node_modules', 'piscina'), join(out, 'node_modules', 'piscina'), { recursive: true });
+    const { stdout } = await run(process.execPath, [`host${ext}`], { cwd: out, timeout: 60_000 });
+    assert.match(stdout, noEntry, 'the door says the bundle needs workerEntry');
+    for (const workers of [1, 2]) {
+      assert.match(stdout, new RegExp(`^chat ${workers}: .*"bundled ${workers}".*answered by parley-echo`, 'm'));
+      assert.match(stdout, new RegExp(`^stream ${workers}: .*"bundled stream ${workers}"`, 'm'));
+      assert.match(stdout, new RegExp(`^shutdown ${workers} forced: false$`, 'm'));
+    }
+    assert.doesNotMatch(stdout, /listening/, 'the bundled testing entry does not start the serve command');
+  });
+}
 
 test('the installed `parley` bin answers with plain node and the embedded server', { timeout: TIMEOUT_MS }, async () => {
   const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir, NO_COLOR: '1' };
   for (const key of ['OLLAMA_HOST', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENROUTER_API_KEY', 'ANTHROPIC_API_KEY', 'PARLEY_CONFIG', 'XDG_CONFIG_HOME']) {
     delete env[key];
   }
-  const { stdout } = await run(join(app, 'node_modules', '.bin', 'parley'), ['ask', 'installed bin'], { cwd: app, env, timeout: 60_000 });
+  // npm's .cmd shim on Windows, started through a shell, which needs the quotes.
+  const bin = join(app, 'node_modules', '.bin', windows ? 'parley.cmd' : 'parley');
+  const { stdout } = await run(bin, ['ask', windows ? '"installed bin"' : 'installed bin'], { cwd: app, env, timeout: 60_000, shell: windows });
   assert.match(stdout, /"installed bin".*answered by parley-echo/);
 });

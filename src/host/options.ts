@@ -10,7 +10,7 @@ import type { ProviderConfig } from '../shared/types.ts';
 import { nearestName, unknownKey } from '../shared/known-keys.ts';
 import { environmentProxies, Redactor } from '../shared/redaction.ts';
 import { checkProxy, validateProvider } from './provider-validation.ts';
-import { checkResourceLimits, checkWorkerExecArgv } from './worker-settings.ts';
+import { checkResourceLimits, checkWorkerEntry, checkWorkerExecArgv } from './worker-settings.ts';
 import { fitResponseCap } from './response-size-cap.ts';
 import { checkLogger, type Logger } from './observability/logger.ts';
 import type { TelemetryOptions } from './observability/telemetry.ts';
@@ -83,6 +83,13 @@ export interface RuntimeOptions {
   /** Extra Node flags for each worker, e.g. ['--import', './preload.js']. @default [] (the parent's flags, as Node filters them) */
   workerExecArgv?: string[];
   /**
+   * The worker entry for both modes (`parley/worker` as a bundler emitted it): a path, relative to
+   * process.cwd(), or a file: URL. Needed inside a bundle; a path inside an asar archive is taken from
+   * `<archive>.asar.unpacked` when there (README "Packaging"). CONFIG when no file is there.
+   * @default parley's own dist/workers/provider-worker.js
+   */
+  workerEntry?: string | URL;
+  /**
    * Linux: the nice value (0-19) of the provider worker threads, so that
    * when cores are scarce the host thread runs first. 5 suits a UI host.
    * Elsewhere it is not applied (stats show each worker's nice value where
@@ -153,6 +160,7 @@ export const RUNTIME_DEFAULTS = {
   },
   /** Node flags added to each worker thread's. */
   workerExecArgv: [] as readonly string[],
+  workerEntry: undefined,
   /** Linux nice value of each worker thread (0: left as it is). */
   workerNice: 0,
   /** Pool mode: calls one worker runs at once. */
@@ -192,6 +200,8 @@ export interface ResolvedOptions {
   breaker: Required<BreakerOptions>;
   resourceLimits: ResourceLimits | undefined;
   workerExecArgv: string[];
+  /** An absolute path; undefined: parley's own. */
+  workerEntry: string | undefined;
   workerNice: number;
   concurrencyPerWorker: number;
   maxQueue: number;
@@ -222,6 +232,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set([
   'proxy',
   'resourceLimits',
   'workerExecArgv',
+  'workerEntry',
   'workerNice',
   'concurrencyPerWorker',
   'maxQueue',
@@ -297,6 +308,7 @@ function resolve(options: unknown, alsoKnown: readonly string[]): ResolvedOption
   const b = section(o.breaker, 'breaker', BREAKER_KEYS) as BreakerOptions;
   const resourceLimits = checkResourceLimits(o.resourceLimits);
   const workerExecArgv = checkWorkerExecArgv(o.workerExecArgv ?? d.workerExecArgv);
+  const workerEntry = checkWorkerEntry(o.workerEntry);
   return {
     providers,
     redactor: Redactor.of(providers, environmentProxies(process.env)),
@@ -332,6 +344,7 @@ function resolve(options: unknown, alsoKnown: readonly string[]): ResolvedOption
     },
     resourceLimits,
     workerExecArgv,
+    workerEntry,
     workerNice: integer(o.workerNice, 'workerNice', d.workerNice, 0, 19),
     concurrencyPerWorker: integer(o.concurrencyPerWorker, 'concurrencyPerWorker', d.concurrencyPerWorker, 1, 1_000_000),
     maxQueue: integer(o.maxQueue, 'maxQueue', d.maxQueue, 0, 100_000_000),

@@ -1,13 +1,18 @@
 /**
  * The worker thread settings checked at the door: Node refuses some flags
  * in a worker's execArgv (per-process ones such as --expose-gc, and unknown
- * ones), and V8 takes nonsense resource limits without complaint, then the
- * worker dies at start and is restarted until the restart intensity is
- * spent. Both give CONFIG at createRuntime instead.
+ * ones), V8 takes nonsense resource limits without complaint, and a worker
+ * entry that is not there (a bundle, an asar archive) fails only in the
+ * thread: each time the worker dies at start and is restarted until the
+ * restart intensity is spent. All give CONFIG at createRuntime instead.
  */
+import { statSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { ParleyError } from '../shared/errors.ts';
 import { unknownKey } from '../shared/known-keys.ts';
+import { runsFromSource, shippedWorkerEntry } from './transport/worker-entry.ts';
 
 /** Each limit's least value (MB) a provider worker can start with; none has a useful upper bound to check. */
 const LIMIT_FLOORS: Record<keyof ResourceLimits, number> = {
@@ -77,4 +82,64 @@ export function checkWorkerExecArgv(value: unknown): string[] {
   probe.unref();
   void probe.terminate();
   return [...argv];
+}
+
+const BUNDLE_HINT = 'inside a bundle, emit parley/worker as its own entry and name that file in options.workerEntry (README, "Packaging")';
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A path inside an Electron asar archive: the same file under
+ * `<archive>.asar.unpacked` (electron-builder's asarUnpack, Electron Forge's
+ * unpack) is taken when it is there. Worker threads of older Electron
+ * versions cannot load from an archive at all (electron/electron#22446;
+ * support came with electron/electron#33216), so the unpacked copy is the
+ * safe one; without it the path is used as it is.
+ */
+function outsideAsar(path: string): string {
+  const marker = `.asar${sep}`;
+  const at = path.indexOf(marker);
+  if (at < 0) return path;
+  const unpacked = `${path.slice(0, at)}.asar.unpacked${sep}${path.slice(at + marker.length)}`;
+  return isFile(unpacked) ? unpacked : path;
+}
+
+/**
+ * options.workerEntry: a path (relative to process.cwd()) or a file: URL of
+ * the worker entry, as an absolute path; undefined for parley's own, which is
+ * checked too where it can be known (the compiled package).
+ */
+export function checkWorkerEntry(value: unknown): string | undefined {
+  const field = 'options.workerEntry';
+  if (value === undefined) {
+    const shipped = shippedWorkerEntry();
+    if (shipped === undefined) {
+      if (runsFromSource()) return undefined;
+      fail(`${field} is required where parley is bundled as CommonJS: ${BUNDLE_HINT}`);
+    }
+    if (!isFile(shipped)) fail(`${field}: parley's worker entry is not at ${shipped}; ${BUNDLE_HINT}`);
+    const unpacked = outsideAsar(shipped);
+    return unpacked === shipped ? undefined : unpacked;
+  }
+  let path: string;
+  if (value instanceof URL || (typeof value === 'string' && value.startsWith('file:'))) {
+    try {
+      path = fileURLToPath(value);
+    } catch (err) {
+      // Node's reason, not the URL: a URL may carry credentials.
+      fail(`${field} must be a file path or a file: URL of a local file (${(err as Error).message})`);
+    }
+  } else if (typeof value === 'string' && value.length > 0) {
+    path = resolve(value);
+  } else {
+    fail(`${field} must be a file path or a file: URL of parley's worker entry (got ${value === '' ? 'an empty string' : typeof value})`);
+  }
+  if (!isFile(path)) fail(`${field}: no file at ${path}`);
+  return outsideAsar(path);
 }

@@ -100,7 +100,10 @@ function isMain(): boolean {
   const entry = process.argv[1];
   if (!entry) return false;
   try {
-    return realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url));
+    const here = fileURLToPath(import.meta.url);
+    // Bundled into a host, this module's URL is the bundle's: only serve.js itself is the serve command.
+    if (!/[\\/]serve\.[jt]s$/.test(here)) return false;
+    return realpathSync(entry) === realpathSync(here);
   } catch {
     return false;
   }

@@ -44,7 +44,8 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 function npmTest() {
   return new Promise((resolve) => {
     // Its own process group, so that stopAll() can end the runner and its test processes with it.
-    current = spawn(npm, ['test'], { stdio: 'inherit', detached: true });
+    // On Windows Node starts npm.cmd only through a shell (CVE-2024-27980).
+    current = spawn(npm, ['test'], { stdio: 'inherit', detached: true, shell: process.platform === 'win32' });
     current.once('error', () => resolve(1));
     current.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });

@@ -190,7 +190,7 @@ export class PoolTransport extends WorkerTransport {
   }
 
   #createPool(): Piscina<PoolTask, PoolReply> {
-    const script = workerScript('provider-task');
+    const script = workerScript(this.options.workerEntry);
     const init: PoolInit = {
       providers: this.options.providers,
       generation: this.generation,

@@ -2,6 +2,7 @@
  * Worker entries when parley runs from its TypeScript source (its own tests,
  * `npm start`, the bench): the two entries are bundled once per process with
  * esbuild, the compiler tsx itself uses, into node_modules/.cache/parley/.
+ * There is one entry, workers/provider-worker.ts, for both modes.
  *
  * Why not register tsx inside each worker: Node 20 ignores `--import tsx` in
  * a worker's execArgv, so every worker had to register tsx's loader itself,
@@ -20,13 +21,20 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as Esbuild from 'esbuild';
 
-export type WorkerName = 'provider-actor' | 'provider-task';
+type WorkerName = 'provider-worker';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const cacheDir = join(root, 'node_modules/.cache/parley');
-// One manifest per checkout: git worktrees may share one node_modules.
-const manifestPath = join(cacheDir, `manifest-${createHash('sha256').update(root).digest('hex').slice(0, 12)}.json`);
+// Found on first use, not at load: a host bundled as CommonJS has no import.meta.url, and never calls this.
+let located: { root: string; cacheDir: string; manifestPath: string } | undefined;
 let built: Record<WorkerName, string> | undefined;
+
+function where(): { root: string; cacheDir: string; manifestPath: string } {
+  if (located) return located;
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const cacheDir = join(root, 'node_modules/.cache/parley');
+  // One manifest per checkout: git worktrees may share one node_modules.
+  const manifestPath = join(cacheDir, `manifest-${createHash('sha256').update(root).digest('hex').slice(0, 12)}.json`);
+  return (located = { root, cacheDir, manifestPath });
+}
 
 /**
  * What the last build read (each input's size and mtime) and wrote. A process
@@ -38,15 +46,15 @@ interface Manifest {
   outputs: Record<WorkerName, string>;
 }
 
-/** The bundled entry's path; the first call of a process builds both entries (about 0.2 s) unless a source's bundle is still current. */
-export function sourceWorkerEntry(name: WorkerName): string {
+/** The bundled entry's path; the first call of a process builds it (about 0.2 s) unless its bundle is still current. */
+export function sourceWorkerEntry(): string {
   built ??= current() ?? bundle();
-  return built[name];
+  return built['provider-worker'];
 }
 
 function fingerprint(path: string): string {
   try {
-    const s = statSync(join(root, path));
+    const s = statSync(join(where().root, path));
     return `${s.size}:${s.mtimeMs}`;
   } catch {
     return 'missing';
@@ -55,7 +63,7 @@ function fingerprint(path: string): string {
 
 function current(): Record<WorkerName, string> | undefined {
   try {
-    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as Manifest;
+    const manifest = JSON.parse(readFileSync(where().manifestPath, 'utf8')) as Manifest;
     const fresh = Object.entries(manifest.inputs).every(([path, print]) => fingerprint(path) === print);
     return fresh && Object.values(manifest.outputs).every((p) => existsSync(p)) ? manifest.outputs : undefined;
   } catch {
@@ -71,8 +79,9 @@ function writeWhole(path: string, contents: string | Uint8Array): void {
 }
 
 function bundle(): Record<WorkerName, string> {
+  const { root, cacheDir, manifestPath } = where();
   const esbuild = createRequire(import.meta.url)('esbuild') as typeof Esbuild;
-  const names: WorkerName[] = ['provider-actor', 'provider-task'];
+  const names: WorkerName[] = ['provider-worker'];
   const result = esbuild.buildSync({
     absWorkingDir: root,
     entryPoints: names.map((n) => `workers/${n}.ts`),

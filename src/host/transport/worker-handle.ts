@@ -37,7 +37,7 @@ export class WorkerHandle {
       nice: options.workerNice,
       heartbeatPort: port2,
     };
-    const script = workerScript('provider-actor');
+    const script = workerScript(options.workerEntry);
     this.#worker = new Worker(script.filename, {
       argv: script.argv,
       workerData: init,

@@ -29,4 +29,7 @@ export function startActor(init: WorkerInit & { heartbeatPort: MessagePort }): v
   });
 
   expose(service, endpoint);
+  // Said at once, unasked: the host learns this thread has loaded and can
+  // serve (createRuntime waits for it) without waiting a heartbeat interval.
+  init.heartbeatPort.postMessage({ type: 'pong', seq: 0 } satisfies Heartbeat);
 }

@@ -49,6 +49,9 @@ export interface RuntimeStats {
   providers: ProviderStats[];
 }
 
+/** createRuntime's view of a runtime's readiness (its transport is private to the class). */
+let whenReady: (runtime: Runtime) => Promise<void>;
+
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #options: ResolvedOptions;
   readonly #transport: WorkerTransport;
@@ -69,6 +72,16 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     const events = this as EventEmitter<WorkerEvents>;
     this.#transport = options.workers > 1 ? new PoolTransport(options, events, this.#router) : new ActorTransport(options, events, this.#router);
     this.#conversations = new OpenConversations(this, options.timeoutMs);
+  }
+
+  static {
+    whenReady = (runtime) =>
+      runtime.#transport.ready().catch((err: unknown) => {
+        // At creation there is no runtime to restart yet: say what stopped the worker.
+        const crash = runtime.#transport.lastCrash;
+        if (!(err instanceof ParleyError) || err.code !== 'WORKER_CRASHED' || !crash) throw err;
+        throw new ParleyError('WORKER_CRASHED', `the provider worker could not start: ${crash.reason}`, { cause: err });
+      });
   }
 
   get state(): RuntimeState {
@@ -363,7 +376,21 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const resolved = resolveRuntimeOptions(options);
   installErrorTransfer();
   const kinds = Object.fromEntries(Object.entries(resolved.providers).map(([name, config]) => [name, config.kind]));
-  return new Runtime(resolved, await loadTelemetry(kinds, resolved.telemetry));
+  const runtime = new Runtime(resolved, await loadTelemetry(kinds, resolved.telemetry));
+  // The workers load while the host waits here, not inside the first call's
+  // deadline. The workers are unref'd (an idle runtime must not keep the
+  // process alive), so this wait holds the process open itself: a host
+  // awaiting createRuntime at top level must not exit mid-wait.
+  const holdOpen = setInterval(() => undefined, 60_000);
+  try {
+    await whenReady(runtime);
+  } catch (err) {
+    await runtime.shutdown({ graceMs: 0 }).catch(() => undefined);
+    throw err;
+  } finally {
+    clearInterval(holdOpen);
+  }
+  return runtime;
 }
 
 function graceOf(opts: unknown): number {

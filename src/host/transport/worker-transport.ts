@@ -100,6 +100,9 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
   #lastCrash: CrashRecord | undefined;
   readonly #heartbeat: NodeJS.Timeout;
   #lastTick = Date.now();
+  /** How many threads have answered at least once (loaded parley's code); `ready` waits for options.workers of them. */
+  #answered = 0;
+  readonly #readiness = deferred();
 
   constructor(options: ResolvedOptions, events: EventEmitter<WorkerEvents>, recorder: OutcomeRecorder) {
     this.options = options;
@@ -205,7 +208,20 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
 
   /** A heartbeat from a worker. True when it is that worker's first. */
   beat(workerId: number): boolean {
-    return this.#live.get(workerId)?.beat(Date.now()) ?? false;
+    const first = this.#live.get(workerId)?.beat(Date.now()) ?? false;
+    if (first && ++this.#answered >= this.options.workers) this.#readiness.resolve();
+    return first;
+  }
+
+  /**
+   * Resolves once options.workers threads have each loaded and answered
+   * (createRuntime waits for it, so a first call's deadline is not spent on
+   * start-up). Rejects with the restart intensity's error when the threads
+   * keep dying before that (a worker entry that cannot load), or with
+   * SHUTDOWN when the transport is closed first.
+   */
+  ready(): Promise<void> {
+    return this.#readiness.promise;
   }
 
   protected isLive(workerId: number): boolean {
@@ -275,6 +291,7 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
   #fail(): void {
     this.#state = 'failed';
     const err = this.#intensity.failedError();
+    this.#readiness.reject(err);
     this.refuseWaiting(err);
     this.calls.rejectAll(err);
     this.#live.clear();
@@ -283,6 +300,7 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
   }
 
   #stopSupervising(err: ParleyError): void {
+    this.#readiness.reject(err);
     this.#supervising = false;
     clearInterval(this.#heartbeat);
     this.refuseWaiting(err);
@@ -324,4 +342,17 @@ export function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T | un
       },
     );
   });
+}
+
+/** Promise.withResolvers, which Node 20 lacks. */
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Settled with nobody waiting (a transport that fails long after it was ready) is not an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
 }

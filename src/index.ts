@@ -14,6 +14,8 @@ export type { ProviderSettings, RestartPolicy, RuntimeOptions } from './host/opt
 export { redactSecrets } from './shared/redaction.ts';
 export { ParleyError, ERROR_CODES, isParleyError, hasCode } from './shared/errors.ts';
 export type { ErrorCode, ParleyErrorOptions } from './shared/errors.ts';
+export { InvalidOutputError } from './shared/invalid-output-error.ts';
+export type { OutputIssue } from './shared/invalid-output-error.ts';
 export type { Conversation, ConversationInit, ToolResult } from './conversation/conversation.ts';
 export type { BreakerOptions, BreakerState, ProviderHealthStats } from './host/fallback-router.ts';
 export type { CrashRecord, WorkerEvents } from './host/transport/worker-transport.ts';

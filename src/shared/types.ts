@@ -153,7 +153,7 @@ export interface StandardSchema<Output = unknown> {
     readonly version: 1;
     readonly vendor: string;
     readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
-    readonly jsonSchema?: { readonly output: (options: { target: string }) => Record<string, unknown> };
+    readonly jsonSchema?: { readonly input: (options: { target: string }) => Record<string, unknown> };
     readonly types?: { readonly input: unknown; readonly output: Output } | undefined;
   };
 }

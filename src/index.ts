@@ -17,6 +17,7 @@ export type { ErrorCode, ParleyErrorOptions } from './shared/errors.ts';
 export { InvalidOutputError } from './shared/invalid-output-error.ts';
 export type { OutputIssue } from './shared/invalid-output-error.ts';
 export type { Conversation, ConversationInit, ToolResult } from './conversation/conversation.ts';
+export type { TurnControls, TurnOptions } from './conversation/turn-controls.ts';
 export type { BreakerOptions, BreakerState, ProviderHealthStats } from './host/fallback-router.ts';
 export type { CrashRecord, WorkerEvents } from './host/transport/worker-transport.ts';
 export type { CallEvents } from './host/observability/call-observer.ts';

@@ -23,7 +23,7 @@ describe('parley request flags', () => {
     await rm(dir, { recursive: true, force: true });
   });
   const lastChat = () => server.requests.filter((r) => r.path === '/api/chat').at(-1)!.body as Record<string, unknown>;
-  const local = ['--base-url', server ? server.url : '', '--kind', 'ollama'];
+  const local = () => ['--base-url', server.url, '--kind', 'ollama'];
 
   test('ask --schema --reasoning --extra: the fields go to the provider and --json shows the validated object', async () => {
     const schemaPath = join(dir, 'city.json');
@@ -49,7 +49,7 @@ describe('parley request flags', () => {
 
   test('bad values are usage errors naming the flag (exit 2)', async () => {
     for (const [flag, value] of [['--reasoning', 'max'], ['--format', 'yaml'], ['--extra', '[1]'], ['--schema', join(dir, 'missing.json')]]) {
-      const { code, stderr } = await runCli(['ask', ...local, flag!, value!, 'hi']);
+      const { code, stderr } = await runCli(['ask', ...local(), flag!, value!, 'hi']);
       assert.equal(code, 2, `${flag} ${value}`);
       assert.match(stderr, new RegExp(flag!.replace(/-/g, '\\-')));
     }

@@ -34,6 +34,22 @@ describe('conversation request controls', () => {
     assert.deepEqual(JSON.parse(conv.messages[1]!.content), { answer: 'Name a city' });
   });
 
+  test('a structured turn whose reply does not parse fails with INVALID_OUTPUT and records nothing, in send and stream', async () => {
+    const conv = await stack.rt.conversation({ provider: 'ollama', model: 'parley-echo', responseFormat: { type: 'json' } });
+    stack.server.setOptions({ invalidJson: true });
+    try {
+      await rejectsWith(conv.send('One'), 'INVALID_OUTPUT');
+      const { error } = await collect(conv.stream('Two'));
+      assert.equal((error as { code?: string }).code, 'INVALID_OUTPUT');
+      assert.equal(conv.messages.length, 0);
+    } finally {
+      stack.server.setOptions({ invalidJson: false });
+    }
+    const ok = await conv.send('Three');
+    assert.deepEqual(ok.object, { answer: 'Three' });
+    assert.equal(conv.messages.length, 2);
+  });
+
   test("init controls apply to every turn; a turn's own value replaces them", async () => {
     const conv = await stack.rt.conversation({ provider: 'anthropic', model: 'parley-echo', reasoning: { effort: 'low' } });
     const thought = await conv.send('Think');

@@ -10,6 +10,7 @@ import type { ChatRequest, ToolSpec } from '../src/index.ts';
 import { ask, CHAT_PATHS, collect, PROTOCOLS, rejectsWith, startStack, type Protocol, type Stack } from './helpers/fixtures.ts';
 
 const weather: ToolSpec = { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } };
+const CITY_SCHEMA = { type: 'object', properties: { city: { type: 'string' } } };
 const clock: ToolSpec = { name: 'get_time', parameters: { type: 'object', properties: { zone: { type: 'string' } } } };
 
 describe('tool choice and reasoning on ollama, openai and anthropic', () => {
@@ -105,6 +106,24 @@ describe('tool choice and reasoning on ollama, openai and anthropic', () => {
     });
   }
 
+  test('the shape of each control is checked at the door, naming the field', async () => {
+    const cases: [Partial<ChatRequest>, RegExp][] = [
+      [{ toolChoice: 'any' as never, tools: [weather] }, /request\.toolChoice/],
+      [{ toolChoice: { name: 'get_weather', type: 'function' } as never, tools: [weather] }, /request\.toolChoice/],
+      [{ parallelToolCalls: 'no' as never }, /request\.parallelToolCalls/],
+      [{ reasoning: { effort: 'low', level: 2 } as never }, /request\.reasoning/],
+      [{ reasoning: { enabled: false, effort: 'low' } }, /request\.reasoning\.enabled/],
+      [{ reasoning: { budgetTokens: 1.5 } }, /request\.reasoning\.budgetTokens/],
+      [{ responseFormat: { type: 'json-schema', schema: CITY_SCHEMA, name: 'has space' } }, /request\.responseFormat\.name/],
+      [{ responseFormat: { type: 'json-schema', schema: CITY_SCHEMA, strict: 'yes' as never } }, /request\.responseFormat\.strict/],
+      [{ responseFormat: { type: 'json-schema', schema: 'object' as never } }, /request\.responseFormat\.schema/],
+    ];
+    for (const [extra, message] of cases) {
+      const err = await rejectsWith(stack.rt.chat(ask('Hi', { provider: 'openai', ...extra })), 'INVALID_REQUEST');
+      assert.match(err.message, message, JSON.stringify(extra));
+    }
+  });
+
   test('anthropic: max_tokens stays above the thinking budget', async () => {
     await stack.rt.chat(ask('Hi', { provider: 'anthropic', maxTokens: 500, reasoning: { budgetTokens: 2000 } }));
     assert.equal(lastBody('anthropic').max_tokens, 2500);
@@ -123,6 +142,8 @@ describe('tool choice and reasoning on ollama, openai and anthropic', () => {
       const err = await rejectsWith(stack.rt.chat(ask('Hi', { provider: kind, reasoning: { budgetTokens: 2048 } })), 'INVALID_REQUEST');
       assert.match(err.message, /budgetTokens/);
     }
+    const forced = await rejectsWith(stack.rt.chat(tooled('anthropic', { toolChoice: 'required', reasoning: { effort: 'low' } })), 'INVALID_REQUEST');
+    assert.match(forced.message, /request\.reasoning .*request\.toolChoice/);
     const bad = await rejectsWith(stack.rt.chat(ask('Hi', { reasoning: { effort: 'max' as never } })), 'INVALID_REQUEST');
     assert.match(bad.message, /request\.reasoning\.effort/);
     await rejectsWith(stack.rt.chat(ask('Hi', { provider: 'anthropic', reasoning: { budgetTokens: 100 } })), 'INVALID_REQUEST');

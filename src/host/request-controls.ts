@@ -101,6 +101,10 @@ export function checkControlsFor(req: ChatRequest, provider: string, config: Pro
     const both = req.temperature !== undefined ? 'request.temperature' : 'request.topP';
     refuse(provider, `request.reasoning (extended thinking) and ${both} cannot go together to ${on}: Anthropic refuses temperature and top_p with thinking; leave one of them out`);
   }
+  const forced = req.toolChoice === 'required' || typeof req.toolChoice === 'object';
+  if (thinking && forced && req.tools !== undefined && req.tools.length > 0) {
+    refuse(provider, `request.reasoning (extended thinking) and request.toolChoice ${JSON.stringify(req.toolChoice)} cannot go together to ${on}: Anthropic refuses a forced tool call with thinking; use "auto"`);
+  }
   if (outputViaTool(config, req.responseFormat)) {
     const format = req.responseFormat!;
     const name = (format.type === 'json-schema' ? format.name : undefined) ?? DEFAULT_OUTPUT_NAME;

@@ -30,7 +30,13 @@ function pointer(path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }
 
 function standardCheck(schema: StandardSchema): Check {
   return async (value) => {
-    const result: StandardResult<unknown> = await schema['~standard'].validate(value);
+    let result: StandardResult<unknown>;
+    try {
+      result = await schema['~standard'].validate(value);
+    } catch (err) {
+      // A validate() that throws (a refinement that assumed its input) is the value not fitting, said by the library.
+      return { issues: [{ message: `${String(schema['~standard'].vendor)} validate() threw: ${(err as Error)?.message ?? String(err)}`, path: '' }] };
+    }
     if (result.issues === undefined) return { value: result.value };
     return { issues: result.issues.map((issue) => ({ message: issue.message, path: pointer(issue.path) })) };
   };

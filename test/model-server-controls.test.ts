@@ -68,3 +68,15 @@ describe('model server: request controls', () => {
     }
   });
 });
+
+describe('model server: request-control flags of serve', () => {
+  test('parseServeArgs() reads --invalid-json, --reasoning-models and --refuse-stream-options, and refuses a bad status', async () => {
+    const { parseServeArgs } = await import('../src/testing/index.ts');
+    assert.deepEqual(parseServeArgs(['--invalid-json', '--reasoning-models', 'o3, gpt-5', '--refuse-stream-options=422']), {
+      invalidJson: true,
+      reasoningModels: ['o3', 'gpt-5'],
+      refuseStreamOptions: 422,
+    });
+    assert.throws(() => parseServeArgs(['--refuse-stream-options', '500']), /--refuse-stream-options/);
+  });
+});

@@ -123,7 +123,9 @@ describe('structured output on ollama, openai and anthropic', () => {
 
   test('Standard Schema: zod 4, valibot and arktype are converted on the host and validate the reply', async () => {
     const zodCity = z.object({ city: z.string(), population: z.number().int(), capital: z.boolean() }).transform((c) => ({ ...c, shout: c.city.toUpperCase() }));
-    const zodResult = await stack.rt.chat(ask(QUESTION, { provider: 'openai', responseFormat: { type: 'json-schema', schema: zodCity } }));
+    const zodResult = await stack.rt.chat({ ...ask(QUESTION, { provider: 'openai' }), responseFormat: { type: 'json-schema', schema: zodCity } });
+    const typed: { shout: string; population: number } = zodResult.object; // compile-time: the object is typed by the schema
+    assert.equal(typed.population, 1);
     assert.deepEqual(zodResult.object, { city: QUESTION, population: 1, capital: true, shout: QUESTION.toUpperCase() }, "the schema's own output value");
     const sent = (lastBody('openai').response_format as { json_schema: { schema: Record<string, unknown> } }).json_schema.schema;
     assert.deepEqual(sent.required, ['city', 'population', 'capital'], 'the JSON Schema zod made crossed to the server');

@@ -17,8 +17,8 @@ import { requestFor, validateCallOptions, validateChatRequest } from './request-
 import { FallbackRouter, type OpenedStream, type ProviderHealthStats } from './fallback-router.ts';
 import { RequestCall, StreamCall } from './calls.ts';
 import { failedStream, iteratedOnce } from './stream-once.ts';
-import { StructuredOutput } from './structured-output.ts';
-import type { CallOptions, ChatInput, ChatRequest, ChatResult, HealthReport, ModelInfo, StreamEvent } from '../shared/types.ts';
+import { chatWithOutput, StructuredOutput } from './structured-output.ts';
+import type { CallOptions, ChatInput, ChatRequest, ChatResult, HealthReport, InferOutput, ModelInfo, StandardSchema, StreamEvent, StructuredChatInput } from '../shared/types.ts';
 import type { WorkerStats } from '../shared/protocol.ts';
 import type { CrashRecord, WorkerEvents, RuntimeState, ShutdownReport, Work, WorkerTransport } from './transport/worker-transport.ts';
 import { CallObserver, type CallEvents } from './observability/call-observer.ts';
@@ -76,16 +76,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.#transport.state;
   }
 
-  /** One reply; with `responseFormat`, its `object` is the validated value (INVALID_OUTPUT when it does not fit). */
+  /** One reply; with `responseFormat`, its `object` is the validated value (typed by a Standard Schema; INVALID_OUTPUT when it does not fit). */
+  chat<S extends StandardSchema>(req: StructuredChatInput<S>, opts?: CallOptions): Promise<ChatResult & { object: InferOutput<S> }>;
+  chat(req: ChatInput, opts?: CallOptions): Promise<ChatResult>;
   chat(req: ChatInput, opts?: CallOptions): Promise<ChatResult> {
-    let prepared: ReturnType<typeof StructuredOutput.prepare>;
-    try {
-      prepared = StructuredOutput.prepare(req, this.#options.providers);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const { request, output } = prepared;
-    return output === undefined ? this.#chat(request, opts) : this.#chat(request, opts).then((result) => output.finish(result));
+    return chatWithOutput(req, this.#options.providers, (request) => this.#chat(request, opts));
   }
 
   #chat(req: ChatInput, opts?: CallOptions): Promise<ChatResult> {

@@ -83,6 +83,22 @@ function formatOf(req: unknown): ResponseFormat | undefined {
   }
 }
 
+/**
+ * Runs `call` on the request as the worker can take it and, with a
+ * responseFormat, checks its result; a schema that cannot be prepared
+ * rejects (INVALID_REQUEST) before `call` runs.
+ */
+export function chatWithOutput(req: ChatInput, providers: Record<string, ProviderConfig>, call: (req: ChatInput) => Promise<ChatResult>): Promise<ChatResult> {
+  let prepared: ReturnType<typeof StructuredOutput.prepare>;
+  try {
+    prepared = StructuredOutput.prepare(req, providers);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const { request, output } = prepared;
+  return output === undefined ? call(request) : call(request).then((result) => output.finish(result));
+}
+
 export class StructuredOutput {
   readonly #name: string;
   readonly #check: Check | undefined;

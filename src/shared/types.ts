@@ -158,6 +158,12 @@ export interface StandardSchema<Output = unknown> {
   };
 }
 
+/** The value a Standard Schema's validate() gives, as its library types it (`unknown` for a JSON Schema). */
+export type InferOutput<S> = S extends { readonly '~standard': { readonly types?: infer T } } ? (NonNullable<T> extends { readonly output: infer O } ? O : unknown) : unknown;
+
+/** A chat input whose responseFormat is a Standard Schema: chat() then types `result.object` from it. */
+export type StructuredChatInput<S extends StandardSchema> = ChatInput & { responseFormat: { type: 'json-schema'; schema: S; name?: string; strict?: boolean } };
+
 export type StandardResult<Output> =
   | { readonly value: Output; readonly issues?: undefined }
   | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }> };

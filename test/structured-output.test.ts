@@ -14,6 +14,7 @@ import { toStandardJsonSchema } from '@valibot/to-json-schema';
 import { type } from 'arktype';
 import { InvalidOutputError, type ChatRequest, type StreamEvent } from '../src/index.ts';
 import { ask, CHAT_PATHS, collect, PROTOCOLS, rejectsWith, startStack, type Protocol, type Stack } from './helpers/fixtures.ts';
+import { waitFor } from './helpers/wait-for.ts';
 
 const CITY = {
   type: 'object',
@@ -141,6 +142,17 @@ describe('structured output on ollama, openai and anthropic', () => {
     const strict = z.object({ city: z.string().min(200) });
     const err = await rejectsWith(stack.rt.chat(ask(QUESTION, { provider: 'openai', responseFormat: { type: 'json-schema', schema: strict } })), 'INVALID_OUTPUT');
     assert.equal((err as InvalidOutputError).issues[0]!.path, '/city');
+  });
+
+  test('leaving a structured stream early cancels its call', async () => {
+    stack.server.injectFault({ kind: 'stall', afterTokens: 8 });
+    let partials = 0;
+    // A deadline far past waitFor's guard: only the cancel can end this call in time.
+    for await (const event of stack.rt.stream(cityRequest('openai'), { timeoutMs: 120_000 })) {
+      if (event.type === 'object' && ++partials === 2) break;
+    }
+    assert.equal(partials, 2);
+    await waitFor(async () => (await stack.rt.stats()).inFlight === 0, { what: 'the stalled call cancelled' });
   });
 
   test('bad formats are INVALID_REQUEST before any I/O', async () => {

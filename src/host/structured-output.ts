@@ -27,6 +27,9 @@ const PARTIAL_MIN_GROWTH = 16;
 const PARTIAL_GROWTH_SHARE = 16;
 const PARTIAL_MAX_CHARS = 128 * 1024;
 
+/** A schema object is converted once: a loop or a conversation sends the same one on every call. */
+const converted = new WeakMap<StandardSchema, Record<string, unknown>>();
+
 function isStandardSchema(value: unknown): value is StandardSchema {
   // arktype's types are functions.
   return (typeof value === 'object' || typeof value === 'function') && value !== null && '~standard' in value;
@@ -58,6 +61,8 @@ function standardCheck(schema: StandardSchema): Check {
  * takes in, and its validate() turns that into the output value (transforms).
  */
 function toJsonSchema(schema: StandardSchema): Record<string, unknown> {
+  const known = converted.get(schema);
+  if (known !== undefined) return known;
   const props = schema['~standard'];
   if (typeof props.jsonSchema?.input !== 'function') {
     throw new ParleyError(
@@ -66,7 +71,9 @@ function toJsonSchema(schema: StandardSchema): Record<string, unknown> {
     );
   }
   try {
-    return props.jsonSchema.input({ target: 'draft-2020-12' });
+    const json = props.jsonSchema.input({ target: 'draft-2020-12' });
+    converted.set(schema, json);
+    return json;
   } catch (err) {
     throw new ParleyError('INVALID_REQUEST', `${FIELD} could not be converted to JSON Schema by ${String(props.vendor)}: ${(err as Error).message}`, { cause: err });
   }

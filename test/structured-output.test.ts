@@ -104,7 +104,8 @@ describe('structured output on ollama, openai and anthropic', () => {
       input_schema: CITY,
     });
     assert.equal(result.toolCalls, undefined, 'the forced call is the answer, not a tool to run');
-    assert.equal(result.finishReason, 'end_turn');
+    const plain = await stack.rt.chat(ask(QUESTION, { provider: 'anthropic-tool' }));
+    assert.equal(result.finishReason, plain.finishReason, 'the finish reason of a reply that answered, not of a tool call');
     assert.deepEqual(result.object, { city: QUESTION, population: 1, capital: true });
     const { events, error } = await collect(stack.rt.stream(cityRequest('anthropic-tool')));
     assert.equal(error, undefined);

@@ -162,12 +162,15 @@ export class StructuredOutput {
     const config = this.#providers[raw.provider];
     const result = config !== undefined && outputViaTool(config, this.#format) ? this.#fromTool(raw) : raw;
     if (result.toolCalls !== undefined && result.toolCalls.length > 0 && result.content === '') return result;
+    // A refusal (OpenAI's `refusal`, with the results of "Speak what providers speak (1)") is the model's answer, not broken output.
+    if (result.content === '' && typeof (result as { refusal?: unknown }).refusal === 'string') return result;
     const text = result.content;
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch (err) {
-      const cut = result.finishReason === 'length' || result.finishReason === 'max_tokens' ? ' (it was cut at the token limit: raise maxTokens)' : '';
+      const reason: string = result.finishReason;
+      const cut = reason === 'length' || reason === 'max_tokens' ? ' (it was cut at the token limit: raise maxTokens)' : '';
       throw new InvalidOutputError(`the reply is not valid JSON${cut}: ${(err as Error).message}`, text, [{ message: (err as Error).message, path: '' }], { provider: result.provider });
     }
     if (this.#check !== undefined) {
@@ -226,8 +229,19 @@ export class StructuredOutput {
     if (call === undefined) return result;
     const { toolCalls: _calls, ...rest } = result;
     const others = calls.filter((c) => c !== call);
-    const out: ChatResult = { ...rest, content: call.arguments, finishReason: result.finishReason === 'tool_use' ? 'end_turn' : result.finishReason };
+    const out: ChatResult = { ...rest, content: call.arguments, finishReason: answeredReason(result.finishReason) as ChatResult['finishReason'] };
     if (others.length > 0) out.toolCalls = others;
     return out;
   }
+}
+
+/**
+ * The finish reason of a reply that ended by answering, in place of the
+ * forced tool call's: Anthropic's own word while results carry it, the
+ * normalised 'stop' once they are normalised ('tool-calls').
+ */
+function answeredReason(reason: string): string {
+  if (reason === 'tool_use') return 'end_turn';
+  if (reason === 'tool-calls' || reason === 'tool_calls') return 'stop';
+  return reason;
 }

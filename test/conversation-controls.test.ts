@@ -31,7 +31,7 @@ describe('conversation request controls', () => {
     assert.equal(plain.object, undefined);
     assert.equal('response_format' in lastBody(CHAT_PATHS.openai), false, 'a turn control lasts one turn');
     assert.equal(conv.messages.length, 6);
-    assert.deepEqual(JSON.parse(conv.messages[1]!.content), { answer: 'Name a city' });
+    assert.deepEqual(JSON.parse(conv.messages[1]!.content as string), { answer: 'Name a city' });
   });
 
   test('a structured turn whose reply does not parse fails with INVALID_OUTPUT and records nothing, in send and stream', async () => {

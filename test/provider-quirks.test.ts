@@ -99,15 +99,15 @@ describe('extra is merged deeply', () => {
   test('Ollama extra.options keeps the options parley built; numCtx and keepAlive come from the provider config', async () => {
     await withStack(
       {},
-      (server) => ({ providers: { ollama: { kind: 'ollama', baseUrl: server.url, numCtx: 8192, keepAlive: '10m' } } }),
+      (server) => ({ providers: { ollama: { kind: 'ollama', baseUrl: server.url, numCtx: 8192, keepAlive: '10m', options: { num_gpu: 99, temperature: 1 } } } }),
       async ({ rt, server }) => {
         await rt.chat(ask('Hi', { provider: 'ollama', temperature: 0.2, maxTokens: 30, extra: { options: { top_k: 40 }, keep_alive: -1 } }));
         const body = chatBodies(server, CHAT_PATHS.ollama).at(-1)!;
-        assert.deepEqual(body.options, { temperature: 0.2, num_predict: 30, num_ctx: 8192, top_k: 40 });
+        assert.deepEqual(body.options, { num_gpu: 99, temperature: 0.2, num_predict: 30, num_ctx: 8192, top_k: 40 }, "the config's options lie below the request's");
         assert.equal(body.keep_alive, -1, 'extra replaces a value that is not an object');
         await rt.chat(ask('Hi', { provider: 'ollama', extra: { options: { num_ctx: 2048 } } }));
         const second = chatBodies(server, CHAT_PATHS.ollama).at(-1)!;
-        assert.deepEqual(second.options, { num_ctx: 2048 }, 'a request’s extra wins over the config');
+        assert.deepEqual(second.options, { num_gpu: 99, temperature: 1, num_ctx: 2048 }, 'a request’s extra wins over the config');
         assert.equal(second.keep_alive, '10m');
       },
     );
@@ -132,6 +132,7 @@ describe('provider settings at the door', () => {
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ kind: 'ollama', numCtx: 0 }, /providers\.p\.numCtx/],
       [{ kind: 'ollama', keepAlive: 'forever' }, /providers\.p\.keepAlive/],
+      [{ kind: 'ollama', options: { num_gpu: { n: 1 } } }, /providers\.p\.options\.num_gpu/],
       [{ kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1', maxTokensField: 'max' }, /providers\.p\.maxTokensField/],
       [{ kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1', streamOptions: 'no' }, /providers\.p\.streamOptions/],
       [{ kind: 'anthropic', apiKey: 'k', structuredOutput: 'json' }, /providers\.p\.structuredOutput/],

@@ -47,6 +47,14 @@ export interface OllamaProviderConfig extends ProviderConfigBase {
    * to keep it loaded. Sent as `keep_alive`. @default Ollama's (5 minutes)
    */
   keepAlive?: string | number;
+  /**
+   * Any other Ollama model options sent with every chat request, e.g.
+   * `{ num_gpu: 99, num_thread: 8, repeat_penalty: 1.1 }` (see Ollama's
+   * Modelfile parameters). Below everything else: numCtx, the request's
+   * own fields (temperature, maxTokens...) and its `extra.options` win.
+   * @default none
+   */
+  options?: Record<string, string | number | boolean | string[]>;
 }
 export interface OpenAIProviderConfig extends ProviderConfigBase {
   kind: 'openai';

@@ -40,13 +40,13 @@ export class OllamaAdapter implements Adapter {
   chatRequest(req: ChatRequest, stream: boolean): HttpRequestSpec {
     const body: JsonObject = { model: req.model, messages: req.messages.map(toWireMessage), stream };
     if (req.tools !== undefined && req.tools.length > 0) body.tools = functionTools(req.tools);
-    const options: JsonObject = {};
+    const config = this.#ctx.config.kind === 'ollama' ? this.#ctx.config : undefined;
+    const options: JsonObject = { ...config?.options };
     if (req.temperature !== undefined) options.temperature = req.temperature;
     if (req.maxTokens !== undefined) options.num_predict = req.maxTokens;
     if (req.topP !== undefined) options.top_p = req.topP;
     if (req.stop !== undefined) options.stop = req.stop;
     if (req.seed !== undefined) options.seed = req.seed;
-    const config = this.#ctx.config.kind === 'ollama' ? this.#ctx.config : undefined;
     if (config?.numCtx !== undefined) options.num_ctx = config.numCtx;
     if (Object.keys(options).length > 0) body.options = options;
     if (config?.keepAlive !== undefined) body.keep_alive = config.keepAlive;

@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { ask, CHAT_PATHS, collect, rejectsWith, textOf, withStack } from './helpers/fixtures.ts';
 import type { ModelServer } from '../src/testing/index.ts';
 import { OpenAIAdapter } from '../src/provider/protocols/openai-adapter.ts';
+import { providerFigure } from './helpers/workers-mode.ts';
 
 function chatBodies(server: ModelServer, path: string): Record<string, unknown>[] {
   return server.requests.filter((r) => r.method === 'POST' && r.path === path).map((r) => r.body as Record<string, unknown>);
@@ -62,6 +63,7 @@ describe('stream_options', () => {
         assert.equal(bodies.length, 2, 'the refused request and its one retry');
         assert.deepEqual(bodies[0]!.stream_options, { include_usage: true });
         assert.equal('stream_options' in bodies[1]!, false);
+        assert.ok(providerFigure(await rt.stats(), 'openai', 'retries') >= 1, 'the second attempt counts as a retry');
         // Later streams on this worker go without it at once. In pool mode
         // another thread may learn it for itself, with one refusal of its own.
         const second = await collect(rt.stream(ask('Again', { provider: 'openai' })));

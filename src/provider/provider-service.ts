@@ -170,6 +170,9 @@ export class ProviderService implements ProviderServiceApi {
       } catch (err) {
         // A provider that refuses an optional field (stream_options) gets the request once more without it.
         if (w.delivered || ctx.signal.aborted || session.adapter.dropRefusedField?.(err, req, true) !== true) throw err;
+        // Reported like any retry, so the call's report and stats explain its second attempt.
+        (ctx.retries ??= []).push({ code: 'HTTP', status: (err as ParleyError).status ?? 0, delayMs: 0 });
+        ctx.onRetry?.();
         spec = session.adapter.chatRequest(req, true);
         result = await send();
       }

@@ -15,7 +15,10 @@ export type { ProviderSettings, RestartPolicy, RuntimeOptions } from './host/opt
 export { redactSecrets } from './shared/redaction.ts';
 export { ParleyError, ERROR_CODES, isParleyError, hasCode } from './shared/errors.ts';
 export type { ErrorCode, ParleyErrorOptions } from './shared/errors.ts';
+export { InvalidOutputError } from './shared/invalid-output-error.ts';
+export type { OutputIssue } from './shared/invalid-output-error.ts';
 export type { Conversation, ConversationInit, ToolResult } from './conversation/conversation.ts';
+export type { TurnControls, TurnOptions } from './conversation/turn-controls.ts';
 export type { BreakerOptions, BreakerState, ProviderHealthStats } from './host/fallback-router.ts';
 export type { CrashRecord, WorkerEvents } from './host/transport/worker-transport.ts';
 export type { CallEvents } from './host/observability/call-observer.ts';
@@ -30,6 +33,7 @@ export type {
   ChatRequest,
   ChatResult,
   HealthReport,
+  InferOutput,
   Message,
   ModelInfo,
   OllamaProviderConfig,
@@ -37,10 +41,16 @@ export type {
   ProviderConfig,
   ProviderConfigBase,
   ProviderKind,
+  ReasoningControls,
+  ResponseFormat,
   RetryRecord,
   Role,
+  StandardResult,
+  StandardSchema,
   StreamEvent,
+  StructuredChatInput,
   ToolCall,
+  ToolChoice,
   ToolSpec,
   Usage,
 } from './shared/types.ts';

@@ -129,7 +129,8 @@ test('the built tarball installs into a fresh project and runs with plain node',
   await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'parley-install-check', private: true, type: 'module' }));
   await runNpm(['install', join(dir, info.filename), '--prefer-offline', '--no-audit', '--no-fund'], app);
   const installed = JSON.parse(await readFile(join(app, 'node_modules', 'parley', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-  assert.deepEqual(Object.keys(installed.dependencies).sort(), ['comlink', 'piscina', 'undici'], 'the runtime dependencies only');
+  // The runtime's three, and structured output's JSON Schema validator and partial-JSON parser.
+  assert.deepEqual(Object.keys(installed.dependencies).sort(), ['ajv', 'comlink', 'partial-json', 'piscina', 'undici'], 'the runtime dependencies only');
   for (const tool of ['tsx', 'esbuild']) assert.ok(!existsSync(join(app, 'node_modules', tool)), `${tool} is not installed with parley`);
 
   await writeFile(join(app, 'host.mjs'), HOST_SCRIPT);

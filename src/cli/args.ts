@@ -3,7 +3,9 @@
  * their flags on untouched to the programs they run.
  */
 import { parseArgs } from 'node:util';
+import type { TurnControls } from '../index.ts';
 import { UsageError } from './exit-codes.ts';
+import { controlsFromFlags, REQUEST_FLAG_OPTIONS, REQUEST_FLAG_USAGE } from './request-flags.ts';
 
 const COMMANDS = ['chat', 'ask', 'models', 'health', 'config', 'serve', 'bench', 'help'] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -17,6 +19,8 @@ export interface ConfigFlags {
   timeoutMs?: number;
   system?: string;
   config?: string;
+  /** --reasoning, --format, --schema, --extra: the request controls of chat's turns and ask's request. */
+  controls?: TurnControls;
 }
 
 export interface CommandLine {
@@ -51,13 +55,14 @@ flags:
   --timeout-ms N       deadline of every call
   --system TEXT        system message
   --config PATH        JSON config file (else $PARLEY_CONFIG, else ~/.config/parley/config.json)
+${REQUEST_FLAG_USAGE}
   --json               machine-readable output (models, health, config, ask)
   --debug              stack traces on errors
   -h, --help           this text
   -v, --version        the version of parley
 
 exit codes: 0 ok, 1 unexpected, 2 usage/CONFIG/INVALID_REQUEST, 3 UNREACHABLE/CONNECTION,
-  4 HTTP/PROVIDER/BAD_RESPONSE/INCOMPLETE/TOO_LARGE, 5 TIMEOUT, 6 ABORTED/SHUTDOWN,
+  4 HTTP/PROVIDER/BAD_RESPONSE/INCOMPLETE/TOO_LARGE/INVALID_OUTPUT, 5 TIMEOUT, 6 ABORTED/SHUTDOWN,
   7 WORKER_CRASHED/QUEUE_FULL, 8 a local file or port (ENOENT, EADDRINUSE, ...)`;
 
 const OPTIONS = {
@@ -72,6 +77,7 @@ const OPTIONS = {
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean', short: 'v' },
+  ...REQUEST_FLAG_OPTIONS,
 } as const;
 
 function isCommand(word: string | undefined): word is Command {
@@ -124,6 +130,8 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
   if (timeoutMs !== undefined) flags.timeoutMs = timeoutMs;
   if (values.system !== undefined) flags.system = values.system;
   if (values.config !== undefined) flags.config = values.config;
+  const controls = controlsFromFlags(values);
+  if (Object.keys(controls).length > 0) flags.controls = controls;
   return {
     command,
     flags,

@@ -31,6 +31,7 @@ export async function runChat(cli: CliRuntime, config: CliConfig, io: ChatIO): P
   const errorStyle = createStyle(colorsEnabled(io.errors));
   const init: Parameters<CliRuntime['runtime']['conversation']>[0] = { provider: config.provider, model: config.model };
   if (config.system !== undefined) init.system = config.system;
+  Object.assign(init, config.controls);
   const conversation = await cli.runtime.conversation(init);
 
   const rl = createInterface({

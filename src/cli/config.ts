@@ -5,8 +5,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { checkRuntimeOptions, isParleyError, ParleyError, providersFromEnv, type ProviderConfig, type ProviderKind, type RuntimeOptions } from '../index.ts';
+import { join, resolve } from 'node:path';
+import { checkRuntimeOptions, isParleyError, ParleyError, providersFromEnv, type ProviderConfig, type ProviderKind, type RuntimeOptions, type TurnControls } from '../index.ts';
 import type { ConfigFlags } from './args.ts';
 import { userPath } from './paths.ts';
 
@@ -21,6 +21,8 @@ export interface CliConfig {
   model: string;
   system?: string;
   timeoutMs?: number;
+  /** The request controls from the flags (--reasoning, --format, --schema, --extra). */
+  controls?: TurnControls;
   /** Nothing configured: start the embedded model server and use it as "local". */
   embedded: boolean;
   /** The config file that was read, if any. */
@@ -245,6 +247,7 @@ export function resolveConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv = proce
     runtime: {},
   };
   if (located && file) config.file = located.path;
+  if (flags.controls !== undefined) config.controls = flags.controls;
   if (flags.system !== undefined) [config.system, config.sources.system] = [flags.system, 'flag'];
   else if (file?.system !== undefined) [config.system, config.sources.system] = [file.system, 'file'];
   if (flags.timeoutMs !== undefined) [config.timeoutMs, config.sources.timeoutMs] = [flags.timeoutMs, 'flag'];

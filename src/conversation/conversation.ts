@@ -15,6 +15,7 @@ import { ParleyError } from '../shared/errors.ts';
 import { validateCallOptions } from '../host/request-validation.ts';
 import { unknownKey } from '../shared/known-keys.ts';
 import { StreamTurn } from './stream-turn.ts';
+import { applyControls, callOptionsOf, CONTROL_KEYS, controlsOf, type TurnControls, type TurnOptions } from './turn-controls.ts';
 import { TranscriptStore } from './transcript-store.ts';
 import { TurnQueue, type Turn } from './turn-queue.ts';
 import type { CallOptions, ChatRequest, ChatResult, Message, StreamEvent, ToolCall, ToolSpec } from '../shared/types.ts';
@@ -24,7 +25,8 @@ export interface ConversationRuntime {
   stream(req: ChatRequest, opts?: CallOptions): AsyncIterable<StreamEvent>;
 }
 
-export interface ConversationInit {
+/** With the request controls of every turn (TurnControls); a turn's own options replace them one by one. */
+export interface ConversationInit extends TurnControls {
   /** A provider name, or an ordered list to fall back through. */
   provider?: string | string[];
   /** The model of every turn. @default the (first) provider's `defaultModel`; INVALID_REQUEST when it has none */
@@ -58,7 +60,8 @@ export interface ToolResult {
  * before the turn started. A failed turn records nothing.
  */
 export interface Conversation {
-  send(text: string, opts?: CallOptions): Promise<ChatResult>;
+  /** `opts` may carry the turn's controls (toolChoice, reasoning, responseFormat, extra...) over the init's. */
+  send(text: string, opts?: TurnOptions): Promise<ChatResult>;
   /**
    * Throws INVALID_REQUEST at once for bad input; takes its place in the turn
    * queue when iteration starts (the deadline starts then too). Every next()
@@ -66,9 +69,9 @@ export interface Conversation {
    * dropped without return() is stopped at the turn's deadline, so it never
    * holds the queue longer. The iterable is its own iterator: one turn.
    */
-  stream(text: string, opts?: CallOptions): AsyncIterable<StreamEvent>;
+  stream(text: string, opts?: TurnOptions): AsyncIterable<StreamEvent>;
   /** Continues after the model asked for tools: the results answer the calls of the last assistant message. */
-  sendToolResults(results: ToolResult[], opts?: CallOptions): Promise<ChatResult>;
+  sendToolResults(results: ToolResult[], opts?: TurnOptions): Promise<ChatResult>;
   /** System first if set, then the recorded turns (frozen copies). */
   readonly messages: readonly Message[];
   readonly model: string;
@@ -129,6 +132,7 @@ const INIT_KEYS: ReadonlySet<string> = new Set([
   'maxTokens',
   'tools',
   'onWarning',
+  ...CONTROL_KEYS,
 ] satisfies (keyof ConversationInit)[]);
 
 function checkInit(init: ConversationInit): asserts init is ConversationInit & { model: string } {
@@ -176,6 +180,7 @@ interface Settings {
   maxTokens: number | undefined;
   tools: ToolSpec[] | undefined;
   onWarning: ((message: string) => void) | undefined;
+  controls: TurnControls;
 }
 
 export class HostConversation implements Conversation {
@@ -235,14 +240,14 @@ export class HostConversation implements Conversation {
     this.#settings.provider = Array.isArray(provider) ? [...provider] : provider;
   }
 
-  async send(text: string, opts?: CallOptions): Promise<ChatResult> {
+  async send(text: string, opts?: TurnOptions): Promise<ChatResult> {
     checkText(text, 'text');
-    const options = validateCallOptions(opts);
+    const options = validateCallOptions(callOptionsOf(opts));
     this.#checkOpen();
-    return this.#chatTurn(() => [{ role: 'user', content: text }], options);
+    return this.#chatTurn(() => [{ role: 'user', content: text }], options, controlsOf(opts));
   }
 
-  async sendToolResults(results: ToolResult[], opts?: CallOptions): Promise<ChatResult> {
+  async sendToolResults(results: ToolResult[], opts?: TurnOptions): Promise<ChatResult> {
     if (!Array.isArray(results) || results.length === 0) throw invalid('results must be a non-empty array');
     results.forEach((result, i) => {
       if (typeof result !== 'object' || result === null) throw invalid(`results[${i}] must be an object`);
@@ -250,16 +255,17 @@ export class HostConversation implements Conversation {
       if (typeof result.content !== 'string') throw invalid(`results[${i}].content must be a string`);
       if (result.name !== undefined && typeof result.name !== 'string') throw invalid(`results[${i}].name must be a string`);
     });
-    const options = validateCallOptions(opts);
+    const options = validateCallOptions(callOptionsOf(opts));
     this.#checkOpen();
     const copies = results.map((r) => ({ ...r }));
     // Checked against the history when the turn runs, after the turns queued before it.
-    return this.#chatTurn(() => this.#toolMessages(copies), options);
+    return this.#chatTurn(() => this.#toolMessages(copies), options, controlsOf(opts));
   }
 
-  stream(text: string, opts?: CallOptions): AsyncIterable<StreamEvent> {
+  stream(text: string, opts?: TurnOptions): AsyncIterable<StreamEvent> {
     checkText(text, 'text');
-    const options = validateCallOptions(opts);
+    const options = validateCallOptions(callOptionsOf(opts));
+    const controls = controlsOf(opts);
     this.#checkOpen();
     const epoch = this.#epoch;
     const pending: Message[] = [{ role: 'user', content: text }];
@@ -268,7 +274,7 @@ export class HostConversation implements Conversation {
       // A conversation closed before the first read refuses the turn there: the queue is closed.
       enter: () => this.#turns.enter(options.timeoutMs ?? this.#owner?.timeoutMs, options.signal),
       open: (turn) => {
-        const built = this.#request(pending);
+        const built = this.#request(pending, controls);
         estimate = built.estimate;
         return this.#runtime.stream(built.request, turn.callOptions());
       },
@@ -351,7 +357,7 @@ export class HostConversation implements Conversation {
     });
   }
 
-  #request(pending: Message[]): { request: ChatRequest; estimate: number } {
+  #request(pending: Message[], controls: TurnControls): { request: ChatRequest; estimate: number } {
     const s = this.#settings;
     let messages: Message[] = [...this.#history, ...pending].map(copyMessage);
     if (s.system !== undefined) messages.unshift({ role: 'system', content: s.system });
@@ -364,6 +370,7 @@ export class HostConversation implements Conversation {
     if (s.temperature !== undefined) request.temperature = s.temperature;
     if (s.maxTokens !== undefined) request.maxTokens = s.maxTokens;
     if (s.tools !== undefined) request.tools = s.tools.map((tool) => ({ ...tool }));
+    applyControls(request, s.controls, controls);
     return { request, estimate: estimateTokens(messages) + fixedTokens };
   }
 
@@ -377,12 +384,12 @@ export class HostConversation implements Conversation {
     this.#setHistory([...this.#history, ...turn]);
   }
 
-  async #chatTurn(makePending: () => Message[], opts: CallOptions): Promise<ChatResult> {
+  async #chatTurn(makePending: () => Message[], opts: CallOptions, controls: TurnControls): Promise<ChatResult> {
     const epoch = this.#epoch;
     const turn: Turn = await this.#turns.enter(opts.timeoutMs ?? this.#owner?.timeoutMs, opts.signal);
     try {
       const pending = makePending();
-      const { request, estimate } = this.#request(pending);
+      const { request, estimate } = this.#request(pending, controls);
       const result = await turn.race(this.#runtime.chat(request, turn.callOptions()));
       await turn.commit(() => this.#commit(epoch, pending, estimate, result));
       return result;
@@ -421,6 +428,7 @@ export function openConversation(runtime: ConversationRuntime, init: Conversatio
       maxTokens: init.maxTokens,
       tools: init.tools?.slice(),
       onWarning: init.onWarning,
+      controls: controlsOf(init),
     };
     if (init.store === undefined) return new HostConversation(runtime, owner, settings, undefined, []);
     const store = await openStore(init.store, settings);

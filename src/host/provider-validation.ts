@@ -13,9 +13,9 @@ import type { ProviderConfig, ProviderKind } from '../shared/types.ts';
 
 const COMMON_KEYS = ['kind', 'baseUrl', 'apiKey', 'headers', 'defaultModel', 'proxy', 'ca'];
 const KEYS: Record<ProviderKind, ReadonlySet<string>> = {
-  ollama: new Set(COMMON_KEYS),
-  openai: new Set(COMMON_KEYS),
-  anthropic: new Set([...COMMON_KEYS, 'version', 'authToken']),
+  ollama: new Set([...COMMON_KEYS, 'numCtx', 'keepAlive', 'options']),
+  openai: new Set([...COMMON_KEYS, 'maxTokensField', 'streamOptions']),
+  anthropic: new Set([...COMMON_KEYS, 'version', 'authToken', 'structuredOutput']),
 };
 
 /** RFC 9110 token characters. */
@@ -156,5 +156,36 @@ export function validateProvider(name: string, config: unknown): ProviderConfig 
   if (c.defaultModel !== undefined && (typeof c.defaultModel !== 'string' || c.defaultModel === '')) {
     fail(`${at}.defaultModel must be a non-empty string`);
   }
+  checkProtocolSettings(c, at);
   return c as unknown as ProviderConfig;
+}
+
+/** The settings one protocol takes (numCtx, keepAlive, maxTokensField, streamOptions, structuredOutput). */
+function checkProtocolSettings(c: Record<string, unknown>, at: string): void {
+  if (c.numCtx !== undefined && (!Number.isSafeInteger(c.numCtx) || (c.numCtx as number) <= 0)) fail(`${at}.numCtx must be a positive integer number of tokens (got ${String(c.numCtx)})`);
+  const keepAlive = c.keepAlive;
+  if (keepAlive !== undefined && !(typeof keepAlive === 'number' && Number.isFinite(keepAlive)) && !(typeof keepAlive === 'string' && /^-?\d+(\.\d+)?(ns|us|µs|ms|s|m|h)?$/.test(keepAlive))) {
+    fail(`${at}.keepAlive must be seconds as a number or a duration such as "10m", "24h", "-1" (got ${typeof keepAlive === 'string' ? JSON.stringify(keepAlive.slice(0, 20)) : typeof keepAlive})`);
+  }
+  if (c.options !== undefined) checkModelOptions(c.options, `${at}.options`);
+  if (c.maxTokensField !== undefined && c.maxTokensField !== 'max_tokens' && c.maxTokensField !== 'max_completion_tokens') {
+    fail(`${at}.maxTokensField must be "max_tokens" or "max_completion_tokens"`);
+  }
+  if (c.streamOptions !== undefined && typeof c.streamOptions !== 'boolean') fail(`${at}.streamOptions must be a boolean (got ${typeof c.streamOptions})`);
+  if (c.structuredOutput !== undefined && c.structuredOutput !== 'native' && c.structuredOutput !== 'tool') {
+    fail(`${at}.structuredOutput must be "native" or "tool"`);
+  }
+}
+
+/** Ollama model options: a plain object of numbers, strings, booleans or string lists (stop). */
+function checkModelOptions(value: unknown, field: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${field} must be an object of Ollama model options, e.g. { num_gpu: 99 }`);
+  for (const [key, option] of Object.entries(value)) {
+    const ok =
+      (typeof option === 'number' && Number.isFinite(option)) ||
+      typeof option === 'string' ||
+      typeof option === 'boolean' ||
+      (Array.isArray(option) && option.every((item) => typeof item === 'string'));
+    if (!ok) fail(`${keyPath(field, key)} must be a number, string, boolean or list of strings (got ${Array.isArray(option) ? 'a list with a non-string' : typeof option})`);
+  }
 }

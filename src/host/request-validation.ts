@@ -11,6 +11,7 @@
 import { ParleyError } from '../shared/errors.ts';
 import { unknownKey } from '../shared/known-keys.ts';
 import type { Redactor } from '../shared/redaction.ts';
+import { checkControlsFor, copyControls } from './request-controls.ts';
 import type { CallOptions, ChatInput, ChatRequest, Message, ProviderConfig, ToolCall, ToolSpec } from '../shared/types.ts';
 
 const ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
@@ -19,7 +20,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Deeper than this is refused: in practice a cycle through Proxies that hand out a new Proxy on each read. */
 const MAX_DEPTH = 64;
 
-const REQUEST_KEYS: ReadonlySet<string> = new Set(['provider', 'model', 'messages', 'temperature', 'maxTokens', 'topP', 'stop', 'seed', 'tools', 'extra']);
+const REQUEST_KEYS: ReadonlySet<string> = new Set(['provider', 'model', 'messages', 'temperature', 'maxTokens', 'topP', 'stop', 'seed', 'tools', 'toolChoice', 'parallelToolCalls', 'reasoning', 'responseFormat', 'extra']);
 const MESSAGE_KEYS: ReadonlySet<string> = new Set(['role', 'content', 'toolCalls', 'toolCallId', 'name']);
 const TOOL_CALL_KEYS: ReadonlySet<string> = new Set(['id', 'name', 'arguments']);
 const TOOL_KEYS: ReadonlySet<string> = new Set(['name', 'description', 'parameters']);
@@ -50,7 +51,8 @@ function describe(value: unknown, redactor: Redactor | undefined): string {
   }
 }
 
-class RequestCopier {
+/** Copies a request as plain data while checking it (see the file's comment); request-controls.ts uses it too. */
+export class RequestCopier {
   readonly #redactor: Redactor | undefined;
   /** The objects being copied on the current path: meeting one again is a cycle. */
   readonly #ancestors = new Set<object>();
@@ -256,6 +258,7 @@ export function validateChatRequest(req: unknown, redactor?: Redactor): ChatInpu
   }
   if (r.seed !== undefined && !Number.isSafeInteger(r.seed)) throw c.invalid('request.seed', 'an integer', r.seed);
   if (r.tools !== undefined) r.tools = copyTools(c, r.tools);
+  copyControls(c, r);
   if (r.extra !== undefined) {
     if (c.shape(r.extra, 'request.extra') !== 'object') throw c.invalid('request.extra', 'an object', r.extra);
     r.extra = c.json(r.extra, 'request.extra');
@@ -279,10 +282,12 @@ export function validateCallOptions(opts: unknown): CallOptions {
 
 /**
  * The request as `provider` gets it: its model, else the provider's
- * defaultModel. Throws INVALID_REQUEST when there is neither. The same
+ * defaultModel. Throws INVALID_REQUEST when there is neither, or when the
+ * provider's protocol cannot express its controls (request-controls.ts). The same
  * object when it names a model.
  */
 export function requestFor(request: ChatInput, provider: string, config: ProviderConfig): ChatRequest {
+  checkControlsFor(request as ChatRequest, provider, config);
   if (request.model !== undefined) return request as ChatRequest;
   if (config.defaultModel === undefined) {
     throw new ParleyError('INVALID_REQUEST', `request.model is required: provider "${provider}" has no defaultModel`, { provider });

@@ -17,7 +17,8 @@ import { requestFor, validateCallOptions, validateChatRequest } from './request-
 import { FallbackRouter, type OpenedStream, type ProviderHealthStats } from './fallback-router.ts';
 import { RequestCall, StreamCall } from './calls.ts';
 import { failedStream, iteratedOnce } from './stream-once.ts';
-import type { CallOptions, ChatInput, ChatRequest, ChatResult, HealthReport, ModelInfo, StreamEvent } from '../shared/types.ts';
+import { chatWithOutput, StructuredOutput } from './structured-output.ts';
+import type { CallOptions, ChatInput, ChatRequest, ChatResult, HealthReport, InferOutput, ModelInfo, StandardSchema, StreamEvent, StructuredChatInput } from '../shared/types.ts';
 import type { WorkerStats } from '../shared/protocol.ts';
 import type { CrashRecord, WorkerEvents, RuntimeState, ShutdownReport, Work, WorkerTransport } from './transport/worker-transport.ts';
 import { CallObserver, type CallEvents } from './observability/call-observer.ts';
@@ -88,7 +89,14 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     return this.#transport.state;
   }
 
+  /** One reply; with `responseFormat`, its `object` is the validated value (typed by a Standard Schema; INVALID_OUTPUT when it does not fit). */
+  chat<S extends StandardSchema>(req: StructuredChatInput<S>, opts?: CallOptions): Promise<ChatResult & { object: InferOutput<S> }>;
+  chat(req: ChatInput, opts?: CallOptions): Promise<ChatResult>;
   chat(req: ChatInput, opts?: CallOptions): Promise<ChatResult> {
+    return chatWithOutput(req, this.#options.providers, (request) => this.#chat(request, opts));
+  }
+
+  #chat(req: ChatInput, opts?: CallOptions): Promise<ChatResult> {
     let requests: Map<string, ChatRequest>;
     let options: CallOptions;
     let route: string[];
@@ -114,8 +122,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   }
 
   /**
-   * One reply as it is generated: `text`, `reasoning` and `tool_call` events,
-   * then one `done` event with the whole ChatResult (the text events
+   * One reply as it is generated: `text`, `reasoning` and `tool_call` events
+   * (with `responseFormat`, `object` events: the JSON so far, parsed
+   * best-effort), then one `done` event with the whole ChatResult (the text events
    * concatenate to its content), or the iteration throws a ParleyError.
    *
    * The request is sent on the first next(), and the deadline (timeoutMs,
@@ -137,11 +146,13 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    */
   stream(req: ChatInput, opts?: CallOptions): AsyncIterable<StreamEvent> {
     try {
-      const [requests, route] = this.#admitRequest(req);
+      const { request, output } = StructuredOutput.prepare(req, this.#options.providers);
+      const [requests, route] = this.#admitRequest(request);
       const options = validateCallOptions(opts);
       const trace = this.#observer.active ? this.#observer.begin('stream', route, requests.get(route[0]!)) : undefined;
       const deadline = this.#sharedDeadline(options, trace);
-      return iteratedOnce(this.#router.stream(route, (provider) => this.#openStream(provider, requests.get(provider)!, deadline(), trace)));
+      const events = this.#router.stream(route, (provider) => this.#openStream(provider, requests.get(provider)!, deadline(), trace));
+      return iteratedOnce(output === undefined ? events : output.stream(events));
     } catch (err) {
       return iteratedOnce(failedStream(err));
     }

@@ -156,13 +156,26 @@ export class ProviderService implements ProviderServiceApi {
     let writer: StreamWriter | undefined;
     await this.#run(meta, provider, async (ctx) => {
       const w = (writer = new StreamWriter(port, this.#settings.streamCredits, (reason) => this.cancel(meta.callId, reason)));
-      const spec = session.adapter.chatRequest(req, true);
+      let spec = session.adapter.chatRequest(req, true);
       const { maxResponseBytes } = this.#settings;
-      const result = await withRetries(
-        ctx,
-        () => exchange(ctx, spec, streamSink(session.adapter.streamParser(req), w, ctx.signal, maxResponseBytes, session.name, () => this.#reportOf(ctx))),
-        () => w.delivered,
-      );
+      const send = () =>
+        withRetries(
+          ctx,
+          () => exchange(ctx, spec, streamSink(session.adapter.streamParser(req), w, ctx.signal, maxResponseBytes, session.name, () => this.#reportOf(ctx))),
+          () => w.delivered,
+        );
+      let result;
+      try {
+        result = await send();
+      } catch (err) {
+        // A provider that refuses an optional field (stream_options) gets the request once more without it.
+        if (w.delivered || ctx.signal.aborted || session.adapter.dropRefusedField?.(err, req, true) !== true) throw err;
+        // Reported like any retry, so the call's report and stats explain its second attempt.
+        (ctx.retries ??= []).push({ code: 'HTTP', status: (err as ParleyError).status ?? 0, delayMs: 0 });
+        ctx.onRetry?.();
+        spec = session.adapter.chatRequest(req, true);
+        result = await send();
+      }
       w.end(result, this.#reportOf(ctx));
     }).catch((err: unknown) => {
       if (writer) writer.fail(this.#wire(err));

@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'INCOMPLETE',
   'TOO_LARGE',
   'QUEUE_FULL',
+  'INVALID_OUTPUT',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -35,10 +35,49 @@ export interface ProviderConfigBase {
 
 export interface OllamaProviderConfig extends ProviderConfigBase {
   kind: 'ollama';
+  /**
+   * The context window in tokens, sent as `options.num_ctx` on every chat
+   * request (Ollama's own default is small: 2,048 to 4,096 tokens, by
+   * version). A request's `extra.options.num_ctx` wins.
+   * See https://github.com/ollama/ollama/blob/main/docs/api.md
+   * @default Ollama's (unset)
+   */
+  numCtx?: number;
+  /**
+   * How long Ollama keeps the model loaded after a request: a duration
+   * string ("10m", "24h"), seconds as a number, 0 to unload at once, or -1
+   * to keep it loaded. Sent as `keep_alive`. @default Ollama's (5 minutes)
+   */
+  keepAlive?: string | number;
+  /**
+   * Any other Ollama model options sent with every chat request, e.g.
+   * `{ num_gpu: 99, num_thread: 8, repeat_penalty: 1.1 }` (see Ollama's
+   * Modelfile parameters). Below everything else: numCtx, the request's
+   * own fields (temperature, maxTokens...) and its `extra.options` win.
+   * @default none
+   */
+  options?: Record<string, string | number | boolean | string[]>;
 }
 export interface OpenAIProviderConfig extends ProviderConfigBase {
   kind: 'openai';
   baseUrl: string;
+  /**
+   * Which field carries `maxTokens`. OpenAI's reasoning models (o-series,
+   * gpt-5) refuse `max_tokens` and take `max_completion_tokens`, which
+   * every current OpenAI model accepts; most compatible servers (vLLM,
+   * llama.cpp, LM Studio, older Azure deployments) know only `max_tokens`.
+   * @default 'max_completion_tokens' for api.openai.com, else 'max_tokens'
+   */
+  maxTokensField?: 'max_tokens' | 'max_completion_tokens';
+  /**
+   * Send `stream_options: { include_usage: true }` with streams, so the last
+   * chunk carries token usage. Some servers refuse the field (Mistral with
+   * 422, some Azure and Databricks deployments with 400): set false for
+   * them. Left unset, a 400/422 that names `stream_options` is retried once
+   * without it, and the worker remembers that for this provider.
+   * @default true
+   */
+  streamOptions?: boolean;
 }
 /**
  * Anthropic takes an API key (sent as `x-api-key`) or an auth token (sent as
@@ -54,6 +93,17 @@ export interface AnthropicProviderConfig extends ProviderConfigBase {
   authToken?: string;
   /** Value of the anthropic-version header. @default '2023-06-01' */
   version?: string;
+  /**
+   * How `responseFormat: { type: 'json-schema' }` is sent. 'native': the
+   * Messages API's `output_config.format` (structured outputs, GA on
+   * Claude 4.5 and later models); 'tool': a forced tool call whose input is
+   * the object, for older models and gateways without structured outputs.
+   * `{ type: 'json' }` (no schema) always goes as a forced tool, since the
+   * native field needs a schema.
+   * See https://docs.claude.com/en/docs/build-with-claude/structured-outputs
+   * @default 'native'
+   */
+  structuredOutput?: 'native' | 'tool';
 }
 
 export type ProviderConfig = OllamaProviderConfig | OpenAIProviderConfig | AnthropicProviderConfig;
@@ -85,6 +135,79 @@ export interface ToolSpec {
   parameters?: Record<string, unknown>;
 }
 
+/**
+ * Which tools the model may call: 'auto' (it decides), 'none' (answer in
+ * text), 'required' (call at least one), or `{ name }` (call that tool,
+ * which must be in `tools`). Ollama can express only 'auto' and 'none'
+ * (tools left out); the rest is INVALID_REQUEST there.
+ */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+/**
+ * How much the model thinks before it answers. Mapped to OpenAI's
+ * `reasoning_effort` (effort; enabled: false sends 'none'), Anthropic's
+ * `thinking` (budget_tokens: budgetTokens, else 1,024 / 4,096 / 16,384 for
+ * low / medium / high; enabled: false sends `type: 'disabled'`) and Ollama's
+ * `think` (true / false, or the effort level). A field a protocol cannot
+ * express (budgetTokens for OpenAI and Ollama) is INVALID_REQUEST.
+ */
+export interface ReasoningControls {
+  effort?: 'low' | 'medium' | 'high';
+  /** Anthropic only: tokens the model may spend thinking, at least 1,024. */
+  budgetTokens?: number;
+  /** false turns thinking off; true turns it on at the provider's default effort. */
+  enabled?: boolean;
+}
+
+/**
+ * The interface Standard Schema libraries share (zod 4, valibot, arktype:
+ * https://standardschema.dev), with its JSON Schema converter (Standard
+ * JSON Schema). Such a schema holds functions, so it never crosses to the
+ * worker: the host converts it to JSON Schema and validates the reply with
+ * it. valibot needs its `toStandardJsonSchema()` wrapper from
+ * @valibot/to-json-schema for the converter.
+ */
+export interface StandardSchema<Output = unknown> {
+  readonly '~standard': {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
+    readonly jsonSchema?: { readonly input: (options: { target: string }) => Record<string, unknown> };
+    readonly types?: { readonly input: unknown; readonly output: Output } | undefined;
+  };
+}
+
+/** The value a Standard Schema's validate() gives, as its library types it (`unknown` for a JSON Schema). */
+export type InferOutput<S> = S extends { readonly '~standard': { readonly types?: infer T } } ? (NonNullable<T> extends { readonly output: infer O } ? O : unknown) : unknown;
+
+/** A chat input whose responseFormat is a Standard Schema: chat() then types `result.object` from it. */
+export type StructuredChatInput<S extends StandardSchema> = ChatInput & { responseFormat: { type: 'json-schema'; schema: S; name?: string; strict?: boolean } };
+
+export type StandardResult<Output> =
+  | { readonly value: Output; readonly issues?: undefined }
+  | { readonly issues: ReadonlyArray<{ readonly message: string; readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined }> };
+
+/**
+ * Structured output: the reply must be JSON (`json`), or JSON that fits a
+ * schema (`json-schema`), validated on the host (ajv for a JSON Schema, the
+ * library's own validate for a Standard Schema). The value lands in
+ * `result.object`; a reply that is not valid JSON or does not fit is
+ * ParleyError INVALID_OUTPUT. Sent as OpenAI's `response_format`, Ollama's
+ * `format`, Anthropic's `output_config.format` or a forced tool (see
+ * AnthropicProviderConfig.structuredOutput).
+ */
+export type ResponseFormat =
+  | { type: 'json' }
+  | {
+      type: 'json-schema';
+      /** A JSON Schema object, or a Standard Schema (zod 4, valibot, arktype). */
+      schema: Record<string, unknown> | StandardSchema;
+      /** The schema's name, as OpenAI's `json_schema.name` and the forced tool's name. @default 'response' */
+      name?: string;
+      /** OpenAI's `json_schema.strict` (constrained decoding; the schema must then list every property as required). @default unset */
+      strict?: boolean;
+    };
+
 export interface ChatRequest {
   /** A provider name, or an ordered list to fall back through. */
   provider?: string | string[];
@@ -96,11 +219,18 @@ export interface ChatRequest {
   stop?: string[];
   seed?: number;
   tools?: ToolSpec[];
+  toolChoice?: ToolChoice;
+  /** false: at most one tool call per reply (OpenAI `parallel_tool_calls`, Anthropic `disable_parallel_tool_use`). @default the provider's (parallel allowed) */
+  parallelToolCalls?: boolean;
+  reasoning?: ReasoningControls;
+  responseFormat?: ResponseFormat;
   /**
-   * Provider-specific fields, merged into the request body as they are
-   * (e.g. `{ top_k: 40 }`, Ollama's `{ options: { num_ctx: 8192 } }`). Plain
-   * JSON data only: no functions, symbols, BigInts, cycles, or class
-   * instances (INVALID_REQUEST naming the path).
+   * Provider-specific fields, merged deeply into the request body parley
+   * built: objects are merged key by key, anything else (arrays, strings,
+   * numbers, null) replaces what was there. So Ollama's
+   * `{ options: { num_ctx: 8192 } }` keeps the `options.temperature` that
+   * `temperature` set. Plain JSON data only: no functions, symbols, BigInts,
+   * cycles, or class instances (INVALID_REQUEST naming the path).
    */
   extra?: Record<string, unknown>;
 }
@@ -131,6 +261,8 @@ export interface ChatResult {
   usage?: Usage;
   toolCalls?: ToolCall[];
   reasoning?: string;
+  /** With `responseFormat`: the reply parsed as JSON and validated (a Standard Schema's output value). */
+  object?: unknown;
 }
 
 /** One retry of a provider call: why the attempt before it failed, and how long the worker waited. */
@@ -155,6 +287,8 @@ export type StreamEvent =
   | { type: 'text'; text: string }
   | { type: 'reasoning'; text: string }
   | { type: 'tool_call'; toolCall: ToolCall }
+  /** With `responseFormat`: the JSON received so far, parsed best-effort (not validated); the validated value is `done`'s `result.object`. */
+  | { type: 'object'; object: unknown }
   | { type: 'done'; result: ChatResult };
 
 export interface ModelInfo {

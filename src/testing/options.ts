@@ -36,6 +36,12 @@ export interface ModelServerOptions {
   advertiseKeepAlive?: boolean;
   /** Write every reply up to the request's token cap instead of a short natural reply (for benchmarks). @default false */
   fillToMaxTokens?: boolean;
+  /** Answer requests for JSON (response_format, format, output_config) with text that is not JSON. @default false */
+  invalidJson?: boolean;
+  /** OpenAI-protocol model names that refuse `max_tokens` with a 400, as OpenAI's reasoning models do. @default [] */
+  reasoningModels?: string[];
+  /** Refuse `stream_options` with this status, as Mistral (422) and some Azure / Databricks deployments (400) do. @default undefined (accepted) */
+  refuseStreamOptions?: 400 | 422 | undefined;
 }
 
 export type Fault =
@@ -67,6 +73,9 @@ export interface ResolvedOptions {
   closeAfterRequests: number | undefined;
   advertiseKeepAlive: boolean;
   fillToMaxTokens: boolean;
+  invalidJson: boolean;
+  reasoningModels: string[];
+  refuseStreamOptions: 400 | 422 | undefined;
 }
 
 const DEFAULT_OPTIONS: ResolvedOptions = {
@@ -83,6 +92,9 @@ const DEFAULT_OPTIONS: ResolvedOptions = {
   closeAfterRequests: undefined,
   advertiseKeepAlive: true,
   fillToMaxTokens: false,
+  invalidJson: false,
+  reasoningModels: [],
+  refuseStreamOptions: undefined,
 };
 
 function isCount(value: unknown, min: number): value is number {
@@ -96,7 +108,7 @@ function expect(ok: boolean, where: string, what: string): void {
 /** Merges a patch over `base`, validating every field it sets. */
 export function resolveServerOptions(patch: Partial<ModelServerOptions> = {}, base: ResolvedOptions = DEFAULT_OPTIONS): ResolvedOptions {
   expect(typeof patch === 'object' && patch !== null, 'options', 'an object');
-  const out: ResolvedOptions = { ...base, models: [...base.models] };
+  const out: ResolvedOptions = { ...base, models: [...base.models], reasoningModels: [...base.reasoningModels] };
   const p = patch;
   if (p.port !== undefined) {
     expect(isCount(p.port, 0) && p.port <= 65535, 'options.port', 'an integer from 0 to 65535');
@@ -147,6 +159,18 @@ export function resolveServerOptions(patch: Partial<ModelServerOptions> = {}, ba
   if (p.fillToMaxTokens !== undefined) {
     expect(typeof p.fillToMaxTokens === 'boolean', 'options.fillToMaxTokens', 'a boolean');
     out.fillToMaxTokens = p.fillToMaxTokens;
+  }
+  if (p.invalidJson !== undefined) {
+    expect(typeof p.invalidJson === 'boolean', 'options.invalidJson', 'a boolean');
+    out.invalidJson = p.invalidJson;
+  }
+  if (p.reasoningModels !== undefined) {
+    expect(Array.isArray(p.reasoningModels) && p.reasoningModels.every((m) => typeof m === 'string'), 'options.reasoningModels', 'an array of model names');
+    out.reasoningModels = [...p.reasoningModels];
+  }
+  if ('refuseStreamOptions' in p) {
+    expect(p.refuseStreamOptions === undefined || p.refuseStreamOptions === 400 || p.refuseStreamOptions === 422, 'options.refuseStreamOptions', '400, 422 or undefined');
+    out.refuseStreamOptions = p.refuseStreamOptions;
   }
   if (p.advertiseKeepAlive !== undefined) {
     expect(typeof p.advertiseKeepAlive === 'boolean', 'options.advertiseKeepAlive', 'a boolean');

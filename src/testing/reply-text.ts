@@ -4,6 +4,8 @@
  * sees a plausible answer and a test can predict every token.
  */
 
+import type { TurnOutput, TurnToolChoice } from './request-controls.ts';
+
 export type TurnRole = 'system' | 'user' | 'assistant' | 'tool';
 
 /** One message, reduced by a protocol to what the reply depends on. */
@@ -30,6 +32,10 @@ export interface ChatTurn {
   stream: boolean;
   /** The request asked for thinking (think: true, thinking.type 'enabled', reasoning_effort). */
   reasoning: boolean;
+  /** The request's tool choice (tool_choice; Ollama has none). */
+  toolChoice?: TurnToolChoice;
+  /** The request asked for JSON (response_format, format, output_config.format). */
+  output?: TurnOutput;
 }
 
 export interface ToolCallPlan {
@@ -68,6 +74,8 @@ export interface ReplySettings {
   minBytes?: number;
   /** Keep writing until the request's token cap (benchmarks need replies of a known length). */
   fillToMaxTokens?: boolean;
+  /** Answer a request for JSON with text that is not JSON. */
+  invalidJson?: boolean;
 }
 
 /** FNV-1a: a stable hash so the same conversation always picks the same phrasing. */
@@ -199,8 +207,8 @@ export function buildReply(turn: ChatTurn, settings: ReplySettings): Reply {
   const thinking = settings.reasoning || turn.reasoning ? reasoningFor(turn) : '';
   for (const t of tokenize(thinking)) events.push({ kind: 'reasoning', text: t });
 
-  if (settings.tools === 'auto' && turn.tools.length > 0 && last?.role === 'user' && settings.minBytes === undefined) {
-    const tool = turn.tools[0]!;
+  const tool = toolToCall(turn, settings, last);
+  if (tool !== undefined) {
     const schema = (typeof tool.parameters === 'object' && tool.parameters !== null ? tool.parameters : {}) as Record<string, unknown>;
     const input = sampleObject(schema, turn);
     const args = JSON.stringify(input);
@@ -216,8 +224,9 @@ export function buildReply(turn: ChatTurn, settings: ReplySettings): Reply {
     };
   }
 
-  const full = last?.role === 'tool' ? replyToToolResult(turn, last) : replyToUser(turn, hash);
-  let tokens = tokenize(full);
+  const full = turn.output ? jsonText(turn, settings) : last?.role === 'tool' ? replyToToolResult(turn, last) : replyToUser(turn, hash);
+  // JSON has no spaces to split on: it streams in short fragments, as models send it.
+  let tokens = turn.output ? fragments(full, 6) : tokenize(full);
   let finish: FinishReason = 'stop';
   if (settings.minBytes !== undefined) {
     tokens = padTokens(full, settings.minBytes);
@@ -231,4 +240,20 @@ export function buildReply(turn: ChatTurn, settings: ReplySettings): Reply {
   }
   for (const t of tokens) events.push({ kind: 'text', text: t });
   return { events, reasoning: thinking, text: tokens.join(''), finish, promptTokens, completionTokens: events.length };
+}
+
+/** The tool the reply calls: the one the tool choice forces, else (tools 'auto') the first one offered after a user message. */
+function toolToCall(turn: ChatTurn, settings: ReplySettings, last: TurnMessage | undefined): ToolOffer | undefined {
+  const choice = turn.toolChoice;
+  if (choice === 'none' || turn.tools.length === 0 || settings.minBytes !== undefined) return undefined;
+  if (typeof choice === 'object') return turn.tools.find((t) => t.name === choice.name);
+  if (choice === 'required') return turn.tools[0];
+  return settings.tools === 'auto' && last?.role === 'user' ? turn.tools[0] : undefined;
+}
+
+/** JSON that fits the schema the request sent (an object with an answer without one), or broken JSON when told. */
+function jsonText(turn: ChatTurn, settings: ReplySettings): string {
+  const schema = turn.output?.schema ?? { type: 'object', properties: { answer: { type: 'string' } } };
+  const text = JSON.stringify(sampleValue(schema, turn, 'answer'));
+  return settings.invalidJson ? `${text.slice(0, -1)} and then some words that are not JSON` : text;
 }

@@ -11,6 +11,7 @@ import { ollamaProtocol, ollamaTags } from './ollama-protocol.ts';
 import { openaiModels, openaiProtocol } from './openai-protocol.ts';
 import type { Fault, ResolvedOptions } from './options.ts';
 import { buildReply } from './reply-text.ts';
+import { readControls, refusal } from './request-controls.ts';
 import { isProblem, type WireProtocol } from './wire-protocol.ts';
 
 export interface RecordedRequest {
@@ -119,15 +120,21 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, c
   } catch (err) {
     return sendError(res, protocol, 400, (err as Error).message);
   }
+  const options = ctx.options();
   const turn = protocol.parse(body as Record<string, unknown>);
   if (isProblem(turn)) return sendError(res, protocol, turn.status, turn.message);
+  const refused = refusal(protocol.name, body as Record<string, unknown>, options);
+  if (refused) return sendError(res, protocol, refused.status, refused.message);
+  const controls = readControls(protocol.name, body as Record<string, unknown>, turn.tools.map((t) => t.name));
+  if ('problem' in controls) return sendError(res, protocol, controls.status, controls.message);
+  Object.assign(turn, controls);
 
-  const options = ctx.options();
   const reply = buildReply(turn, {
     maxTokens: options.maxTokens,
     reasoning: options.reasoning,
     tools: options.tools,
     fillToMaxTokens: options.fillToMaxTokens,
+    invalidJson: options.invalidJson,
     ...(fault?.kind === 'oversized' ? { minBytes: fault.bytes } : {}),
   });
   await runExchange(

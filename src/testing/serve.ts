@@ -11,7 +11,8 @@ import { parseFault, type ModelServerOptions } from './options.ts';
 
 export const SERVE_USAGE = `usage: serve [--port N] [--host H] [--token-delay-ms N] [--max-tokens N] [--fill-to-max-tokens]
              [--models a,b] [--reasoning] [--tools auto|never] [--fault '<json>']
-             [--keep-alive-timeout-ms N] [--close-after-requests N]`;
+             [--keep-alive-timeout-ms N] [--close-after-requests N]
+             [--invalid-json] [--reasoning-models a,b] [--refuse-stream-options 400|422]`;
 
 function integer(flag: string, value: string | undefined): number {
   const n = Number(value);
@@ -67,6 +68,18 @@ export function parseServeArgs(argv: readonly string[]): ModelServerOptions {
       case '--close-after-requests':
         options.closeAfterRequests = integer(flag, value());
         break;
+      case '--invalid-json':
+        options.invalidJson = inline === undefined ? true : inline !== 'false';
+        break;
+      case '--reasoning-models':
+        options.reasoningModels = (value() ?? '').split(',').map((m) => m.trim()).filter(Boolean);
+        break;
+      case '--refuse-stream-options': {
+        const status = value();
+        if (status !== '400' && status !== '422') throw new TypeError(`--refuse-stream-options must be 400 or 422 (got ${JSON.stringify(status)})`);
+        options.refuseStreamOptions = Number(status) as 400 | 422;
+        break;
+      }
       default:
         throw new TypeError(`unknown option ${JSON.stringify(arg)}\n${SERVE_USAGE}`);
     }

@@ -23,7 +23,7 @@ export async function runAsk(cli: CliRuntime, config: CliConfig, prompt: string,
   const messages: Message[] = [];
   if (config.system !== undefined) messages.push({ role: 'system', content: config.system });
   messages.push({ role: 'user', content: prompt });
-  const request: ChatRequest = { provider: config.provider, model: config.model, messages };
+  const request: ChatRequest = { provider: config.provider, model: config.model, messages, ...config.controls };
   const controller = new AbortController();
   const onSignal = () => controller.abort();
   process.once('SIGINT', onSignal);

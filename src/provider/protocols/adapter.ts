@@ -47,6 +47,12 @@ export interface StreamParser {
 export interface Adapter {
   readonly kind: ProviderKind;
   chatRequest(req: ChatRequest, stream: boolean): HttpRequestSpec;
+  /**
+   * After a refused request: true when the refusal named an optional field
+   * this adapter sends, which it has now stopped sending for this provider,
+   * so the request is worth building and sending once more.
+   */
+  dropRefusedField?(err: unknown, req: ChatRequest, stream: boolean): boolean;
   /** Read a non-stream chat reply (already JSON-parsed). Throws BAD_RESPONSE / PROVIDER. */
   parseChat(body: unknown, req: ChatRequest): ChatResult;
   streamParser(req: ChatRequest): StreamParser;

@@ -7,6 +7,8 @@
 import { ParleyError } from '../../shared/errors.ts';
 import type { ChatRequest, ChatResult, Message, ModelInfo, ProviderConfig, StreamEvent } from '../../shared/types.ts';
 import type { Adapter, HttpRequestSpec, ProviderContext, StreamParser } from './adapter.ts';
+import { anthropicControls } from './controls-mapping.ts';
+import { mergeExtra } from './extra-merge.ts';
 import { RequestBuilder } from './request-builder.ts';
 import { SseDecoder, type SseEvent } from './sse-decoder.ts';
 import { StreamParserBase } from './stream-parser-base.ts';
@@ -64,7 +66,8 @@ export class AnthropicAdapter implements Adapter {
       }));
     }
     body.stream = stream;
-    if (req.extra !== undefined) Object.assign(body, req.extra);
+    if (this.#ctx.config.kind === 'anthropic') anthropicControls(req, body, this.#ctx.config, DEFAULT_MAX_TOKENS);
+    mergeExtra(body, req.extra);
     return this.#requests.post('v1/messages', stream ? 'text/event-stream' : 'application/json', body);
   }
 

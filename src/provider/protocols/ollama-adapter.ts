@@ -5,6 +5,8 @@
 import { ParleyError } from '../../shared/errors.ts';
 import type { ChatRequest, ChatResult, Message, ModelInfo, StreamEvent } from '../../shared/types.ts';
 import type { Adapter, HttpRequestSpec, ProviderContext, StreamParser } from './adapter.ts';
+import { ollamaControls } from './controls-mapping.ts';
+import { mergeExtra } from './extra-merge.ts';
 import { NdjsonDecoder } from './ndjson-decoder.ts';
 import { bearerAuth, RequestBuilder } from './request-builder.ts';
 import { StreamParserBase } from './stream-parser-base.ts';
@@ -38,14 +40,18 @@ export class OllamaAdapter implements Adapter {
   chatRequest(req: ChatRequest, stream: boolean): HttpRequestSpec {
     const body: JsonObject = { model: req.model, messages: req.messages.map(toWireMessage), stream };
     if (req.tools !== undefined && req.tools.length > 0) body.tools = functionTools(req.tools);
-    const options: JsonObject = {};
+    const config = this.#ctx.config.kind === 'ollama' ? this.#ctx.config : undefined;
+    const options: JsonObject = { ...config?.options };
     if (req.temperature !== undefined) options.temperature = req.temperature;
     if (req.maxTokens !== undefined) options.num_predict = req.maxTokens;
     if (req.topP !== undefined) options.top_p = req.topP;
     if (req.stop !== undefined) options.stop = req.stop;
     if (req.seed !== undefined) options.seed = req.seed;
+    if (config?.numCtx !== undefined) options.num_ctx = config.numCtx;
     if (Object.keys(options).length > 0) body.options = options;
-    if (req.extra !== undefined) Object.assign(body, req.extra);
+    if (config?.keepAlive !== undefined) body.keep_alive = config.keepAlive;
+    ollamaControls(req, body);
+    mergeExtra(body, req.extra);
     return this.#requests.post('api/chat', stream ? 'application/x-ndjson' : 'application/json', body);
   }
 

@@ -6,6 +6,8 @@
 import { ParleyError } from '../../shared/errors.ts';
 import type { ChatRequest, ChatResult, Message, ModelInfo, StreamEvent } from '../../shared/types.ts';
 import type { Adapter, HttpRequestSpec, ProviderContext, StreamParser } from './adapter.ts';
+import { openaiControls } from './controls-mapping.ts';
+import { mergeExtra } from './extra-merge.ts';
 import { bearerAuth, RequestBuilder } from './request-builder.ts';
 import { SseDecoder, type SseEvent } from './sse-decoder.ts';
 import { StreamParserBase } from './stream-parser-base.ts';
@@ -26,11 +28,16 @@ import {
 } from './wire-format.ts';
 
 const NORMAL_FINISH = 'stop';
+/** OpenAI's own API: its reasoning models refuse max_tokens, and every current model takes max_completion_tokens. */
+const OPENAI_HOST = 'api.openai.com';
 
 export class OpenAIAdapter implements Adapter {
   readonly kind = 'openai';
   readonly #ctx: ProviderContext;
   readonly #requests: RequestBuilder;
+  readonly #maxTokensField: string;
+  /** Whether streams carry stream_options: the config's say, until the provider refused the field once. */
+  #streamOptions: boolean;
 
   constructor(ctx: ProviderContext) {
     const baseUrl = ctx.config.baseUrl;
@@ -39,19 +46,39 @@ export class OpenAIAdapter implements Adapter {
     }
     this.#ctx = ctx;
     this.#requests = new RequestBuilder(ctx, baseUrl, bearerAuth);
+    const config = ctx.config.kind === 'openai' ? ctx.config : undefined;
+    this.#maxTokensField = config?.maxTokensField ?? (new URL(baseUrl).hostname === OPENAI_HOST ? 'max_completion_tokens' : 'max_tokens');
+    this.#streamOptions = config?.streamOptions ?? true;
   }
 
   chatRequest(req: ChatRequest, stream: boolean): HttpRequestSpec {
     const body: JsonObject = { model: req.model, messages: req.messages.map(toWireMessage), stream };
-    if (stream) body.stream_options = { include_usage: true };
+    if (stream && this.#streamOptions) body.stream_options = { include_usage: true };
     if (req.temperature !== undefined) body.temperature = req.temperature;
-    if (req.maxTokens !== undefined) body.max_tokens = req.maxTokens;
+    if (req.maxTokens !== undefined) body[this.#maxTokensField] = req.maxTokens;
     if (req.topP !== undefined) body.top_p = req.topP;
     if (req.stop !== undefined) body.stop = req.stop;
     if (req.seed !== undefined) body.seed = req.seed;
     if (req.tools !== undefined && req.tools.length > 0) body.tools = functionTools(req.tools);
-    if (req.extra !== undefined) Object.assign(body, req.extra);
+    openaiControls(req, body);
+    mergeExtra(body, req.extra);
     return this.#requests.post('chat/completions', stream ? 'text/event-stream' : 'application/json', body);
+  }
+
+  /**
+   * A stream refused because of stream_options (Mistral: 422, some Azure and
+   * Databricks deployments: 400, their message naming the field), while the
+   * config left the field to parley and the request's `extra` did not ask
+   * for it: the field is dropped for this provider from now on, and true
+   * says to send the request again (rebuilt) once.
+   */
+  dropRefusedField(err: unknown, req: ChatRequest, stream: boolean): boolean {
+    if (!stream || !this.#streamOptions || !(err instanceof ParleyError) || err.code !== 'HTTP') return false;
+    if ((err.status !== 400 && err.status !== 422) || !err.message.includes('stream_options')) return false;
+    const config = this.#ctx.config;
+    if ((config.kind === 'openai' && config.streamOptions === true) || req.extra?.stream_options !== undefined) return false;
+    this.#streamOptions = false;
+    return true;
   }
 
   parseChat(body: unknown, req: ChatRequest): ChatResult {

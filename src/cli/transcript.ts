@@ -1,6 +1,6 @@
 /** The chat's /save: the conversation as JSONL (one message a line) or Markdown. */
 import { writeFile } from 'node:fs/promises';
-import type { Message } from '../index.ts';
+import { contentText, type Message } from '../index.ts';
 
 export type TranscriptFormat = 'jsonl' | 'markdown';
 
@@ -12,7 +12,8 @@ function renderTranscript(messages: readonly Message[], format: TranscriptFormat
   if (format === 'jsonl') return messages.map((m) => JSON.stringify(m)).join('\n') + (messages.length > 0 ? '\n' : '');
   const lines = [`# parley conversation`, '', `provider: ${meta.provider} · model: ${meta.model} · saved ${new Date().toISOString()}`, ''];
   for (const message of messages) {
-    lines.push(`## ${message.role}`, '', message.content, '');
+    lines.push(`## ${message.role}`, '', contentText(message.content), '');
+    if (typeof message.content !== 'string') for (const part of message.content) if (part.type !== 'text') lines.push(`[${part.type}${part.type === 'image' && part.url ? ` ${part.url}` : ''}]`, '');
     for (const call of message.toolCalls ?? []) lines.push(`tool call \`${call.name}\`: \`${call.arguments}\``, '');
   }
   return lines.join('\n');

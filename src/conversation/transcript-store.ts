@@ -52,6 +52,7 @@ function isMessage(value: unknown): value is Message {
     ROLES.has(m.role as Role) &&
     typeof m.content === 'string' &&
     (m.toolCalls === undefined || Array.isArray(m.toolCalls)) &&
+    (m.reasoningBlocks === undefined || Array.isArray(m.reasoningBlocks)) &&
     (m.toolCallId === undefined || typeof m.toolCallId === 'string')
   );
 }

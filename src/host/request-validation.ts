@@ -11,7 +11,7 @@
 import { ParleyError } from '../shared/errors.ts';
 import { unknownKey } from '../shared/known-keys.ts';
 import type { Redactor } from '../shared/redaction.ts';
-import type { CallOptions, ChatInput, ChatRequest, Message, ProviderConfig, ToolCall, ToolSpec } from '../shared/types.ts';
+import type { CallOptions, ChatInput, ChatRequest, Message, ProviderConfig, ReasoningBlock, ToolCall, ToolSpec } from '../shared/types.ts';
 
 const ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -20,7 +20,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_DEPTH = 64;
 
 const REQUEST_KEYS: ReadonlySet<string> = new Set(['provider', 'model', 'messages', 'temperature', 'maxTokens', 'topP', 'stop', 'seed', 'tools', 'extra']);
-const MESSAGE_KEYS: ReadonlySet<string> = new Set(['role', 'content', 'toolCalls', 'toolCallId', 'name']);
+const MESSAGE_KEYS: ReadonlySet<string> = new Set(['role', 'content', 'reasoningBlocks', 'toolCalls', 'toolCallId', 'name']);
+const THINKING_KEYS: ReadonlySet<string> = new Set(['type', 'thinking', 'signature']);
+const REDACTED_KEYS: ReadonlySet<string> = new Set(['type', 'data']);
 const TOOL_CALL_KEYS: ReadonlySet<string> = new Set(['id', 'name', 'arguments']);
 const TOOL_KEYS: ReadonlySet<string> = new Set(['name', 'description', 'parameters']);
 const CALL_OPTION_KEYS: ReadonlySet<string> = new Set(['timeoutMs', 'signal']);
@@ -190,6 +192,26 @@ function copyToolCalls(c: RequestCopier, value: unknown, field: string): ToolCal
   });
 }
 
+/** Reasoning blocks as a ChatResult gave them, to be sent back unchanged. */
+function copyReasoningBlocks(c: RequestCopier, value: unknown, field: string): ReasoningBlock[] {
+  return c.items(value, field, 'an array of reasoning blocks').map((item, i) => {
+    const at = `${field}[${i}]`;
+    const type = c.shape(item, at) === 'object' ? c.read(item as Fields, 'type', `${at}.type`) : undefined;
+    if (type === 'thinking') {
+      const block = c.fields(item, at, THINKING_KEYS, 'a thinking block field', 'a reasoning block');
+      if (typeof block.thinking !== 'string') throw c.invalid(`${at}.thinking`, 'a string', block.thinking);
+      if (block.signature !== undefined && typeof block.signature !== 'string') throw c.invalid(`${at}.signature`, 'a string', block.signature);
+      return block as unknown as ReasoningBlock;
+    }
+    if (type === 'redacted-thinking') {
+      const block = c.fields(item, at, REDACTED_KEYS, 'a redacted thinking block field', 'a reasoning block');
+      nonEmptyString(c, block.data, `${at}.data`);
+      return block as unknown as ReasoningBlock;
+    }
+    throw c.invalid(`${at}.type`, "'thinking' or 'redacted-thinking'", type);
+  });
+}
+
 function copyMessage(c: RequestCopier, value: unknown, field: string): Message {
   const message = c.fields(value, field, MESSAGE_KEYS, 'a message field', 'an object with role and content');
   const role = message.role;
@@ -197,6 +219,10 @@ function copyMessage(c: RequestCopier, value: unknown, field: string): Message {
   if (message.toolCalls !== undefined) {
     if (role !== 'assistant') throw c.invalid(`${field}.toolCalls`, 'absent on a message whose role is not assistant', message.toolCalls);
     message.toolCalls = copyToolCalls(c, message.toolCalls, `${field}.toolCalls`);
+  }
+  if (message.reasoningBlocks !== undefined) {
+    if (role !== 'assistant') throw c.invalid(`${field}.reasoningBlocks`, 'absent on a message whose role is not assistant', message.reasoningBlocks);
+    message.reasoningBlocks = copyReasoningBlocks(c, message.reasoningBlocks, `${field}.reasoningBlocks`);
   }
   if (typeof message.content !== 'string') throw c.invalid(`${field}.content`, 'a string', message.content);
   // An empty content is normal beside tool calls and for a tool that printed

@@ -119,10 +119,10 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, c
   } catch (err) {
     return sendError(res, protocol, 400, (err as Error).message);
   }
-  const turn = protocol.parse(body as Record<string, unknown>);
+  const options = ctx.options();
+  const turn = protocol.parse(body as Record<string, unknown>, { thinks: options.reasoning });
   if (isProblem(turn)) return sendError(res, protocol, turn.status, turn.message);
 
-  const options = ctx.options();
   const reply = buildReply(turn, {
     maxTokens: options.maxTokens,
     reasoning: options.reasoning,

@@ -43,9 +43,15 @@ export interface StreamEncoder {
   keepAlive(): string | undefined;
 }
 
+/** What the server's own options say about the model, for the rules that depend on it. */
+export interface ParseSettings {
+  /** The model thinks on every turn (options.reasoning), as if the request had asked for it. */
+  thinks: boolean;
+}
+
 export interface WireProtocol {
   readonly name: ProtocolName;
-  parse(body: Record<string, unknown>): ChatTurn | RequestProblem;
+  parse(body: Record<string, unknown>, settings: ParseSettings): ChatTurn | RequestProblem;
   encoder(ctx: ExchangeContext): StreamEncoder;
   /** The non-stream response body. */
   body(ctx: ExchangeContext): unknown;

@@ -58,7 +58,8 @@ export interface ToolResult {
  * before the turn started. A failed turn records nothing.
  */
 export interface Conversation {
-  send(text: string, opts?: CallOptions): Promise<ChatResult>;
+  /** `input`: the user's text, or content parts (text, image, document; checked at the door like any request). */
+  send(input: string | ContentPart[], opts?: CallOptions): Promise<ChatResult>;
   /**
    * Throws INVALID_REQUEST at once for bad input; takes its place in the turn
    * queue when iteration starts (the deadline starts then too). Every next()
@@ -66,7 +67,7 @@ export interface Conversation {
    * dropped without return() is stopped at the turn's deadline, so it never
    * holds the queue longer. The iterable is its own iterator: one turn.
    */
-  stream(text: string, opts?: CallOptions): AsyncIterable<StreamEvent>;
+  stream(input: string | ContentPart[], opts?: CallOptions): AsyncIterable<StreamEvent>;
   /** Continues after the model asked for tools: the results answer the calls of the last assistant message. */
   sendToolResults(results: ToolResult[], opts?: CallOptions): Promise<ChatResult>;
   /** System first if set, then the recorded turns (frozen copies). */
@@ -109,6 +110,16 @@ function invalid(message: string): ParleyError {
 
 function checkText(text: unknown, field: string): asserts text is string {
   if (typeof text !== 'string' || text.trim() === '') throw invalid(`${field} must be a non-empty string`);
+}
+
+/** The user's input as the pending message's content: parts are copied (their bytes shared), so later changes by the caller do not reach the history. */
+function userContent(input: unknown): string | ContentPart[] {
+  if (Array.isArray(input)) {
+    if (input.length === 0 || !input.every((p) => typeof p === 'object' && p !== null)) throw invalid('input must be a non-empty string or a non-empty array of content parts');
+    return (input as ContentPart[]).map((part) => ({ ...part }));
+  }
+  checkText(input, 'text');
+  return input;
 }
 
 function checkProvider(provider: unknown, field: string): asserts provider is string | string[] {
@@ -242,11 +253,11 @@ export class HostConversation implements Conversation {
     this.#settings.provider = Array.isArray(provider) ? [...provider] : provider;
   }
 
-  async send(text: string, opts?: CallOptions): Promise<ChatResult> {
-    checkText(text, 'text');
+  async send(input: string | ContentPart[], opts?: CallOptions): Promise<ChatResult> {
+    const content = userContent(input);
     const options = validateCallOptions(opts);
     this.#checkOpen();
-    return this.#chatTurn(() => [{ role: 'user', content: text }], options);
+    return this.#chatTurn(() => [{ role: 'user', content }], options);
   }
 
   async sendToolResults(results: ToolResult[], opts?: CallOptions): Promise<ChatResult> {
@@ -264,12 +275,12 @@ export class HostConversation implements Conversation {
     return this.#chatTurn(() => this.#toolMessages(copies), options);
   }
 
-  stream(text: string, opts?: CallOptions): AsyncIterable<StreamEvent> {
-    checkText(text, 'text');
+  stream(input: string | ContentPart[], opts?: CallOptions): AsyncIterable<StreamEvent> {
+    const content = userContent(input);
     const options = validateCallOptions(opts);
     this.#checkOpen();
     const epoch = this.#epoch;
-    const pending: Message[] = [{ role: 'user', content: text }];
+    const pending: Message[] = [{ role: 'user', content }];
     let estimate = 0;
     return new StreamTurn({
       // A conversation closed before the first read refuses the turn there: the queue is closed.

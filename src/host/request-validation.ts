@@ -10,6 +10,7 @@
  */
 import { ParleyError } from '../shared/errors.ts';
 import { unknownKey } from '../shared/known-keys.ts';
+import { checkPartsFor, copyContent } from './part-validation.ts';
 import type { Redactor } from '../shared/redaction.ts';
 import type { CallOptions, ChatInput, ChatRequest, Message, ProviderConfig, ReasoningBlock, ToolCall, ToolSpec } from '../shared/types.ts';
 
@@ -52,7 +53,8 @@ function describe(value: unknown, redactor: Redactor | undefined): string {
   }
 }
 
-class RequestCopier {
+/** Copies a request as it checks it; exported for the content-part checks (part-validation.ts). */
+export class RequestCopier {
   readonly #redactor: Redactor | undefined;
   /** The objects being copied on the current path: meeting one again is a cycle. */
   readonly #ancestors = new Set<object>();
@@ -224,11 +226,11 @@ function copyMessage(c: RequestCopier, value: unknown, field: string): Message {
     if (role !== 'assistant') throw c.invalid(`${field}.reasoningBlocks`, 'absent on a message whose role is not assistant', message.reasoningBlocks);
     message.reasoningBlocks = copyReasoningBlocks(c, message.reasoningBlocks, `${field}.reasoningBlocks`);
   }
-  if (typeof message.content !== 'string') throw c.invalid(`${field}.content`, 'a string', message.content);
+  message.content = copyContent(c, message.content, `${field}.content`, role);
   // An empty content is normal beside tool calls and for a tool that printed
   // nothing; elsewhere it is a mistake most providers refuse.
   const mayBeEmpty = role === 'tool' || (role === 'assistant' && Array.isArray(message.toolCalls) && message.toolCalls.length > 0);
-  if (message.content === '' && !mayBeEmpty) throw c.invalid(`${field}.content`, 'a non-empty string', message.content);
+  if (message.content === '' && !mayBeEmpty) throw c.invalid(`${field}.content`, 'a non-empty string or array of parts', message.content);
   if (role === 'tool') nonEmptyString(c, message.toolCallId, `${field}.toolCallId`);
   else if (message.toolCallId !== undefined && typeof message.toolCallId !== 'string') throw c.invalid(`${field}.toolCallId`, 'a string', message.toolCallId);
   if (message.name !== undefined && typeof message.name !== 'string') throw c.invalid(`${field}.name`, 'a string', message.name);
@@ -305,10 +307,12 @@ export function validateCallOptions(opts: unknown): CallOptions {
 
 /**
  * The request as `provider` gets it: its model, else the provider's
- * defaultModel. Throws INVALID_REQUEST when there is neither. The same
+ * defaultModel. Throws INVALID_REQUEST when there is neither, or when the
+ * request holds a part the provider cannot take (part-validation.ts). The same
  * object when it names a model.
  */
 export function requestFor(request: ChatInput, provider: string, config: ProviderConfig): ChatRequest {
+  checkPartsFor(request.messages, provider, config);
   if (request.model !== undefined) return request as ChatRequest;
   if (config.defaultModel === undefined) {
     throw new ParleyError('INVALID_REQUEST', `request.model is required: provider "${provider}" has no defaultModel`, { provider });

@@ -5,7 +5,8 @@
 
 import type { FinishReason, ToolOffer, TurnMessage } from './reply-text.ts';
 import { stableHash } from './reply-text.ts';
-import { asRecord, contentText, problem, sse, type ExchangeContext, type RequestProblem, type StreamEncoder, type WireProtocol } from './wire-protocol.ts';
+import { inlineAttachment, type Attachment } from './attachments.ts';
+import { asRecord, contentText, isProblem, lastUserAttachments, problem, sse, type ExchangeContext, type RequestProblem, type StreamEncoder, type WireProtocol } from './wire-protocol.ts';
 
 const STOP_REASONS: Record<FinishReason, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use' };
 
@@ -82,6 +83,23 @@ function toTurnMessages(raw: unknown[]): TurnMessage[] {
   return out;
 }
 
+/** image and document blocks, with a base64 or url source. */
+function anthropicAttachments(m: Record<string, unknown>): Attachment[] | string {
+  const out: Attachment[] = [];
+  for (const raw of Array.isArray(m.content) ? m.content : []) {
+    const block = asRecord(raw);
+    if (block.type !== 'image' && block.type !== 'document') continue;
+    const source = asRecord(block.source);
+    let found: Attachment | string;
+    if (source.type === 'base64') found = inlineAttachment(block.type, String(source.media_type), String(source.data ?? ''));
+    else if (source.type === 'url' && typeof source.url === 'string') found = { kind: block.type, url: source.url };
+    else found = `${block.type}.source.type: Input should be 'base64' or 'url'`;
+    if (typeof found === 'string') return found;
+    out.push(found);
+  }
+  return out;
+}
+
 export const anthropicProtocol: WireProtocol = {
   name: 'anthropic',
 
@@ -98,6 +116,8 @@ export const anthropicProtocol: WireProtocol = {
     const thinking = asRecord(body.thinking).type === 'enabled' || settings.thinks;
     const refused = thinkingProblem(body.messages, thinking);
     if (refused) return refused;
+    const attachments = lastUserAttachments(body.messages, anthropicAttachments);
+    if (isProblem(attachments)) return attachments;
     const messages = toTurnMessages(body.messages);
     const system = contentText(body.system);
     if (system) messages.unshift({ role: 'system', text: system });
@@ -112,6 +132,7 @@ export const anthropicProtocol: WireProtocol = {
       maxTokens: body.max_tokens,
       stream: body.stream === true,
       reasoning: thinking,
+      attachments,
     };
   },
 

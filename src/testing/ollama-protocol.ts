@@ -5,7 +5,8 @@
  */
 
 import { stableHash, type TurnMessage, type TurnRole } from './reply-text.ts';
-import { asRecord, contentText, functionTools, problem, tokenCap, type ExchangeContext, type StreamEncoder, type WireProtocol } from './wire-protocol.ts';
+import { inlineAttachment, type Attachment } from './attachments.ts';
+import { asRecord, contentText, functionTools, isProblem, lastUserAttachments, problem, tokenCap, type ExchangeContext, type StreamEncoder, type WireProtocol } from './wire-protocol.ts';
 
 const ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
 
@@ -32,6 +33,18 @@ function toolCalls(ctx: ExchangeContext) {
 
 const line = (value: unknown) => `${JSON.stringify(value)}\n`;
 
+/** `images`: base64 strings without a media type; the bytes say what they are. */
+function ollamaAttachments(m: Record<string, unknown>): Attachment[] | string {
+  const out: Attachment[] = [];
+  for (const image of Array.isArray(m.images) ? m.images : []) {
+    if (typeof image !== 'string') return 'images must be base64 strings';
+    const found = inlineAttachment('image', undefined, image);
+    if (typeof found === 'string') return found;
+    out.push(found);
+  }
+  return out;
+}
+
 export const ollamaProtocol: WireProtocol = {
   name: 'ollama',
 
@@ -52,11 +65,14 @@ export const ollamaProtocol: WireProtocol = {
       }
       messages.push(msg);
     }
+    const attachments = lastUserAttachments((body.messages as unknown[] | undefined) ?? [], ollamaAttachments);
+    if (isProblem(attachments)) return attachments;
     const tools = functionTools(body.tools);
     return {
       model: body.model,
       messages,
       tools,
+      attachments,
       maxTokens: tokenCap(asRecord(body.options).num_predict),
       stream: body.stream !== false,
       reasoning: body.think === true || body.think === 'low' || body.think === 'medium' || body.think === 'high',

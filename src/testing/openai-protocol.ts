@@ -4,8 +4,11 @@
  */
 
 import type { TurnMessage, TurnRole } from './reply-text.ts';
+import { urlAttachment, type Attachment } from './attachments.ts';
 import {
   asRecord,
+  isProblem,
+  lastUserAttachments,
   contentText,
   functionTools,
   problem,
@@ -34,6 +37,20 @@ function errorType(status: number): { type: string; code: string | null } {
   return { type: 'invalid_request_error', code: null };
 }
 
+/** image_url parts and file parts (a data: URL in file_data). */
+function openaiAttachments(m: Record<string, unknown>): Attachment[] | string {
+  const out: Attachment[] = [];
+  for (const raw of Array.isArray(m.content) ? m.content : []) {
+    const part = asRecord(raw);
+    let found: Attachment | string | undefined;
+    if (part.type === 'image_url') found = urlAttachment('image', String(asRecord(part.image_url).url ?? ''));
+    else if (part.type === 'file') found = urlAttachment('document', String(asRecord(part.file).file_data ?? ''));
+    if (typeof found === 'string') return found;
+    if (found) out.push(found);
+  }
+  return out;
+}
+
 export const openaiProtocol: WireProtocol = {
   name: 'openai',
 
@@ -54,11 +71,14 @@ export const openaiProtocol: WireProtocol = {
       if (role === 'tool' && typeof m.tool_call_id === 'string' && ids.has(m.tool_call_id)) msg.toolName = ids.get(m.tool_call_id)!;
       messages.push(msg);
     }
+    const attachments = lastUserAttachments(body.messages, openaiAttachments);
+    if (isProblem(attachments)) return attachments;
     const tools = functionTools(body.tools);
     return {
       model: body.model,
       messages,
       tools,
+      attachments,
       maxTokens: tokenCap(body.max_completion_tokens, body.max_tokens),
       stream: body.stream === true,
       reasoning: typeof body.reasoning_effort === 'string' && body.reasoning_effort !== 'none',

@@ -4,6 +4,8 @@
  * sees a plausible answer and a test can predict every token.
  */
 
+import { describeAttachments, type Attachment } from './attachments.ts';
+
 export type TurnRole = 'system' | 'user' | 'assistant' | 'tool';
 
 /** One message, reduced by a protocol to what the reply depends on. */
@@ -30,6 +32,8 @@ export interface ChatTurn {
   stream: boolean;
   /** The request asked for thinking (think: true, thinking.type 'enabled', reasoning_effort). */
   reasoning: boolean;
+  /** The images and documents of the last user message; the reply says what it saw. */
+  attachments?: Attachment[];
 }
 
 export interface ToolCallPlan {
@@ -116,7 +120,8 @@ function replyToUser(turn: ChatTurn, hash: number): string {
   const last = users.at(-1);
   if (!last) return `Hello from ${turn.model}. You have not said anything yet; send a message and I will answer it.`;
   const opener = pick(OPENERS, hash, 0)(quoteOf(last.text, 6));
-  return `${opener} This is turn ${users.length}, answered by ${turn.model}. ${pick(BODIES, hash, 3)} ${pick(CLOSERS, hash, 7)}`;
+  const seen = turn.attachments !== undefined && turn.attachments.length > 0 ? ` I see ${describeAttachments(turn.attachments)}.` : '';
+  return `${opener}${seen} This is turn ${users.length}, answered by ${turn.model}. ${pick(BODIES, hash, 3)} ${pick(CLOSERS, hash, 7)}`;
 }
 
 function replyToToolResult(turn: ChatTurn, result: TurnMessage): string {

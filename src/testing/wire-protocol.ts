@@ -5,6 +5,7 @@
  * fault behaves the same way in all three formats.
  */
 
+import type { Attachment } from './attachments.ts';
 import type { ChatTurn, Reply, ReplyEvent, ToolOffer } from './reply-text.ts';
 
 export type ProtocolName = 'openai' | 'ollama' | 'anthropic';
@@ -61,7 +62,31 @@ export interface WireProtocol {
   inBodyError(message: string): unknown;
 }
 
-export function isProblem(value: ChatTurn | RequestProblem): value is RequestProblem {
+/**
+ * The attachments of each message in order (`read` gives one message's, or a
+ * problem string), keeping those of the last user message: what the reply
+ * answers. The first problem found is the request's 400.
+ */
+export function lastUserAttachments(
+  messages: unknown[],
+  read: (message: Record<string, unknown>) => Attachment[] | string,
+): Attachment[] | RequestProblem {
+  let last: Attachment[] = [];
+  for (const raw of messages) {
+    const m = asRecord(raw);
+    const found = read(m);
+    if (typeof found === 'string') return problem(400, found);
+    if (m.role === 'user' && (found.length > 0 || !isToolResultTurn(m))) last = found;
+  }
+  return last;
+}
+
+/** An Anthropic user turn that only carries tool results answers tools, not the user. */
+function isToolResultTurn(m: Record<string, unknown>): boolean {
+  return Array.isArray(m.content) && m.content.length > 0 && m.content.every((b) => asRecord(b).type === 'tool_result');
+}
+
+export function isProblem<T extends object>(value: T | RequestProblem): value is RequestProblem {
   return (value as RequestProblem).problem === true;
 }
 

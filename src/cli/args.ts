@@ -26,6 +26,8 @@ export interface CommandLine {
   debug: boolean;
   help: boolean;
   positionals: string[];
+  /** ask: files given with --image, in order. */
+  images: string[];
   /** serve and bench: their own flags, as given. */
   passThrough: string[];
 }
@@ -34,7 +36,8 @@ export const USAGE = `usage: parley <command> [flags]
 
 commands:
   chat                 interactive chat that streams replies (the default)
-  ask "prompt"         one reply, streamed to stdout (reads stdin when no prompt)
+  ask "prompt"         one reply, streamed to stdout (reads stdin when no prompt);
+                       --image PATH attaches an image or a PDF (repeatable)
   models               the provider's models (--json for JSON)
   health               probe every configured provider (--json for JSON)
   config               the configuration in effect, API keys redacted (--json)
@@ -66,6 +69,7 @@ const OPTIONS = {
   'timeout-ms': { type: 'string' },
   system: { type: 'string' },
   config: { type: 'string' },
+  image: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -98,11 +102,14 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       debug: passThrough.length !== rest.length,
       help: passThrough.includes('--help') || passThrough.includes('-h'),
       positionals: [],
+      images: [],
       passThrough: command === 'serve' ? passThrough.map((arg) => arg.replace(/^--faults(?==|$)/, '--fault')) : passThrough,
     };
   }
 
   const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
+  const images = values.image ?? [];
+  if (command !== 'ask' && images.length > 0) throw new UsageError(`--image is for "ask"; in a chat, type /image PATH`);
   if (command !== 'ask' && positionals.length > 0) {
     throw new UsageError(`unexpected argument "${positionals[0]}" for "${command}"; try: parley help`);
   }
@@ -122,6 +129,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     debug: values.debug === true,
     help: values.help === true,
     positionals,
+    images,
     passThrough: [],
   };
 }

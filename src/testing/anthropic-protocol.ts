@@ -8,7 +8,7 @@ import { stableHash } from './reply-text.ts';
 import { inlineAttachment, type Attachment } from './attachments.ts';
 import { asRecord, contentText, isProblem, lastUserAttachments, problem, sse, type ExchangeContext, type RequestProblem, type StreamEncoder, type WireProtocol } from './wire-protocol.ts';
 
-const STOP_REASONS: Record<FinishReason, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use' };
+const STOP_REASONS: Record<FinishReason, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', refusal: 'refusal' };
 
 /** Anthropic's error `type` for a status. */
 function anthropicErrorType(status: number): string {
@@ -185,11 +185,13 @@ export const anthropicProtocol: WireProtocol = {
         sse({ type: 'ping' }, 'ping'),
       ],
       event(ev) {
-        const frames = open === ev.kind ? [] : startBlock(ev.kind);
+        // A refusal is ordinary text to Anthropic; stop_reason "refusal" says what it was.
+        const kind = ev.kind === 'refusal' ? 'text' : ev.kind;
+        const frames = open === kind ? [] : startBlock(kind);
         const delta =
-          ev.kind === 'reasoning'
+          kind === 'reasoning'
             ? { type: 'thinking_delta', thinking: ev.text }
-            : ev.kind === 'text'
+            : kind === 'text'
               ? { type: 'text_delta', text: ev.text }
               : { type: 'input_json_delta', partial_json: ev.text };
         frames.push(sse({ type: 'content_block_delta', index, delta }, 'content_block_delta'));
@@ -218,7 +220,7 @@ export const anthropicProtocol: WireProtocol = {
     const content: unknown[] = [];
     if (reply.reasoning) content.push({ type: 'thinking', thinking: reply.reasoning, signature: signature(ctx) });
     if (reply.toolCall) content.push({ type: 'tool_use', id: toolUseId(ctx), name: reply.toolCall.name, input: reply.toolCall.input });
-    else content.push({ type: 'text', text: reply.text });
+    else content.push({ type: 'text', text: reply.refusal ?? reply.text });
     return {
       id: `msg_${ctx.id}`,
       type: 'message',

@@ -87,7 +87,8 @@ export const ollamaProtocol: WireProtocol = {
       start: () => [],
       event(ev) {
         if (ev.kind === 'reasoning') return [chunk({ thinking: ev.text })];
-        if (ev.kind === 'text') return [chunk({ content: ev.text })];
+        // Ollama has no refusal field: a refusal is text.
+        if (ev.kind === 'text' || ev.kind === 'refusal') return [chunk({ content: ev.text })];
         // Ollama sends tool calls whole: emit them with the last argument fragment.
         return ev === ctx.reply.events.at(-1) ? [chunk({ tool_calls: toolCalls(ctx) })] : [];
       },
@@ -109,7 +110,7 @@ export const ollamaProtocol: WireProtocol = {
 
   body(ctx) {
     const { reply } = ctx;
-    const message: Record<string, unknown> = { role: 'assistant', content: reply.text };
+    const message: Record<string, unknown> = { role: 'assistant', content: reply.refusal ?? reply.text };
     if (reply.reasoning) message.thinking = reply.reasoning;
     if (reply.toolCall) message.tool_calls = toolCalls(ctx);
     return {

@@ -49,14 +49,18 @@ export interface ToolCallPlan {
 export type ReplyEvent =
   | { kind: 'reasoning'; text: string }
   | { kind: 'text'; text: string }
+  | { kind: 'refusal'; text: string }
   | { kind: 'tool'; text: string };
 
-export type FinishReason = 'stop' | 'length' | 'tool_calls';
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'refusal';
 
 export interface Reply {
   events: ReplyEvent[];
   reasoning: string;
+  /** The text, or '' when the reply is a refusal. */
   text: string;
+  /** The refusal's text, when settings.refusal turned the reply into one. */
+  refusal?: string;
   toolCall?: ToolCallPlan;
   finish: FinishReason;
   promptTokens: number;
@@ -72,7 +76,11 @@ export interface ReplySettings {
   minBytes?: number;
   /** Keep writing until the request's token cap (benchmarks need replies of a known length). */
   fillToMaxTokens?: boolean;
+  /** Refuse instead of answering (options.refusal). */
+  refusal?: boolean;
 }
+
+const REFUSAL = "I'm sorry, but I can't help with that request.";
 
 /** FNV-1a: a stable hash so the same conversation always picks the same phrasing. */
 export function stableHash(text: string): number {
@@ -221,6 +229,11 @@ export function buildReply(turn: ChatTurn, settings: ReplySettings): Reply {
     };
   }
 
+  if (settings.refusal) {
+    const tokens = tokenize(REFUSAL);
+    for (const t of tokens) events.push({ kind: 'refusal', text: t });
+    return { events, reasoning: thinking, text: '', refusal: REFUSAL, finish: 'refusal', promptTokens, completionTokens: events.length };
+  }
   const full = last?.role === 'tool' ? replyToToolResult(turn, last) : replyToUser(turn, hash);
   let tokens = tokenize(full);
   let finish: FinishReason = 'stop';

@@ -126,6 +126,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, c
   const reply = buildReply(turn, {
     maxTokens: options.maxTokens,
     reasoning: options.reasoning,
+    refusal: options.refusal,
     tools: options.tools,
     fillToMaxTokens: options.fillToMaxTokens,
     ...(fault?.kind === 'oversized' ? { minBytes: fault.bytes } : {}),
@@ -133,7 +134,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, c
   await runExchange(
     res,
     protocol,
-    { turn, reply, body: body as Record<string, unknown>, id: ctx.nextId(), created: Math.floor(Date.now() / 1000) },
+    { turn, reply, body: body as Record<string, unknown>, id: ctx.nextId(), created: Math.floor(Date.now() / 1000), contentArrays: options.contentArrays },
     fault,
     { tokenDelayMs: () => ctx.options().tokenDelayMs, blocked: ctx.blocked },
   );

@@ -27,6 +27,8 @@ export interface ExchangeContext {
   id: string;
   /** Unix seconds. */
   created: number;
+  /** OpenAI protocol: content as arrays of thinking and text parts (options.contentArrays). */
+  contentArrays?: boolean;
 }
 
 /** Frames of one streamed response; each method returns the exact text to write. */

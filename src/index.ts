@@ -12,7 +12,7 @@ export type { TelemetryOptions } from './host/observability/telemetry.ts';
 export { checkRuntimeOptions } from './host/options.ts';
 export type { ProviderSettings, RestartPolicy, RuntimeOptions } from './host/options.ts';
 export { redactSecrets } from './shared/redaction.ts';
-export { contentText } from './shared/content.ts';
+export { contentText, omitPartBytes } from './shared/content.ts';
 export { ParleyError, ERROR_CODES, isParleyError, hasCode } from './shared/errors.ts';
 export type { ErrorCode, ParleyErrorOptions } from './shared/errors.ts';
 export type { Conversation, ConversationInit, ToolResult } from './conversation/conversation.ts';

@@ -10,7 +10,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createRuntime, type ChatRequest, type ContentPart, type Message, type Runtime } from '../src/index.ts';
+import { createRuntime, omitPartBytes, type ChatRequest, type ContentPart, type Message, type Runtime } from '../src/index.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { TEST_RUNTIME_DEFAULTS } from './helpers/fixtures.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
@@ -164,6 +164,21 @@ describe(`content parts on every protocol (workers: ${testWorkers})`, { timeout:
       data: Buffer.from(image).toString('base64'),
     });
     await resumed.close();
+  });
+
+  test('omitPartBytes shows bytes as their size when messages are logged or recorded (OpenTelemetry content, /save)', () => {
+    const message: Message = {
+      role: 'user',
+      content: [
+        { type: 'text', text: 'hi' },
+        { type: 'image', data: png(5000), mediaType: 'image/png' },
+        { type: 'image', data: 'QUJD', mediaType: 'image/png' },
+      ],
+    };
+    assert.equal(
+      JSON.stringify(message, omitPartBytes),
+      '{"role":"user","content":[{"type":"text","text":"hi"},{"type":"image","data":"[5000 bytes]","mediaType":"image/png"},{"type":"image","data":"[base64, 4 chars]","mediaType":"image/png"}]}',
+    );
   });
 
   test('a version 1 transcript (text only) is still read', async () => {

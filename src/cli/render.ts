@@ -53,6 +53,8 @@ export async function renderReply(events: AsyncIterable<StreamEvent>, out: Reply
           write(out.style.dim(`[tool call ${event.toolCall.name}(${event.toolCall.arguments})]\n`));
           break;
         case 'done':
+          // A refusal arrives as its own field, not as text events.
+          if (event.result.refusal !== undefined) write(`${atLineStart ? '' : '\n'}${out.style.dim('(refused)')} ${event.result.refusal}`);
           if (!atLineStart) write('\n');
           return event.result;
       }

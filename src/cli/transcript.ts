@@ -1,6 +1,6 @@
 /** The chat's /save: the conversation as JSONL (one message a line) or Markdown. */
 import { writeFile } from 'node:fs/promises';
-import { contentText, type Message } from '../index.ts';
+import { contentText, omitPartBytes, type Message } from '../index.ts';
 
 export type TranscriptFormat = 'jsonl' | 'markdown';
 
@@ -9,7 +9,7 @@ function formatFor(path: string): TranscriptFormat {
 }
 
 function renderTranscript(messages: readonly Message[], format: TranscriptFormat, meta: { provider: string; model: string }): string {
-  if (format === 'jsonl') return messages.map((m) => JSON.stringify(m)).join('\n') + (messages.length > 0 ? '\n' : '');
+  if (format === 'jsonl') return messages.map((m) => JSON.stringify(m, omitPartBytes)).join('\n') + (messages.length > 0 ? '\n' : '');
   const lines = [`# parley conversation`, '', `provider: ${meta.provider} · model: ${meta.model} · saved ${new Date().toISOString()}`, ''];
   for (const message of messages) {
     lines.push(`## ${message.role}`, '', contentText(message.content), '');

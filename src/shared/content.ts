@@ -15,6 +15,18 @@ export function contentText(content: Message['content']): string {
   return text;
 }
 
+/**
+ * A JSON.stringify replacer that shows a part's bytes as their size, so
+ * recording or logging messages never serialises megabytes of image data.
+ */
+export function omitPartBytes(this: unknown, key: string, value: unknown): unknown {
+  if (key !== 'data') return value;
+  if (value instanceof Uint8Array || value instanceof ArrayBuffer) return `[${value.byteLength} bytes]`;
+  const holder = this as { type?: unknown } | null;
+  if (typeof value === 'string' && (holder?.type === 'image' || holder?.type === 'document')) return `[base64, ${value.length} chars]`;
+  return value;
+}
+
 /** The image and document parts of a message (none for a string). */
 export function binaryParts(content: Message['content']): Exclude<ContentPart, { type: 'text' }>[] {
   if (typeof content === 'string') return [];

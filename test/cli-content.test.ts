@@ -1,7 +1,8 @@
 /**
- * Images from the command line: `ask --image PATH` and `/image PATH` in a
- * chat send the file's bytes with the message; the embedded model server's
- * reply says what it saw.
+ * Content from the command line: `ask --image PATH` and `/image PATH` in a
+ * chat send the file's bytes with the message (the embedded model server's
+ * reply says what it saw), and a refusal, which comes as its own field and
+ * not as text, is printed.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { runCli } from './cli-process.ts';
 
-describe('parley images from the command line', () => {
+describe('parley images and refusals on the command line', () => {
   let server: ModelServer;
   let dir: string;
   let picture: string;
@@ -46,6 +47,17 @@ describe('parley images from the command line', () => {
       const { code, stderr } = await runCli(['ask', '--base-url', server.url, '--kind', 'ollama', '--model', 'parley-echo', '--image', path, 'x']);
       assert.equal(code, 2);
       assert.equal(stderr.trim().split('\n').length, 1, stderr);
+    }
+  });
+
+  test('ask prints a refusal (OpenAI sends it outside the content)', async () => {
+    server.setOptions({ refusal: true });
+    try {
+      const { code, stdout, stderr } = await runCli(['ask', '--base-url', `${server.url}/v1`, '--kind', 'openai', '--model', 'parley-echo', 'do', 'it']);
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /\(refused\) I'm sorry, but I can't help with that request\.\n$/);
+    } finally {
+      server.setOptions({ refusal: false });
     }
   });
 

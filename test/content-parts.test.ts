@@ -166,6 +166,20 @@ describe(`content parts on every protocol (workers: ${testWorkers})`, { timeout:
     await resumed.close();
   });
 
+  test('conversation.stream() takes parts; a turn whose part the door refuses fails with INVALID_REQUEST and records nothing', async () => {
+    const c = await rt.conversation({ provider: 'ollama', model: 'parley-echo' });
+    let text = '';
+    for await (const event of c.stream([{ type: 'text', text: 'See' }, { type: 'image', data: png(700), mediaType: 'image/png' }])) if (event.type === 'text') text += event.text;
+    assert.match(text, /1 image \(image\/png, 700 bytes\)/);
+    assert.equal(c.messages.length, 2);
+    await assert.rejects(c.send([{ type: 'text', text: 'Read' }, { type: 'document', data: pdf(10), mediaType: 'application/pdf' }]), {
+      code: 'INVALID_REQUEST',
+      message: /request\.messages\[2\]\.content\[1\] is a document: provider "ollama" \(ollama\) takes no document parts/,
+    });
+    assert.equal(c.messages.length, 2, 'the refused turn is not recorded');
+    await c.close();
+  });
+
   test('omitPartBytes shows bytes as their size when messages are logged or recorded (OpenTelemetry content, /save)', () => {
     const message: Message = {
       role: 'user',

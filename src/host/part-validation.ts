@@ -40,7 +40,7 @@ function mib(bytes: number): string {
 function copyBinary(c: RequestCopier, part: Fields, at: string, kind: 'image' | 'document'): void {
   const hasUrl = part.url !== undefined;
   const hasData = part.data !== undefined;
-  if (hasUrl === hasData) throw c.invalid(at, `an ${kind} part with either url or data`, part);
+  if (hasUrl === hasData) throw c.invalid(at, `${kind === 'image' ? 'an image' : 'a document'} part with either url or data`, part);
   const types = kind === 'image' ? IMAGE_MEDIA_TYPES : DOCUMENT_MEDIA_TYPES;
   const typeList = [...types].join(', ');
   if (hasUrl) {
@@ -69,7 +69,7 @@ function copyPart(c: RequestCopier, value: unknown, at: string, role: string): C
     case 'document': {
       if (role !== 'user') throw c.invalid(at, `a text part: ${type} parts go on user messages`, value);
       // fields() reads each key once and keeps the data reference as it is.
-      const part = c.fields(value, at, type === 'image' ? IMAGE_KEYS : DOCUMENT_KEYS, `an ${type} part field`, 'a content part');
+      const part = c.fields(value, at, type === 'image' ? IMAGE_KEYS : DOCUMENT_KEYS, `${type === 'image' ? 'an image' : 'a document'} part field`, 'a content part');
       copyBinary(c, part, at, type);
       if (part.name !== undefined && typeof part.name !== 'string') throw c.invalid(`${at}.name`, 'a string', part.name);
       return part as unknown as ContentPart;

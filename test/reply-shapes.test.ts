@@ -258,6 +258,11 @@ describe(`replies in every shape real servers send (workers: ${testWorkers})`, {
       assert.equal(r.rawFinishReason, 'stop', how);
       assert.equal(r.content, '', how);
     });
+    const { events } = await stream('refusal');
+    assert.deepEqual(events, [
+      { type: 'refusal', text: "I'm sorry, " },
+      { type: 'refusal', text: 'I cannot help with that.' },
+    ]);
   });
 
   test("an error: field followed by data: [DONE] (older llama.cpp) is PROVIDER with the server's message", async () => {

@@ -20,6 +20,7 @@ export interface ReplyOutput {
 export async function renderReply(events: AsyncIterable<StreamEvent>, out: ReplyOutput): Promise<ChatResult> {
   const spinner = startSpinner(out.spinnerLabel ?? 'thinking…');
   let inReasoning = false;
+  let inRefusal = false;
   let atLineStart = true;
   const write = (text: string) => {
     if (text === '') return;
@@ -47,14 +48,18 @@ export async function renderReply(events: AsyncIterable<StreamEvent>, out: Reply
           }
           write(event.text);
           break;
+        case 'refusal':
+          // Refusal events are not text: they concatenate to result.refusal.
+          if (!inRefusal) write(`${atLineStart ? '' : '\n'}${out.style.dim('(refused)')} `);
+          inRefusal = true;
+          write(event.text);
+          break;
         case 'tool_call':
           if (!out.verbose) break;
           if (!atLineStart) write('\n');
           write(out.style.dim(`[tool call ${event.toolCall.name}(${event.toolCall.arguments})]\n`));
           break;
         case 'done':
-          // A refusal arrives as its own field, not as text events.
-          if (event.result.refusal !== undefined) write(`${atLineStart ? '' : '\n'}${out.style.dim('(refused)')} ${event.result.refusal}`);
           if (!atLineStart) write('\n');
           return event.result;
       }

@@ -235,6 +235,8 @@ export interface CallReport {
 export type StreamEvent =
   | { type: 'text'; text: string }
   | { type: 'reasoning'; text: string }
+  /** A piece of the model's refusal (OpenAI `delta.refusal`); these concatenate to `result.refusal`. */
+  | { type: 'refusal'; text: string }
   | { type: 'tool_call'; toolCall: ToolCall }
   | { type: 'done'; result: ChatResult };
 

@@ -190,7 +190,7 @@ function readMessage(message: JsonObject, reply: ReplyAssembler, events: StreamE
   if (Array.isArray(content)) {
     for (const part of content) readContentPart(part, reply, events);
   } else reply.addText(content, events);
-  reply.addRefusal(message.refusal);
+  reply.addRefusal(message.refusal, events);
 }
 
 /** One part of a content array; parts of types parley does not know (references, citations, …) are skipped. */
@@ -208,7 +208,7 @@ function readContentPart(part: unknown, reply: ReplyAssembler, events: StreamEve
       return;
     }
     case 'refusal':
-      return reply.addRefusal(part.refusal);
+      return reply.addRefusal(part.refusal, events);
   }
 }
 

@@ -41,8 +41,10 @@ export class ReplyAssembler {
     this.#blocks.push(block);
   }
 
-  addRefusal(text: unknown): void {
-    if (typeof text === 'string' && text !== '') this.#refusal.push(text);
+  addRefusal(text: unknown, events: StreamEvent[]): void {
+    if (typeof text !== 'string' || text === '') return;
+    this.#refusal.push(text);
+    events.push({ type: 'refusal', text });
   }
 
   addToolCall(toolCall: ToolCall, events: StreamEvent[]): void {

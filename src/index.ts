@@ -13,6 +13,7 @@ export { checkRuntimeOptions } from './host/options.ts';
 export { providersFromEnv } from './host/providers-from-env.ts';
 export type { ProviderSettings, RestartPolicy, RuntimeOptions } from './host/options.ts';
 export { redactSecrets } from './shared/redaction.ts';
+export { contentText, omitPartBytes } from './shared/content.ts';
 export { ParleyError, ERROR_CODES, isParleyError, hasCode } from './shared/errors.ts';
 export type { ErrorCode, ParleyErrorOptions } from './shared/errors.ts';
 export { InvalidOutputError } from './shared/invalid-output-error.ts';
@@ -32,15 +33,21 @@ export type {
   ChatInput,
   ChatRequest,
   ChatResult,
+  ContentPart,
+  DocumentPart,
+  FinishReason,
   HealthReport,
+  ImagePart,
   InferOutput,
   Message,
   ModelInfo,
   OllamaProviderConfig,
   OpenAIProviderConfig,
+  PartData,
   ProviderConfig,
   ProviderConfigBase,
   ProviderKind,
+  ReasoningBlock,
   ReasoningControls,
   ResponseFormat,
   RetryRecord,
@@ -49,6 +56,7 @@ export type {
   StandardSchema,
   StreamEvent,
   StructuredChatInput,
+  TextPart,
   ToolCall,
   ToolChoice,
   ToolSpec,

@@ -43,15 +43,17 @@ const STREAM = sse(
 
 const EXPECTED: ChatResult = {
   content: 'héllo 🌍 日本',
-  finishReason: 'tool_use',
+  finishReason: 'tool-calls',
+  rawFinishReason: 'tool_use',
   model: 'claude-x-2025',
   provider: 'claude',
-  usage: { inputTokens: 25, outputTokens: 89 },
+  usage: { inputTokens: 25, outputTokens: 89, totalTokens: 114, raw: { input_tokens: 25, output_tokens: 89 } },
   toolCalls: [
     { id: 'toolu_1', name: 'get_weather', arguments: '{"city": "Paris"}' },
     { id: 'toolu_2', name: 'get_time', arguments: '{}' },
   ],
   reasoning: 'let me think',
+  reasoningBlocks: [{ type: 'thinking', thinking: 'let me think', signature: 'EqQB' }],
 };
 
 describe('AnthropicAdapter.chatRequest()', () => {
@@ -164,7 +166,7 @@ describe('AnthropicAdapter.streamParser()', () => {
   it('push() reads CRLF framing, and events whose type is only in the SSE event field', () => {
     const data = (sse(start(0, { type: 'text', text: '' }), delta(0, { type: 'text_delta', text: 'a' })) + 'event: message_stop\ndata: {}\n\n').replaceAll('\n', '\r\n');
     const { result } = run([bytes(data)]);
-    assert.deepEqual(result, { content: 'a', finishReason: 'end_turn', model: 'claude-x', provider: 'claude' });
+    assert.deepEqual(result, { content: 'a', finishReason: 'stop', model: 'claude-x', provider: 'claude' });
   });
 
   it('finish() throws INCOMPLETE when message_stop never came', () => {
@@ -225,12 +227,14 @@ describe('AnthropicAdapter non-stream calls', () => {
     );
     assert.deepEqual(result, {
       content: 'Let me check.',
-      finishReason: 'tool_use',
+      finishReason: 'tool-calls',
+      rawFinishReason: 'tool_use',
       model: 'claude-x-2025',
       provider: 'claude',
-      usage: { inputTokens: 5, outputTokens: 6 },
+      usage: { inputTokens: 5, outputTokens: 6, totalTokens: 11, raw: { input_tokens: 5, output_tokens: 6 } },
       toolCalls: [{ id: 'toolu_1', name: 'get_weather', arguments: '{"city":"Paris"}' }],
       reasoning: 'hm',
+      reasoningBlocks: [{ type: 'thinking', thinking: 'hm', signature: 's' }],
     });
     assert.throws(() => adapter().parseChat({ type: 'error', error: { type: 'api_error', message: 'x' } }, REQ), { code: 'PROVIDER', message: 'api_error: x' });
     assert.throws(() => adapter().parseChat({ type: 'message' }, REQ), { code: 'BAD_RESPONSE' });

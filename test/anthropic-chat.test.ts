@@ -46,7 +46,8 @@ describe('Anthropic chat(), models() and health()', () => {
     });
     assert.equal(result.provider, 'claude');
     assert.equal(result.model, 'parley-echo');
-    assert.equal(result.finishReason, 'end_turn');
+    assert.equal(result.finishReason, 'stop');
+    assert.equal(result.rawFinishReason, 'end_turn');
     assert.match(result.content, /hello claude/);
     assert.ok(result.usage && (result.usage.inputTokens ?? 0) > 0 && (result.usage.outputTokens ?? 0) > 0);
     assert.equal(result.toolCalls, undefined);
@@ -67,7 +68,8 @@ describe('Anthropic chat(), models() and health()', () => {
   test('chat() passes maxTokens as max_tokens and reports max_tokens as the finish reason', async () => {
     const result = await rt.chat(ask('a long question that deserves a long answer', { maxTokens: 3 }));
     assert.equal((chatRequests(server).at(-1)?.body as { max_tokens?: unknown }).max_tokens, 3);
-    assert.equal(result.finishReason, 'max_tokens');
+    assert.equal(result.finishReason, 'length');
+    assert.equal(result.rawFinishReason, 'max_tokens');
   });
 
   test('models() lists the server models through GET /v1/models with x-api-key', async () => {

@@ -49,7 +49,8 @@ describe('Anthropic stream()', () => {
     const { result } = last;
     assert.equal(textOf(events), result.content);
     assert.match(result.content, /stream from claude please/);
-    assert.equal(result.finishReason, 'end_turn');
+    assert.equal(result.finishReason, 'stop');
+    assert.equal(result.rawFinishReason, 'end_turn');
     assert.equal(result.provider, 'claude');
     assert.equal(result.model, 'parley-echo');
     assert.ok(result.usage, 'usage is reported');
@@ -73,7 +74,7 @@ describe('Anthropic stream()', () => {
     assert.equal(textOf(events), last.result.content);
     assert.ok(!last.result.content.includes(thought), 'reasoning is kept out of the content');
     assert.ok(events.findLastIndex((e) => e.type === 'reasoning') < events.findIndex((e) => e.type === 'text'));
-    assert.equal(last.result.finishReason, 'end_turn');
+    assert.equal(last.result.finishReason, 'stop');
 
     const result = await rt.chat(ask('think before you answer', { provider: 'thinker' }));
     assert.ok(result.reasoning && result.reasoning.length > 0, 'chat() carries the thinking block as reasoning');

@@ -6,7 +6,7 @@ import type { Message } from '../src/shared/types.ts';
 const system: Message = { role: 'system', content: 'You are terse.' };
 const user = (n: number, size = 400): Message => ({ role: 'user', content: `u${n} ${'x'.repeat(size)}` });
 const assistant = (n: number, size = 400): Message => ({ role: 'assistant', content: `a${n} ${'y'.repeat(size)}` });
-const contents = (messages: Message[]) => messages.map((m) => m.content.split(' ')[0]);
+const contents = (messages: Message[]) => messages.map((m) => (m.content as string).split(' ')[0]);
 
 describe('estimateMessageTokens', () => {
   test('counts about chars/4 plus a per-message overhead', () => {

@@ -25,8 +25,8 @@ function userText(turn: number): string {
 }
 
 /** How the model server counts input tokens: one per whitespace-separated word. */
-function serverCount(messages: readonly { content: string }[]): number {
-  return messages.reduce((n, m) => n + m.content.split(/\s+/).filter(Boolean).length, 0);
+function serverCount(messages: readonly { content: string | unknown[] }[]): number {
+  return messages.reduce((n, m) => n + (m.content as string).split(/\s+/).filter(Boolean).length, 0);
 }
 
 test('conversation with maxContextTokens: requests stay under the budget, drop oldest first, and usage calibrates the estimate', async (t) => {

@@ -25,7 +25,7 @@ class EchoBackend implements ConversationRuntime {
     const result: ChatResult = { content: `echo: ${req.messages.at(-1)!.content}`, finishReason: 'stop', model: req.model, provider: 'echo' };
     if (this.toolCallsNext) {
       result.toolCalls = this.toolCallsNext;
-      result.finishReason = 'tool_calls';
+      result.finishReason = 'tool-calls';
       this.toolCallsNext = undefined;
     }
     if (this.inputTokensPerCall !== undefined) result.usage = { inputTokens: this.inputTokensPerCall };
@@ -73,7 +73,7 @@ class EchoBackend implements ConversationRuntime {
   }
 }
 
-const contents = (messages: readonly { content: string }[]) => messages.map((m) => m.content);
+const contents = (messages: readonly { content: string | unknown[] }[]) => messages.map((m) => m.content);
 
 async function collect(events: AsyncIterable<StreamEvent>): Promise<StreamEvent[]> {
   const out: StreamEvent[] = [];
@@ -273,7 +273,7 @@ describe('Conversation history', () => {
     const sent = backend.requests.at(-1)!.messages;
     assert.equal(sent[0]!.role, 'system');
     assert.equal(sent[1]!.role, 'user');
-    assert.ok(sent.at(-1)!.content.startsWith('5 '));
+    assert.ok((sent.at(-1)!.content as string).startsWith('5 '));
     assert.ok(sent.length < 12, 'older turns were dropped from the request');
     assert.equal(c.messages.length, 13, 'the history itself keeps every turn');
     const untrimmed = sent.length;

@@ -33,10 +33,11 @@ const STREAM = ndjson(
 
 const EXPECTED: ChatResult = {
   content: 'héllo 🌍 日本',
-  finishReason: 'stop',
+  finishReason: 'tool-calls',
+  rawFinishReason: 'stop',
   model: 'qwen3:8b',
   provider: 'local',
-  usage: { inputTokens: 12, outputTokens: 34 },
+  usage: { inputTokens: 12, outputTokens: 34, totalTokens: 46, raw: { prompt_eval_count: 12, eval_count: 34, total_duration: 1 } },
   toolCalls: [
     { id: 'call_0', name: 'get_weather', arguments: '{"city":"Toronto"}' },
     { id: 'call_1', name: 'get_time', arguments: '{}' },
@@ -177,10 +178,11 @@ describe('OllamaAdapter non-stream calls', () => {
     );
     assert.deepEqual(result, {
       content: 'hi',
-      finishReason: 'stop',
+      finishReason: 'tool-calls',
+      rawFinishReason: 'stop',
       model: 'qwen3:8b',
       provider: 'local',
-      usage: { inputTokens: 1, outputTokens: 2 },
+      usage: { inputTokens: 1, outputTokens: 2, totalTokens: 3, raw: { prompt_eval_count: 1, eval_count: 2 } },
       toolCalls: [{ id: 'call_0', name: 'f', arguments: '{"x":1}' }],
       reasoning: 'hm',
     });

@@ -33,10 +33,11 @@ const STREAM = [
 
 const EXPECTED: ChatResult = {
   content: 'héllo 🌍 日本',
-  finishReason: 'tool_calls',
+  finishReason: 'tool-calls',
+  rawFinishReason: 'tool_calls',
   model: 'gpt-x-2024',
   provider: 'router',
-  usage: { inputTokens: 10, outputTokens: 5 },
+  usage: { inputTokens: 10, outputTokens: 5, totalTokens: 15, raw: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } },
   toolCalls: [
     { id: 'call_a', name: 'get_weather', arguments: '{"city":"Paris"}' },
     { id: 'call_b', name: 'get_time', arguments: '{}' },
@@ -147,7 +148,8 @@ describe('OpenAIAdapter.streamParser()', () => {
       bytes(sse('{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"x","function":{"name":"f","arguments":"{\\"a\\":1}"}}]}}]}', '[DONE]')),
     ]);
     assert.deepEqual(events, [{ type: 'tool_call', toolCall: { id: 'x', name: 'f', arguments: '{"a":1}' } }]);
-    assert.equal(result.finishReason, 'stop');
+    assert.equal(result.finishReason, 'tool-calls', 'a reply that made tool calls says so even without a finish_reason');
+    assert.equal(result.rawFinishReason, undefined);
     assert.equal(result.model, 'gpt-x');
     assert.equal(result.usage, undefined);
     assert.equal(result.reasoning, undefined);
@@ -209,10 +211,11 @@ describe('OpenAIAdapter non-stream calls', () => {
     );
     assert.deepEqual(result, {
       content: '',
-      finishReason: 'tool_calls',
+      finishReason: 'tool-calls',
+      rawFinishReason: 'tool_calls',
       model: 'gpt-x-2024',
       provider: 'router',
-      usage: { inputTokens: 3, outputTokens: 4 },
+      usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7, raw: { prompt_tokens: 3, completion_tokens: 4 } },
       toolCalls: [{ id: 'c1', name: 'f', arguments: '{"a":1}' }],
       reasoning: 'hmm',
     });

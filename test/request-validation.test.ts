@@ -60,7 +60,7 @@ describe('validateChatRequest()', () => {
   it('names the message, its role and its content', () => {
     rejects({ model: 'm', messages: [{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }, { role: 'bot', content: 'c' }] }, 'request.messages[2].role', 'one of system, user, assistant, tool (got "bot")');
     rejects(withMessage('hello'), 'request.messages[1]', 'an object');
-    rejects(withMessage({ role: 'user' }), 'request.messages[1].content', 'a string (got undefined)');
+    rejects(withMessage({ role: 'user' }), 'request.messages[1].content', 'a string or an array of content parts (got undefined)');
     rejects(withMessage({ role: 'user', content: '' }), 'request.messages[1].content', 'a non-empty string');
     rejects(withMessage({ role: 'assistant', content: '' }), 'request.messages[1].content', 'a non-empty string');
     rejects(withMessage({ role: 'user', content: 'x', name: 5 }), 'request.messages[1].name', 'a string');

@@ -5,7 +5,7 @@ import { startModelServer } from '../src/testing/index.ts';
 import { PROTOCOLS, TEST_RUNTIME_DEFAULTS, ask, closedPort, collect, startStack, textOf, type Stack } from './helpers/fixtures.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
 
-/** finishReason is the provider's own word for a reply that ended by itself. */
+/** rawFinishReason is the provider's own word for a reply that ended by itself; finishReason is 'stop' for all. */
 const NATURAL_STOP = { ollama: 'stop', openai: 'stop', anthropic: 'end_turn' } as const;
 
 const weather = {
@@ -40,7 +40,8 @@ describe('runtime chat and stream against the embedded server', () => {
     test(`chat() (${kind}) returns content, finishReason, model, provider and usage`, async () => {
       const result = await stack.rt.chat(ask('hello there', { provider: kind }));
       assertResult(result, kind);
-      assert.equal(result.finishReason, NATURAL_STOP[kind]);
+      assert.equal(result.finishReason, 'stop');
+      assert.equal(result.rawFinishReason, NATURAL_STOP[kind]);
       assert.match(result.content, /hello there/);
     });
 

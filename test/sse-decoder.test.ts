@@ -106,9 +106,22 @@ describe('SseDecoder', () => {
     assert.deepEqual(decodeChunks([bytes('data: x\n\n\uFEFFdata: y\n\n')]), [{ event: 'message', data: 'x' }]);
   });
 
-  it('end() discards an event that no blank line closed', () => {
+  it('end() drops a last line cut before its line end', () => {
     assert.deepEqual(decodeChunks([bytes('data: x\n\ndata: cut')]), [{ event: 'message', data: 'x' }]);
-    assert.deepEqual(decodeChunks([bytes('data: x\n\ndata: y\n')]), [{ event: 'message', data: 'x' }]);
+  });
+
+  it('end() dispatches a last event whose lines all ended but whose blank line never came (servers close right after data: [DONE]\\n)', () => {
+    assert.deepEqual(decodeChunks([bytes('data: x\n\ndata: y\n')]), [
+      { event: 'message', data: 'x' },
+      { event: 'message', data: 'y' },
+    ]);
+  });
+
+  it('push() keeps a non-standard error: field (older llama.cpp) on the event it belongs to', () => {
+    assert.deepEqual(decodeChunks([bytes('error: {"message":"context"}\n\ndata: [DONE]\n\n')]), [
+      { event: 'message', data: '', error: '{"message":"context"}' },
+      { event: 'message', data: '[DONE]' },
+    ]);
   });
 
   it('push() decodes a long line that arrives in many chunks', () => {

@@ -20,9 +20,10 @@ const QUESTION = 'What is the weather in Paris?';
 const FORECAST = 'Sunny and 21 degrees';
 
 const PROTOCOLS = [
-  { kind: 'ollama', path: '/api/chat', finishReason: 'stop' },
-  { kind: 'openai', path: '/v1/chat/completions', finishReason: 'tool_calls' },
-  { kind: 'anthropic', path: '/v1/messages', finishReason: 'tool_use' },
+  // finishReason is 'tool-calls' everywhere; the provider's own word stays in rawFinishReason (Ollama has none for it).
+  { kind: 'ollama', path: '/api/chat', rawFinishReason: 'stop' },
+  { kind: 'openai', path: '/v1/chat/completions', rawFinishReason: 'tool_calls' },
+  { kind: 'anthropic', path: '/v1/messages', rawFinishReason: 'tool_use' },
 ] as const;
 
 type Kind = (typeof PROTOCOLS)[number]['kind'];
@@ -64,11 +65,12 @@ describe('tool calls on ollama, openai and anthropic', () => {
 
   const lastBody = (path: string) => server.requests.filter((r) => r.method === 'POST' && r.path === path).at(-1)?.body as Record<string, unknown>;
 
-  for (const { kind, path, finishReason } of PROTOCOLS) {
-    test(`chat() (${kind}) returns toolCalls [{ id, name, arguments }] with finishReason ${finishReason}`, async () => {
+  for (const { kind, path, rawFinishReason } of PROTOCOLS) {
+    test(`chat() (${kind}) returns toolCalls [{ id, name, arguments }] with finishReason tool-calls (raw ${rawFinishReason})`, async () => {
       const result = await rt.chat(question(kind));
       assert.equal(result.provider, kind);
-      assert.equal(result.finishReason, finishReason);
+      assert.equal(result.finishReason, 'tool-calls');
+      assert.equal(result.rawFinishReason, rawFinishReason);
       assert.equal(result.toolCalls?.length, 1);
       assertToolCall(result.toolCalls[0]);
       assert.equal(result.content, '');
@@ -84,7 +86,8 @@ describe('tool calls on ollama, openai and anthropic', () => {
       assert.equal(calls.length, 1);
       assertToolCall(calls[0]);
       assert.deepEqual(last.result.toolCalls, calls);
-      assert.equal(last.result.finishReason, finishReason);
+      assert.equal(last.result.finishReason, 'tool-calls');
+      assert.equal(last.result.rawFinishReason, rawFinishReason);
       assert.equal(last.result.content, '');
     });
 

@@ -307,7 +307,7 @@ describe('TranscriptStore', () => {
         assert.ok(turns >= acknowledged && turns <= acknowledged + 1, `${turns} turns, ${acknowledged} acknowledged`);
         c.messages.slice(1).forEach((m, i) => {
           const n = Math.floor(i / 2) + 1;
-          assert.ok(m.content.startsWith(i % 2 === 0 ? `turn ${n} ` : `echo turn ${n} `));
+          assert.ok((m.content as string).startsWith(i % 2 === 0 ? `turn ${n} ` : `echo turn ${n} `));
         });
         await c.send('after the crash');
       },

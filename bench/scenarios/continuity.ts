@@ -46,7 +46,7 @@ export async function continuity(env: BenchEnv, plan: Plan): Promise<ScenarioRes
     for (let turn = 0; turn < plan.continuityTurns; turn++) {
       if (turn % RESET_EVERY === 0) conversation = await runtime.conversation({ provider: PROVIDER, model: MODEL });
       const text = `question number ${turn}: what comes next?`;
-      const same = [...conversation!.messages.map((m) => ({ role: m.role, content: m.content })), { role: 'user', content: text }];
+      const same = [...conversation!.messages.map((m) => ({ role: m.role, content: m.content as string })), { role: 'user', content: text }];
       const parleyTurn = async () => {
         const t0 = performance.now();
         try {

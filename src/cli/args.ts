@@ -31,6 +31,8 @@ export interface CommandLine {
   help: boolean;
   version: boolean;
   positionals: string[];
+  /** ask: files given with --image, in order. */
+  images: string[];
   /** serve and bench: their own flags, as given. */
   passThrough: string[];
 }
@@ -39,7 +41,8 @@ export const USAGE = `usage: parley <command> [flags]
 
 commands:
   chat                 interactive chat that streams replies (the default)
-  ask "prompt"         one reply, streamed to stdout (reads stdin when no prompt)
+  ask "prompt"         one reply, streamed to stdout (reads stdin when no prompt);
+                       --image PATH attaches an image or a PDF (repeatable)
   models               list the models of the provider (--json for JSON)
   health               probe every configured provider (--json for JSON)
   config               the configuration in effect, API keys redacted (--json)
@@ -73,6 +76,7 @@ const OPTIONS = {
   'timeout-ms': { type: 'string' },
   system: { type: 'string' },
   config: { type: 'string' },
+  image: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -92,7 +96,7 @@ function positiveInteger(flag: string, value: string | undefined): number | unde
 }
 
 export function parseCommandLine(argv: readonly string[]): CommandLine {
-  if (argv[0] === '--version' || argv[0] === '-v') return { command: 'help', flags: {}, json: false, debug: false, help: false, version: true, positionals: [], passThrough: [] };
+  if (argv[0] === '--version' || argv[0] === '-v') return { command: 'help', flags: {}, json: false, debug: false, help: false, version: true, positionals: [], passThrough: [], images: [] };
   const first = argv.findIndex((arg) => !arg.startsWith('-'));
   const word = first === -1 ? undefined : argv[first];
   if (word !== undefined && !isCommand(word)) throw new UsageError(`unknown command "${word}"; try: parley help`);
@@ -109,11 +113,14 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
       help: passThrough.includes('--help') || passThrough.includes('-h'),
       version: false,
       positionals: [],
+      images: [],
       passThrough: command === 'serve' ? passThrough.map((arg) => arg.replace(/^--faults(?==|$)/, '--fault')) : passThrough,
     };
   }
 
   const { values, positionals } = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true, strict: true });
+  const images = values.image ?? [];
+  if (command !== 'ask' && images.length > 0) throw new UsageError(`--image is for "ask"; in a chat, type /image PATH`);
   if (command !== 'ask' && positionals.length > 0) {
     throw new UsageError(`unexpected argument "${positionals[0]}" for "${command}"; try: parley help`);
   }
@@ -140,6 +147,7 @@ export function parseCommandLine(argv: readonly string[]): CommandLine {
     help: values.help === true,
     version: values.version === true,
     positionals,
+    images,
     passThrough: [],
   };
 }

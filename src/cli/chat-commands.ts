@@ -1,5 +1,6 @@
 /** The chat's slash commands. Each one either acts and continues, or ends the chat. */
-import type { Conversation } from '../index.ts';
+import type { ContentPart, Conversation } from '../index.ts';
+import { readAttachment } from './attachment-file.ts';
 import type { Style } from './colors.ts';
 import { UsageError } from './exit-codes.ts';
 import { formatModels, formatStats } from './reports.ts';
@@ -14,6 +15,8 @@ export interface ChatContext {
   /** Confirmations: stdout on a terminal, stderr when piped, so replies stay clean. */
   notice(text: string): void;
   style: Style;
+  /** Files attached with /image, sent with the next message, then cleared. */
+  attachments: ContentPart[];
 }
 
 export type Outcome = 'continue' | 'exit';
@@ -22,6 +25,7 @@ export const CHAT_HELP = `commands:
   /reset           forget the conversation (keeps the system message)
   /model NAME      switch model (no NAME: show the current one)
   /provider NAME   switch provider (no NAME: list them)
+  /image PATH      attach an image (png, jpg, gif, webp) or a PDF to the next message
   /save PATH       write the transcript: .md for Markdown, anything else JSONL (~ is your home)
   /models          list the provider's models
   /stats           runtime statistics
@@ -56,6 +60,13 @@ const HANDLERS: Record<string, Handler> = {
     ctx.conversation.setProvider(arg);
     if (config.defaultModel) ctx.conversation.setModel(config.defaultModel);
     ctx.notice(`(provider: ${arg}, model: ${ctx.conversation.model})`);
+  },
+  async image(arg, ctx) {
+    if (!arg) throw new UsageError('/image needs a path, e.g. /image screenshot.png');
+    const part = await readAttachment(arg);
+    ctx.attachments.push(part);
+    const size = part.type === 'text' ? 0 : (part.data as Uint8Array).byteLength;
+    ctx.notice(`(attached ${arg}, ${size} bytes: it goes with your next message)`);
   },
   async save(arg, ctx) {
     if (!arg) throw new UsageError('/save needs a path, e.g. /save chat.jsonl or /save chat.md');

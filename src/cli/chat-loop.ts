@@ -8,6 +8,7 @@
 import { createInterface } from 'node:readline';
 import { hasCode } from '../index.ts';
 import { colorsEnabled, createStyle } from './colors.ts';
+import { withAttachments } from './attachment-file.ts';
 import { isSlashCommand, runSlashCommand, type ChatContext } from './chat-commands.ts';
 import type { CliConfig } from './config.ts';
 import { describeError, EXIT, exitCodeOf, type ExitCode } from './exit-codes.ts';
@@ -47,6 +48,7 @@ export async function runChat(cli: CliRuntime, config: CliConfig, io: ChatIO): P
     style,
     print: (text) => (interactive ? io.output : io.errors).write(`${text}\n`),
     notice: (text) => (interactive ? io.output.write(`${style.dim(text)}\n`) : io.errors.write(`${text}\n`)),
+    attachments: [],
   };
   const reportError = (err: unknown) => io.errors.write(`${errorStyle.red(describeError(err, io.debug))}\n`);
 
@@ -109,7 +111,8 @@ export async function runChat(cli: CliRuntime, config: CliConfig, io: ChatIO): P
           current = controller;
           const started = performance.now();
           try {
-            const result = await renderReply(conversation.stream(line, { signal: controller.signal }), {
+            const input = withAttachments(line, ctx.attachments.splice(0));
+            const result = await renderReply(conversation.stream(input, { signal: controller.signal }), {
               write: (text) => io.output.write(text),
               style,
               verbose: interactive,

@@ -53,7 +53,7 @@ async function run(line: CommandLine): Promise<ExitCode> {
       return runConfig(resolveConfig(line.flags), io);
     case 'ask': {
       const prompt = await askPrompt(line.positionals, process.stdin);
-      return withCliRuntime(line, process.stdout.isTTY === true, (cli, config) => runAsk(cli, config, prompt, io));
+      return withCliRuntime(line, process.stdout.isTTY === true, (cli, config) => runAsk(cli, config, prompt, io, line.images));
     }
     case 'models':
       return withCliRuntime(line, false, (cli) => runModels(cli, io));

@@ -20,6 +20,7 @@ export interface ReplyOutput {
 export async function renderReply(events: AsyncIterable<StreamEvent>, out: ReplyOutput): Promise<ChatResult> {
   const spinner = startSpinner(out.spinnerLabel ?? 'thinking…');
   let inReasoning = false;
+  let inRefusal = false;
   let atLineStart = true;
   const write = (text: string) => {
     if (text === '') return;
@@ -45,6 +46,12 @@ export async function renderReply(events: AsyncIterable<StreamEvent>, out: Reply
             inReasoning = false;
             write('\n\n');
           }
+          write(event.text);
+          break;
+        case 'refusal':
+          // Refusal events are not text: they concatenate to result.refusal.
+          if (!inRefusal) write(`${atLineStart ? '' : '\n'}${out.style.dim('(refused)')} `);
+          inRefusal = true;
           write(event.text);
           break;
         case 'tool_call':

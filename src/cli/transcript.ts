@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { LocalError } from './exit-codes.ts';
 import { userPath } from './paths.ts';
-import type { Message } from '../index.ts';
+import { contentText, omitPartBytes, type Message } from '../index.ts';
 
 export type TranscriptFormat = 'jsonl' | 'markdown';
 
@@ -12,10 +12,11 @@ function formatFor(path: string): TranscriptFormat {
 }
 
 function renderTranscript(messages: readonly Message[], format: TranscriptFormat, meta: { provider: string; model: string }): string {
-  if (format === 'jsonl') return messages.map((m) => JSON.stringify(m)).join('\n') + (messages.length > 0 ? '\n' : '');
+  if (format === 'jsonl') return messages.map((m) => JSON.stringify(m, omitPartBytes)).join('\n') + (messages.length > 0 ? '\n' : '');
   const lines = [`# parley conversation`, '', `provider: ${meta.provider} · model: ${meta.model} · saved ${new Date().toISOString()}`, ''];
   for (const message of messages) {
-    lines.push(`## ${message.role}`, '', message.content, '');
+    lines.push(`## ${message.role}`, '', contentText(message.content), '');
+    if (typeof message.content !== 'string') for (const part of message.content) if (part.type !== 'text') lines.push(`[${part.type}${part.type === 'image' && part.url ? ` ${part.url}` : ''}]`, '');
     for (const call of message.toolCalls ?? []) lines.push(`tool call \`${call.name}\`: \`${call.arguments}\``, '');
   }
   return lines.join('\n');

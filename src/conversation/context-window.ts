@@ -6,6 +6,7 @@
  * overhead); the provider's reported input tokens correct it over time through
  * a smoothed calibration ratio.
  */
+import { binaryParts, contentText } from '../shared/content.ts';
 import type { Message } from '../shared/types.ts';
 
 const CHARS_PER_TOKEN = 4;
@@ -13,6 +14,12 @@ const CHARS_PER_TOKEN = 4;
 const MESSAGE_OVERHEAD = 4;
 /** Id, name and JSON framing around each tool call. */
 const TOOL_CALL_OVERHEAD = 8;
+/**
+ * A flat guess for an image or document part: providers count images by
+ * their pixels (Anthropic: about width × height / 750), which the host does
+ * not decode; the usage calibration corrects it.
+ */
+const PART_TOKENS = 1000;
 /** Weight of the newest observation in the smoothed calibration ratio. */
 const CALIBRATION_ALPHA = 0.3;
 /** A ratio outside these bounds says more about a broken usage report than about the estimate. */
@@ -25,7 +32,8 @@ function charTokens(text: string): number {
 
 /** Uncalibrated token estimate of one message, tool calls included. */
 export function estimateMessageTokens(message: Message): number {
-  let tokens = MESSAGE_OVERHEAD + charTokens(message.content);
+  let tokens = MESSAGE_OVERHEAD + charTokens(contentText(message.content));
+  for (const _part of binaryParts(message.content)) tokens += PART_TOKENS;
   for (const call of message.toolCalls ?? []) {
     tokens += TOOL_CALL_OVERHEAD + charTokens(call.name) + charTokens(call.arguments);
   }

@@ -18,7 +18,7 @@ import { StreamTurn } from './stream-turn.ts';
 import { applyControls, callOptionsOf, CONTROL_KEYS, controlsOf, type TurnControls, type TurnOptions } from './turn-controls.ts';
 import { TranscriptStore } from './transcript-store.ts';
 import { TurnQueue, type Turn } from './turn-queue.ts';
-import type { CallOptions, ChatRequest, ChatResult, Message, StreamEvent, ToolCall, ToolSpec } from '../shared/types.ts';
+import type { CallOptions, ChatRequest, ChatResult, ContentPart, Message, ReasoningBlock, StreamEvent, ToolCall, ToolSpec } from '../shared/types.ts';
 
 export interface ConversationRuntime {
   chat(req: ChatRequest, opts?: CallOptions): Promise<ChatResult>;
@@ -60,8 +60,8 @@ export interface ToolResult {
  * before the turn started. A failed turn records nothing.
  */
 export interface Conversation {
-  /** `opts` may carry the turn's controls (toolChoice, reasoning, responseFormat, extra...) over the init's. */
-  send(text: string, opts?: TurnOptions): Promise<ChatResult>;
+  /** `input`: the user's text, or content parts (text, image, document; checked at the door like any request). `opts` may carry the turn's controls (toolChoice, reasoning, responseFormat, extra...) over the init's. */
+  send(input: string | ContentPart[], opts?: TurnOptions): Promise<ChatResult>;
   /**
    * Throws INVALID_REQUEST at once for bad input; takes its place in the turn
    * queue when iteration starts (the deadline starts then too). Every next()
@@ -69,7 +69,7 @@ export interface Conversation {
    * dropped without return() is stopped at the turn's deadline, so it never
    * holds the queue longer. The iterable is its own iterator: one turn.
    */
-  stream(text: string, opts?: TurnOptions): AsyncIterable<StreamEvent>;
+  stream(input: string | ContentPart[], opts?: TurnOptions): AsyncIterable<StreamEvent>;
   /** Continues after the model asked for tools: the results answer the calls of the last assistant message. */
   sendToolResults(results: ToolResult[], opts?: TurnOptions): Promise<ChatResult>;
   /** System first if set, then the recorded turns (frozen copies). */
@@ -114,6 +114,16 @@ function checkText(text: unknown, field: string): asserts text is string {
   if (typeof text !== 'string' || text.trim() === '') throw invalid(`${field} must be a non-empty string`);
 }
 
+/** The user's input as the pending message's content: parts are copied (their bytes shared), so later changes by the caller do not reach the history. */
+function userContent(input: unknown): string | ContentPart[] {
+  if (Array.isArray(input)) {
+    if (input.length === 0 || !input.every((p) => typeof p === 'object' && p !== null)) throw invalid('input must be a non-empty string or a non-empty array of content parts');
+    return (input as ContentPart[]).map((part) => ({ ...part }));
+  }
+  checkText(input, 'text');
+  return input;
+}
+
 function checkProvider(provider: unknown, field: string): asserts provider is string | string[] {
   const ok =
     (typeof provider === 'string' && provider !== '') ||
@@ -151,8 +161,11 @@ function checkInit(init: ConversationInit): asserts init is ConversationInit & {
   if (init.onWarning !== undefined && typeof init.onWarning !== 'function') throw invalid('init.onWarning must be a function');
 }
 
+/** A copy of the message's own structure; the bytes of image and document parts are shared, never copied. */
 function copyMessage(message: Message): Message {
-  const copy: Message = { role: message.role, content: message.content };
+  const content = typeof message.content === 'string' ? message.content : message.content.map((part) => ({ ...part }));
+  const copy: Message = { role: message.role, content };
+  if (message.reasoningBlocks) copy.reasoningBlocks = message.reasoningBlocks.map((block) => ({ ...block }));
   if (message.toolCalls) copy.toolCalls = message.toolCalls.map((call) => ({ ...call }));
   if (message.toolCallId !== undefined) copy.toolCallId = message.toolCallId;
   if (message.name !== undefined) copy.name = message.name;
@@ -162,11 +175,15 @@ function copyMessage(message: Message): Message {
 function frozenMessage(message: Message): Message {
   const copy = copyMessage(message);
   if (copy.toolCalls) copy.toolCalls = Object.freeze(copy.toolCalls.map((call) => Object.freeze(call))) as ToolCall[];
+  if (copy.reasoningBlocks) copy.reasoningBlocks = Object.freeze(copy.reasoningBlocks.map((block) => Object.freeze(block))) as ReasoningBlock[];
+  if (typeof copy.content !== 'string') copy.content = Object.freeze(copy.content.map((part) => Object.freeze(part))) as ContentPart[];
   return Object.freeze(copy);
 }
 
 function assistantMessage(result: ChatResult): Message {
   const message: Message = { role: 'assistant', content: result.content };
+  // Kept to be sent back as received: Anthropic refuses the turn after a tool call without them.
+  if (result.reasoningBlocks && result.reasoningBlocks.length > 0) message.reasoningBlocks = result.reasoningBlocks.map((block) => ({ ...block }));
   if (result.toolCalls && result.toolCalls.length > 0) message.toolCalls = result.toolCalls.map((call) => ({ ...call }));
   return message;
 }
@@ -240,11 +257,11 @@ export class HostConversation implements Conversation {
     this.#settings.provider = Array.isArray(provider) ? [...provider] : provider;
   }
 
-  async send(text: string, opts?: TurnOptions): Promise<ChatResult> {
-    checkText(text, 'text');
+  async send(input: string | ContentPart[], opts?: TurnOptions): Promise<ChatResult> {
+    const content = userContent(input);
     const options = validateCallOptions(callOptionsOf(opts));
     this.#checkOpen();
-    return this.#chatTurn(() => [{ role: 'user', content: text }], options, controlsOf(opts));
+    return this.#chatTurn(() => [{ role: 'user', content }], options, controlsOf(opts));
   }
 
   async sendToolResults(results: ToolResult[], opts?: TurnOptions): Promise<ChatResult> {
@@ -262,13 +279,13 @@ export class HostConversation implements Conversation {
     return this.#chatTurn(() => this.#toolMessages(copies), options, controlsOf(opts));
   }
 
-  stream(text: string, opts?: TurnOptions): AsyncIterable<StreamEvent> {
-    checkText(text, 'text');
+  stream(input: string | ContentPart[], opts?: TurnOptions): AsyncIterable<StreamEvent> {
+    const content = userContent(input);
     const options = validateCallOptions(callOptionsOf(opts));
     const controls = controlsOf(opts);
     this.#checkOpen();
     const epoch = this.#epoch;
-    const pending: Message[] = [{ role: 'user', content: text }];
+    const pending: Message[] = [{ role: 'user', content }];
     let estimate = 0;
     return new StreamTurn({
       // A conversation closed before the first read refuses the turn there: the queue is closed.

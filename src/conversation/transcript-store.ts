@@ -1,9 +1,14 @@
 /**
  * A conversation's durable history: an append-only JSONL file.
  *
- *   {"type":"header","version":1,"created":"...","model":"...","system":"..."}
+ *   {"type":"header","version":2,"created":"...","model":"...","system":"..."}
  *   {"type":"turn","messages":[{user}, {assistant}]}
  *   {"type":"reset"}
+ *
+ * Version 2 (parley 0.x with content parts) lets a message's content be an
+ * array of parts; the bytes of image and document parts live beside the
+ * transcript, content-addressed (transcript-parts.ts). Version 1 transcripts
+ * are read as they are; a new store is written as version 2.
  *
  * Every record is one write() of the whole line, newline included, followed by
  * datasync before the append resolves. A crash can therefore only tear the last
@@ -16,11 +21,13 @@ import { dirname, resolve } from 'node:path';
 import { ParleyError } from '../shared/errors.ts';
 import { describeFsError } from './fs-errors.ts';
 import { acquireLock, releaseLock } from './transcript-lock.ts';
+import { isStoredPart, loadParts, storeParts } from './transcript-parts.ts';
 import type { Message, Role } from '../shared/types.ts';
 
 export interface TranscriptHeader {
   type: 'header';
-  version: 1;
+  /** 1: text only; 2: content parts, with their bytes in `<path>.parts/`. */
+  version: 1 | 2;
   /** ISO timestamp of the store's creation. */
   created: string;
   /** The model the conversation was created with. */
@@ -42,6 +49,9 @@ export interface TranscriptStoreOptions {
   onWarning?: (message: string) => void;
 }
 
+/** The version new transcripts are written in; older ones are still read. */
+export const TRANSCRIPT_VERSION = 2;
+
 const ROLES: ReadonlySet<Role> = new Set(['system', 'user', 'assistant', 'tool']);
 
 function isMessage(value: unknown): value is Message {
@@ -50,8 +60,9 @@ function isMessage(value: unknown): value is Message {
   return (
     typeof m.role === 'string' &&
     ROLES.has(m.role as Role) &&
-    typeof m.content === 'string' &&
+    (typeof m.content === 'string' || (Array.isArray(m.content) && m.content.length > 0 && m.content.every(isStoredPart))) &&
     (m.toolCalls === undefined || Array.isArray(m.toolCalls)) &&
+    (m.reasoningBlocks === undefined || Array.isArray(m.reasoningBlocks)) &&
     (m.toolCallId === undefined || typeof m.toolCallId === 'string')
   );
 }
@@ -68,7 +79,7 @@ function parseRecord(line: string, isFirst: boolean): TranscriptRecord | string 
   const record = value as Record<string, unknown>;
   if (isFirst) {
     if (record.type !== 'header') return 'the first line is not a parley transcript header';
-    if (record.version !== 1) return `unsupported transcript version ${JSON.stringify(record.version)}`;
+    if (record.version !== 1 && record.version !== TRANSCRIPT_VERSION) return `unsupported transcript version ${JSON.stringify(record.version)}`;
     if (typeof record.model !== 'string') return 'the header has no model';
     return record as unknown as TranscriptHeader;
   }
@@ -207,6 +218,7 @@ export class TranscriptStore {
     try {
       handle = await open(path, 'a+');
       const loaded = parseTranscript(await readAll(handle), path);
+      await loadParts(path, loaded.messages);
       let size = loaded.intactBytes;
       if (loaded.tornReason !== undefined) {
         (options.onWarning ?? ((message: string) => process.emitWarning(message, 'ParleyWarning')))(
@@ -217,7 +229,7 @@ export class TranscriptStore {
       }
       let header = loaded.header;
       if (!header) {
-        header = { type: 'header', version: 1, created: new Date().toISOString(), model: options.model };
+        header = { type: 'header', version: TRANSCRIPT_VERSION, created: new Date().toISOString(), model: options.model };
         if (options.system !== undefined) header.system = options.system;
         size = await writeLine(handle, header, path);
         await syncDirectory(path);
@@ -251,8 +263,10 @@ export class TranscriptStore {
     if (this.#broken) throw this.#broken;
     const handle = this.#handle;
     if (!handle) throw new ParleyError('CONFIG', `transcript ${this.path} is closed`);
+    // Part bytes go to their side files first: a line never refers to a file not yet there.
+    const line = record.type === 'turn' ? { ...record, messages: await storeParts(this.path, record.messages) } : record;
     try {
-      this.#size += await writeLine(handle, record, this.path);
+      this.#size += await writeLine(handle, line, this.path);
     } catch (err) {
       // Cut the partial line away so the next append does not follow garbage;
       // if that fails too, refuse further appends rather than corrupt the middle of the file.
@@ -285,7 +299,7 @@ export class TranscriptStore {
 }
 
 /** Writes one record as one line with one write() (retrying only a short write), then datasyncs. Returns the bytes written. */
-async function writeLine(handle: FileHandle, record: TranscriptRecord, path: string): Promise<number> {
+async function writeLine(handle: FileHandle, record: TranscriptRecord | { type: 'turn'; messages: unknown[] }, path: string): Promise<number> {
   const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
   try {
     let offset = 0;

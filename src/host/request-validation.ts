@@ -10,9 +10,10 @@
  */
 import { ParleyError } from '../shared/errors.ts';
 import { unknownKey } from '../shared/known-keys.ts';
+import { checkPartsFor, copyContent } from './part-validation.ts';
 import type { Redactor } from '../shared/redaction.ts';
 import { checkControlsFor, copyControls } from './request-controls.ts';
-import type { CallOptions, ChatInput, ChatRequest, Message, ProviderConfig, ToolCall, ToolSpec } from '../shared/types.ts';
+import type { CallOptions, ChatInput, ChatRequest, Message, ProviderConfig, ReasoningBlock, ToolCall, ToolSpec } from '../shared/types.ts';
 
 const ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
 const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -21,7 +22,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const MAX_DEPTH = 64;
 
 const REQUEST_KEYS: ReadonlySet<string> = new Set(['provider', 'model', 'messages', 'temperature', 'maxTokens', 'topP', 'stop', 'seed', 'tools', 'toolChoice', 'parallelToolCalls', 'reasoning', 'responseFormat', 'extra']);
-const MESSAGE_KEYS: ReadonlySet<string> = new Set(['role', 'content', 'toolCalls', 'toolCallId', 'name']);
+const MESSAGE_KEYS: ReadonlySet<string> = new Set(['role', 'content', 'reasoningBlocks', 'toolCalls', 'toolCallId', 'name']);
+const THINKING_KEYS: ReadonlySet<string> = new Set(['type', 'thinking', 'signature']);
+const REDACTED_KEYS: ReadonlySet<string> = new Set(['type', 'data']);
 const TOOL_CALL_KEYS: ReadonlySet<string> = new Set(['id', 'name', 'arguments']);
 const TOOL_KEYS: ReadonlySet<string> = new Set(['name', 'description', 'parameters']);
 const CALL_OPTION_KEYS: ReadonlySet<string> = new Set(['timeoutMs', 'signal']);
@@ -51,7 +54,7 @@ function describe(value: unknown, redactor: Redactor | undefined): string {
   }
 }
 
-/** Copies a request as plain data while checking it (see the file's comment); request-controls.ts uses it too. */
+/** Copies a request as plain data while checking it (see the file's comment); request-controls.ts and part-validation.ts use it too. */
 export class RequestCopier {
   readonly #redactor: Redactor | undefined;
   /** The objects being copied on the current path: meeting one again is a cycle. */
@@ -192,6 +195,26 @@ function copyToolCalls(c: RequestCopier, value: unknown, field: string): ToolCal
   });
 }
 
+/** Reasoning blocks as a ChatResult gave them, to be sent back unchanged. */
+function copyReasoningBlocks(c: RequestCopier, value: unknown, field: string): ReasoningBlock[] {
+  return c.items(value, field, 'an array of reasoning blocks').map((item, i) => {
+    const at = `${field}[${i}]`;
+    const type = c.shape(item, at) === 'object' ? c.read(item as Fields, 'type', `${at}.type`) : undefined;
+    if (type === 'thinking') {
+      const block = c.fields(item, at, THINKING_KEYS, 'a thinking block field', 'a reasoning block');
+      if (typeof block.thinking !== 'string') throw c.invalid(`${at}.thinking`, 'a string', block.thinking);
+      if (block.signature !== undefined && typeof block.signature !== 'string') throw c.invalid(`${at}.signature`, 'a string', block.signature);
+      return block as unknown as ReasoningBlock;
+    }
+    if (type === 'redacted-thinking') {
+      const block = c.fields(item, at, REDACTED_KEYS, 'a redacted thinking block field', 'a reasoning block');
+      nonEmptyString(c, block.data, `${at}.data`);
+      return block as unknown as ReasoningBlock;
+    }
+    throw c.invalid(`${at}.type`, "'thinking' or 'redacted-thinking'", type);
+  });
+}
+
 function copyMessage(c: RequestCopier, value: unknown, field: string): Message {
   const message = c.fields(value, field, MESSAGE_KEYS, 'a message field', 'an object with role and content');
   const role = message.role;
@@ -200,11 +223,15 @@ function copyMessage(c: RequestCopier, value: unknown, field: string): Message {
     if (role !== 'assistant') throw c.invalid(`${field}.toolCalls`, 'absent on a message whose role is not assistant', message.toolCalls);
     message.toolCalls = copyToolCalls(c, message.toolCalls, `${field}.toolCalls`);
   }
-  if (typeof message.content !== 'string') throw c.invalid(`${field}.content`, 'a string', message.content);
+  if (message.reasoningBlocks !== undefined) {
+    if (role !== 'assistant') throw c.invalid(`${field}.reasoningBlocks`, 'absent on a message whose role is not assistant', message.reasoningBlocks);
+    message.reasoningBlocks = copyReasoningBlocks(c, message.reasoningBlocks, `${field}.reasoningBlocks`);
+  }
+  message.content = copyContent(c, message.content, `${field}.content`, role);
   // An empty content is normal beside tool calls and for a tool that printed
   // nothing; elsewhere it is a mistake most providers refuse.
   const mayBeEmpty = role === 'tool' || (role === 'assistant' && Array.isArray(message.toolCalls) && message.toolCalls.length > 0);
-  if (message.content === '' && !mayBeEmpty) throw c.invalid(`${field}.content`, 'a non-empty string', message.content);
+  if (message.content === '' && !mayBeEmpty) throw c.invalid(`${field}.content`, 'a non-empty string or array of parts', message.content);
   if (role === 'tool') nonEmptyString(c, message.toolCallId, `${field}.toolCallId`);
   else if (message.toolCallId !== undefined && typeof message.toolCallId !== 'string') throw c.invalid(`${field}.toolCallId`, 'a string', message.toolCallId);
   if (message.name !== undefined && typeof message.name !== 'string') throw c.invalid(`${field}.name`, 'a string', message.name);
@@ -283,11 +310,13 @@ export function validateCallOptions(opts: unknown): CallOptions {
 /**
  * The request as `provider` gets it: its model, else the provider's
  * defaultModel. Throws INVALID_REQUEST when there is neither, or when the
- * provider's protocol cannot express its controls (request-controls.ts). The same
+ * provider's protocol cannot express its controls (request-controls.ts), or
+ * holds a part the provider cannot take (part-validation.ts). The same
  * object when it names a model.
  */
 export function requestFor(request: ChatInput, provider: string, config: ProviderConfig): ChatRequest {
   checkControlsFor(request as ChatRequest, provider, config);
+  checkPartsFor(request.messages, provider, config);
   if (request.model !== undefined) return request as ChatRequest;
   if (config.defaultModel === undefined) {
     throw new ParleyError('INVALID_REQUEST', `request.model is required: provider "${provider}" has no defaultModel`, { provider });

@@ -7,9 +7,9 @@
 import type { StreamEvent, ToolCall } from './types.ts';
 
 export interface EventBatch {
-  /** One character per event: 't' text, 'r' reasoning, 'c' the next entry of toolCalls. */
+  /** One character per event: 't' text, 'r' reasoning, 'f' refusal, 'c' the next entry of toolCalls. */
   kinds: string;
-  /** The text of each 't' and 'r' event, in order ('' for 'c'). */
+  /** The text of each 't', 'r' and 'f' event, in order ('' for 'c'). */
   parts: string[];
   toolCalls?: ToolCall[];
 }
@@ -27,6 +27,10 @@ export function packEvents(events: readonly StreamEvent[]): EventBatch {
         break;
       case 'reasoning':
         kinds += 'r';
+        parts[i] = event.text;
+        break;
+      case 'refusal':
+        kinds += 'f';
         parts[i] = event.text;
         break;
       case 'tool_call':
@@ -61,6 +65,7 @@ export class BatchCursor {
     const kind = this.#batch.kinds.charCodeAt(i);
     if (kind === 116 /* t */) return { type: 'text', text: this.#batch.parts[i]! };
     if (kind === 114 /* r */) return { type: 'reasoning', text: this.#batch.parts[i]! };
+    if (kind === 102 /* f */) return { type: 'refusal', text: this.#batch.parts[i]! };
     return { type: 'tool_call', toolCall: this.#batch.toolCalls![this.#toolIndex++]! };
   }
 }

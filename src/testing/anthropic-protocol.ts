@@ -4,9 +4,11 @@
  */
 
 import type { FinishReason, ToolOffer, TurnMessage } from './reply-text.ts';
-import { asRecord, contentText, problem, sse, type ExchangeContext, type StreamEncoder, type WireProtocol } from './wire-protocol.ts';
+import { stableHash } from './reply-text.ts';
+import { inlineAttachment, type Attachment } from './attachments.ts';
+import { asRecord, contentText, isProblem, lastUserAttachments, problem, sse, type ExchangeContext, type RequestProblem, type StreamEncoder, type WireProtocol } from './wire-protocol.ts';
 
-const STOP_REASONS: Record<FinishReason, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use' };
+const STOP_REASONS: Record<FinishReason, string> = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', refusal: 'refusal' };
 
 /** Anthropic's error `type` for a status. */
 function anthropicErrorType(status: number): string {
@@ -23,7 +25,42 @@ function anthropicErrorType(status: number): string {
 }
 
 const toolUseId = (ctx: ExchangeContext) => `toolu_${ctx.reply.toolCall!.id}`;
-const signature = (ctx: ExchangeContext) => Buffer.from(`parley:${ctx.reply.toolCall?.id ?? ctx.id}:${ctx.reply.reasoning.length}`).toString('base64');
+/** A signature the server can check when the block comes back: it depends on the thinking text only. */
+const thinkingSignature = (thinking: string) => Buffer.from(`parley-thinking:${stableHash(thinking).toString(16)}:${thinking.length}`).toString('base64');
+const signature = (ctx: ExchangeContext) => thinkingSignature(ctx.reply.reasoning);
+
+/**
+ * Anthropic's rules for thinking blocks sent back
+ * (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking#preserving-thinking-blocks):
+ * every thinking block must carry the signature it was issued with, and with
+ * thinking on, the last assistant turn, when it made tool calls, must start
+ * with its thinking (or redacted_thinking) block. Answers 400 as Anthropic does.
+ */
+function thinkingProblem(messages: unknown[], thinking: boolean): RequestProblem | undefined {
+  let lastAssistant = -1;
+  for (let i = 0; i < messages.length; i++) {
+    const m = asRecord(messages[i]);
+    if (m.role === 'assistant') lastAssistant = i;
+    const blocks = Array.isArray(m.content) ? m.content.map(asRecord) : [];
+    for (let j = 0; j < blocks.length; j++) {
+      const b = blocks[j]!;
+      if (b.type === 'thinking' && (typeof b.thinking !== 'string' || b.signature !== thinkingSignature(b.thinking))) {
+        return problem(400, `messages.${i}.content.${j}: Invalid \`signature\` in \`thinking\` block`);
+      }
+      if (b.type === 'redacted_thinking' && (typeof b.data !== 'string' || b.data === '')) return problem(400, `messages.${i}.content.${j}.data: Field required`);
+    }
+  }
+  if (!thinking || lastAssistant < 0) return undefined;
+  const content = asRecord(messages[lastAssistant]).content;
+  const blocks = Array.isArray(content) ? content.map(asRecord) : [];
+  if (!blocks.some((b) => b.type === 'tool_use')) return undefined;
+  const first = blocks[0]?.type;
+  if (first === 'thinking' || first === 'redacted_thinking') return undefined;
+  return problem(
+    400,
+    `messages.${lastAssistant}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${String(first)}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block (preceeding the lastmost set of \`tool_use\` and \`tool_result\` blocks). We recommend you include thinking blocks from previous turns.`,
+  );
+}
 
 /** Splits user messages carrying tool_result blocks into 'tool' turns, naming the tool from earlier tool_use blocks. */
 function toTurnMessages(raw: unknown[]): TurnMessage[] {
@@ -46,10 +83,27 @@ function toTurnMessages(raw: unknown[]): TurnMessage[] {
   return out;
 }
 
+/** image and document blocks, with a base64 or url source. */
+function anthropicAttachments(m: Record<string, unknown>): Attachment[] | string {
+  const out: Attachment[] = [];
+  for (const raw of Array.isArray(m.content) ? m.content : []) {
+    const block = asRecord(raw);
+    if (block.type !== 'image' && block.type !== 'document') continue;
+    const source = asRecord(block.source);
+    let found: Attachment | string;
+    if (source.type === 'base64') found = inlineAttachment(block.type, String(source.media_type), String(source.data ?? ''));
+    else if (source.type === 'url' && typeof source.url === 'string') found = { kind: block.type, url: source.url };
+    else found = `${block.type}.source.type: Input should be 'base64' or 'url'`;
+    if (typeof found === 'string') return found;
+    out.push(found);
+  }
+  return out;
+}
+
 export const anthropicProtocol: WireProtocol = {
   name: 'anthropic',
 
-  parse(body) {
+  parse(body, settings) {
     if (typeof body.model !== 'string' || body.model === '') return problem(400, 'model: Field required');
     if (typeof body.max_tokens !== 'number' || !Number.isInteger(body.max_tokens) || body.max_tokens < 1) {
       return problem(400, 'max_tokens: Field required');
@@ -59,6 +113,11 @@ export const anthropicProtocol: WireProtocol = {
       const role = asRecord(m).role;
       if (role !== 'user' && role !== 'assistant') return problem(400, `messages: Unexpected role ${JSON.stringify(role)}`);
     }
+    const thinking = asRecord(body.thinking).type === 'enabled' || settings.thinks;
+    const refused = thinkingProblem(body.messages, thinking);
+    if (refused) return refused;
+    const attachments = lastUserAttachments(body.messages, anthropicAttachments);
+    if (isProblem(attachments)) return attachments;
     const messages = toTurnMessages(body.messages);
     const system = contentText(body.system);
     if (system) messages.unshift({ role: 'system', text: system });
@@ -72,7 +131,8 @@ export const anthropicProtocol: WireProtocol = {
       tools,
       maxTokens: body.max_tokens,
       stream: body.stream === true,
-      reasoning: asRecord(body.thinking).type === 'enabled',
+      reasoning: thinking,
+      attachments,
     };
   },
 
@@ -125,11 +185,13 @@ export const anthropicProtocol: WireProtocol = {
         sse({ type: 'ping' }, 'ping'),
       ],
       event(ev) {
-        const frames = open === ev.kind ? [] : startBlock(ev.kind);
+        // A refusal is ordinary text to Anthropic; stop_reason "refusal" says what it was.
+        const kind = ev.kind === 'refusal' ? 'text' : ev.kind;
+        const frames = open === kind ? [] : startBlock(kind);
         const delta =
-          ev.kind === 'reasoning'
+          kind === 'reasoning'
             ? { type: 'thinking_delta', thinking: ev.text }
-            : ev.kind === 'text'
+            : kind === 'text'
               ? { type: 'text_delta', text: ev.text }
               : { type: 'input_json_delta', partial_json: ev.text };
         frames.push(sse({ type: 'content_block_delta', index, delta }, 'content_block_delta'));
@@ -158,7 +220,7 @@ export const anthropicProtocol: WireProtocol = {
     const content: unknown[] = [];
     if (reply.reasoning) content.push({ type: 'thinking', thinking: reply.reasoning, signature: signature(ctx) });
     if (reply.toolCall) content.push({ type: 'tool_use', id: toolUseId(ctx), name: reply.toolCall.name, input: reply.toolCall.input });
-    else content.push({ type: 'text', text: reply.text });
+    else content.push({ type: 'text', text: reply.refusal ?? reply.text });
     return {
       id: `msg_${ctx.id}`,
       type: 'message',

@@ -5,7 +5,8 @@
  */
 
 import { stableHash, type TurnMessage, type TurnRole } from './reply-text.ts';
-import { asRecord, contentText, functionTools, problem, tokenCap, type ExchangeContext, type StreamEncoder, type WireProtocol } from './wire-protocol.ts';
+import { inlineAttachment, type Attachment } from './attachments.ts';
+import { asRecord, contentText, functionTools, isProblem, lastUserAttachments, problem, tokenCap, type ExchangeContext, type StreamEncoder, type WireProtocol } from './wire-protocol.ts';
 
 const ROLES: ReadonlySet<string> = new Set(['system', 'user', 'assistant', 'tool']);
 
@@ -32,6 +33,18 @@ function toolCalls(ctx: ExchangeContext) {
 
 const line = (value: unknown) => `${JSON.stringify(value)}\n`;
 
+/** `images`: base64 strings without a media type; the bytes say what they are. */
+function ollamaAttachments(m: Record<string, unknown>): Attachment[] | string {
+  const out: Attachment[] = [];
+  for (const image of Array.isArray(m.images) ? m.images : []) {
+    if (typeof image !== 'string') return 'images must be base64 strings';
+    const found = inlineAttachment('image', undefined, image);
+    if (typeof found === 'string') return found;
+    out.push(found);
+  }
+  return out;
+}
+
 export const ollamaProtocol: WireProtocol = {
   name: 'ollama',
 
@@ -52,11 +65,14 @@ export const ollamaProtocol: WireProtocol = {
       }
       messages.push(msg);
     }
+    const attachments = lastUserAttachments((body.messages as unknown[] | undefined) ?? [], ollamaAttachments);
+    if (isProblem(attachments)) return attachments;
     const tools = functionTools(body.tools);
     return {
       model: body.model,
       messages,
       tools,
+      attachments,
       maxTokens: tokenCap(asRecord(body.options).num_predict),
       stream: body.stream !== false,
       reasoning: body.think === true || body.think === 'low' || body.think === 'medium' || body.think === 'high',
@@ -71,7 +87,8 @@ export const ollamaProtocol: WireProtocol = {
       start: () => [],
       event(ev) {
         if (ev.kind === 'reasoning') return [chunk({ thinking: ev.text })];
-        if (ev.kind === 'text') return [chunk({ content: ev.text })];
+        // Ollama has no refusal field: a refusal is text.
+        if (ev.kind === 'text' || ev.kind === 'refusal') return [chunk({ content: ev.text })];
         // Ollama sends tool calls whole: emit them with the last argument fragment.
         return ev === ctx.reply.events.at(-1) ? [chunk({ tool_calls: toolCalls(ctx) })] : [];
       },
@@ -93,7 +110,7 @@ export const ollamaProtocol: WireProtocol = {
 
   body(ctx) {
     const { reply } = ctx;
-    const message: Record<string, unknown> = { role: 'assistant', content: reply.text };
+    const message: Record<string, unknown> = { role: 'assistant', content: reply.refusal ?? reply.text };
     if (reply.reasoning) message.thinking = reply.reasoning;
     if (reply.toolCall) message.tool_calls = toolCalls(ctx);
     return {

@@ -4,8 +4,11 @@
  */
 
 import type { TurnMessage, TurnRole } from './reply-text.ts';
+import { urlAttachment, type Attachment } from './attachments.ts';
 import {
   asRecord,
+  isProblem,
+  lastUserAttachments,
   contentText,
   functionTools,
   problem,
@@ -23,6 +26,14 @@ function usage(ctx: ExchangeContext) {
   return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
 }
 
+/** OpenAI ends a refusal with "stop". */
+const finishReason = (ctx: ExchangeContext) => (ctx.reply.finish === 'refusal' ? 'stop' : ctx.reply.finish);
+
+/** A part of a content array as Mistral's reasoning models send it: thinking holds its own text parts. */
+function contentPart(kind: 'reasoning' | 'text', text: string): Record<string, unknown> {
+  return kind === 'reasoning' ? { type: 'thinking', thinking: [{ type: 'text', text }] } : { type: 'text', text };
+}
+
 const toolCallId = (ctx: ExchangeContext) => `call_${ctx.reply.toolCall!.id}`;
 
 /** OpenAI's error `type` for a status, as its API reports it. */
@@ -32,6 +43,20 @@ function errorType(status: number): { type: string; code: string | null } {
   if (status === 429) return { type: 'requests', code: 'rate_limit_exceeded' };
   if (status >= 500) return { type: 'server_error', code: null };
   return { type: 'invalid_request_error', code: null };
+}
+
+/** image_url parts and file parts (a data: URL in file_data). */
+function openaiAttachments(m: Record<string, unknown>): Attachment[] | string {
+  const out: Attachment[] = [];
+  for (const raw of Array.isArray(m.content) ? m.content : []) {
+    const part = asRecord(raw);
+    let found: Attachment | string | undefined;
+    if (part.type === 'image_url') found = urlAttachment('image', String(asRecord(part.image_url).url ?? ''));
+    else if (part.type === 'file') found = urlAttachment('document', String(asRecord(part.file).file_data ?? ''));
+    if (typeof found === 'string') return found;
+    if (found) out.push(found);
+  }
+  return out;
 }
 
 export const openaiProtocol: WireProtocol = {
@@ -54,11 +79,14 @@ export const openaiProtocol: WireProtocol = {
       if (role === 'tool' && typeof m.tool_call_id === 'string' && ids.has(m.tool_call_id)) msg.toolName = ids.get(m.tool_call_id)!;
       messages.push(msg);
     }
+    const attachments = lastUserAttachments(body.messages, openaiAttachments);
+    if (isProblem(attachments)) return attachments;
     const tools = functionTools(body.tools);
     return {
       model: body.model,
       messages,
       tools,
+      attachments,
       maxTokens: tokenCap(body.max_completion_tokens, body.max_tokens),
       stream: body.stream === true,
       reasoning: typeof body.reasoning_effort === 'string' && body.reasoning_effort !== 'none',
@@ -83,6 +111,8 @@ export const openaiProtocol: WireProtocol = {
       contentType: 'text/event-stream; charset=utf-8',
       start: () => [chunk({ role: 'assistant', content: '' })],
       event(ev) {
+        if (ev.kind === 'refusal') return [chunk({ refusal: ev.text })];
+        if (ctx.contentArrays && ev.kind !== 'tool') return [chunk({ content: [contentPart(ev.kind, ev.text)] })];
         if (ev.kind === 'reasoning') return [chunk({ reasoning_content: ev.text })];
         if (ev.kind === 'text') return [chunk({ content: ev.text })];
         const call = ctx.reply.toolCall!;
@@ -93,7 +123,7 @@ export const openaiProtocol: WireProtocol = {
         return [chunk({ tool_calls: [{ index: 0, ...head, function: fn }] })];
       },
       finish() {
-        const frames = [chunk({}, ctx.reply.finish)];
+        const frames = [chunk({}, finishReason(ctx))];
         if (includeUsage) {
           frames.push(sse({ id, object: 'chat.completion.chunk', created: ctx.created, model: ctx.turn.model, choices: [], usage: usage(ctx) }));
         }
@@ -107,8 +137,10 @@ export const openaiProtocol: WireProtocol = {
 
   body(ctx) {
     const { reply } = ctx;
-    const message: Record<string, unknown> = { role: 'assistant', content: reply.toolCall ? null : reply.text, refusal: null };
-    if (reply.reasoning) message.reasoning_content = reply.reasoning;
+    const message: Record<string, unknown> = { role: 'assistant', content: reply.toolCall || reply.refusal ? null : reply.text, refusal: reply.refusal ?? null };
+    if (ctx.contentArrays && !reply.toolCall && !reply.refusal) {
+      message.content = [...(reply.reasoning ? [contentPart('reasoning', reply.reasoning)] : []), contentPart('text', reply.text)];
+    } else if (reply.reasoning) message.reasoning_content = reply.reasoning;
     if (reply.toolCall) {
       message.tool_calls = [
         { id: toolCallId(ctx), type: 'function', function: { name: reply.toolCall.name, arguments: reply.toolCall.arguments } },
@@ -119,7 +151,7 @@ export const openaiProtocol: WireProtocol = {
       object: 'chat.completion',
       created: ctx.created,
       model: ctx.turn.model,
-      choices: [{ index: 0, message, logprobs: null, finish_reason: reply.finish }],
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason(ctx) }],
       usage: usage(ctx),
     };
   },

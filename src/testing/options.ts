@@ -16,8 +16,16 @@ export interface ModelServerOptions {
   maxTokens?: number;
   /** Advertised in /api/tags and /v1/models. @default ['parley-echo', 'parley-small'] */
   models?: string[];
-  /** Emit reasoning/thinking deltas before the text. @default false */
+  /** Emit reasoning/thinking deltas before the text (Anthropic: thinking blocks with signatures). @default false */
   reasoning?: boolean;
+  /**
+   * Every text reply is a refusal: OpenAI `refusal` deltas with `content: null`,
+   * Anthropic text with stop_reason "refusal"; Ollama has no refusal field and
+   * sends it as text. @default false
+   */
+  refusal?: boolean;
+  /** OpenAI protocol: `content` as an array of `thinking` and `text` parts, as Mistral's reasoning models send it. @default false */
+  contentArrays?: boolean;
   /** 'auto': a request that offers tools and ends with a user message gets a call of its first tool. @default 'auto' */
   tools?: 'auto' | 'never';
   /** Applied to every chat request until cleared. */
@@ -67,6 +75,8 @@ export interface ResolvedOptions {
   maxTokens: number;
   models: string[];
   reasoning: boolean;
+  refusal: boolean;
+  contentArrays: boolean;
   tools: 'auto' | 'never';
   fault: Fault | undefined;
   keepAliveTimeoutMs: number;
@@ -86,6 +96,8 @@ const DEFAULT_OPTIONS: ResolvedOptions = {
   maxTokens: 48,
   models: ['parley-echo', 'parley-small'],
   reasoning: false,
+  refusal: false,
+  contentArrays: false,
   tools: 'auto',
   fault: undefined,
   keepAliveTimeoutMs: 5000,
@@ -142,6 +154,12 @@ export function resolveServerOptions(patch: Partial<ModelServerOptions> = {}, ba
   if (p.reasoning !== undefined) {
     expect(typeof p.reasoning === 'boolean', 'options.reasoning', 'a boolean');
     out.reasoning = p.reasoning;
+  }
+  for (const key of ['refusal', 'contentArrays'] as const) {
+    if (p[key] !== undefined) {
+      expect(typeof p[key] === 'boolean', `options.${key}`, 'a boolean');
+      out[key] = p[key];
+    }
   }
   if (p.tools !== undefined) {
     expect(p.tools === 'auto' || p.tools === 'never', 'options.tools', "'auto' or 'never'");

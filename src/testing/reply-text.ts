@@ -5,6 +5,7 @@
  */
 
 import type { TurnOutput, TurnToolChoice } from './request-controls.ts';
+import { describeAttachments, type Attachment } from './attachments.ts';
 
 export type TurnRole = 'system' | 'user' | 'assistant' | 'tool';
 
@@ -36,6 +37,8 @@ export interface ChatTurn {
   toolChoice?: TurnToolChoice;
   /** The request asked for JSON (response_format, format, output_config.format). */
   output?: TurnOutput;
+  /** The images and documents of the last user message; the reply says what it saw. */
+  attachments?: Attachment[];
 }
 
 export interface ToolCallPlan {
@@ -51,14 +54,18 @@ export interface ToolCallPlan {
 export type ReplyEvent =
   | { kind: 'reasoning'; text: string }
   | { kind: 'text'; text: string }
+  | { kind: 'refusal'; text: string }
   | { kind: 'tool'; text: string };
 
-export type FinishReason = 'stop' | 'length' | 'tool_calls';
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'refusal';
 
 export interface Reply {
   events: ReplyEvent[];
   reasoning: string;
+  /** The text, or '' when the reply is a refusal. */
   text: string;
+  /** The refusal's text, when settings.refusal turned the reply into one. */
+  refusal?: string;
   toolCall?: ToolCallPlan;
   finish: FinishReason;
   promptTokens: number;
@@ -76,7 +83,11 @@ export interface ReplySettings {
   fillToMaxTokens?: boolean;
   /** Answer a request for JSON with text that is not JSON. */
   invalidJson?: boolean;
+  /** Refuse instead of answering (options.refusal). */
+  refusal?: boolean;
 }
+
+const REFUSAL = "I'm sorry, but I can't help with that request.";
 
 /** FNV-1a: a stable hash so the same conversation always picks the same phrasing. */
 export function stableHash(text: string): number {
@@ -124,7 +135,8 @@ function replyToUser(turn: ChatTurn, hash: number): string {
   const last = users.at(-1);
   if (!last) return `Hello from ${turn.model}. You have not said anything yet; send a message and I will answer it.`;
   const opener = pick(OPENERS, hash, 0)(quoteOf(last.text, 6));
-  return `${opener} This is turn ${users.length}, answered by ${turn.model}. ${pick(BODIES, hash, 3)} ${pick(CLOSERS, hash, 7)}`;
+  const seen = turn.attachments !== undefined && turn.attachments.length > 0 ? ` I see ${describeAttachments(turn.attachments)}.` : '';
+  return `${opener}${seen} This is turn ${users.length}, answered by ${turn.model}. ${pick(BODIES, hash, 3)} ${pick(CLOSERS, hash, 7)}`;
 }
 
 function replyToToolResult(turn: ChatTurn, result: TurnMessage): string {
@@ -224,6 +236,11 @@ export function buildReply(turn: ChatTurn, settings: ReplySettings): Reply {
     };
   }
 
+  if (settings.refusal) {
+    const tokens = tokenize(REFUSAL);
+    for (const t of tokens) events.push({ kind: 'refusal', text: t });
+    return { events, reasoning: thinking, text: '', refusal: REFUSAL, finish: 'refusal', promptTokens, completionTokens: events.length };
+  }
   const full = turn.output ? jsonText(turn, settings) : last?.role === 'tool' ? replyToToolResult(turn, last) : replyToUser(turn, hash);
   // JSON has no spaces to split on: it streams in short fragments, as models send it.
   let tokens = turn.output ? fragments(full, 6) : tokenize(full);

@@ -121,7 +121,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, c
     return sendError(res, protocol, 400, (err as Error).message);
   }
   const options = ctx.options();
-  const turn = protocol.parse(body as Record<string, unknown>);
+  const turn = protocol.parse(body as Record<string, unknown>, { thinks: options.reasoning });
   if (isProblem(turn)) return sendError(res, protocol, turn.status, turn.message);
   const refused = refusal(protocol.name, body as Record<string, unknown>, options);
   if (refused) return sendError(res, protocol, refused.status, refused.message);
@@ -132,6 +132,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, c
   const reply = buildReply(turn, {
     maxTokens: options.maxTokens,
     reasoning: options.reasoning,
+    refusal: options.refusal,
     tools: options.tools,
     fillToMaxTokens: options.fillToMaxTokens,
     invalidJson: options.invalidJson,
@@ -140,7 +141,7 @@ export async function handleRequest(req: IncomingMessage, res: ServerResponse, c
   await runExchange(
     res,
     protocol,
-    { turn, reply, body: body as Record<string, unknown>, id: ctx.nextId(), created: Math.floor(Date.now() / 1000) },
+    { turn, reply, body: body as Record<string, unknown>, id: ctx.nextId(), created: Math.floor(Date.now() / 1000), contentArrays: options.contentArrays },
     fault,
     { tokenDelayMs: () => ctx.options().tokenDelayMs, blocked: ctx.blocked },
   );

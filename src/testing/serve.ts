@@ -10,7 +10,7 @@ import { startModelServer, type ModelServer } from './model-server.ts';
 import { parseFault, type ModelServerOptions } from './options.ts';
 
 export const SERVE_USAGE = `usage: serve [--port N] [--host H] [--token-delay-ms N] [--max-tokens N] [--fill-to-max-tokens]
-             [--models a,b] [--reasoning] [--tools auto|never] [--fault '<json>']
+             [--models a,b] [--reasoning] [--refusal] [--content-arrays] [--tools auto|never] [--fault '<json>']
              [--keep-alive-timeout-ms N] [--close-after-requests N]
              [--invalid-json] [--reasoning-models a,b] [--refuse-stream-options 400|422]`;
 
@@ -52,6 +52,12 @@ export function parseServeArgs(argv: readonly string[]): ModelServerOptions {
         break;
       case '--reasoning':
         options.reasoning = inline === undefined ? true : inline !== 'false';
+        break;
+      case '--refusal':
+        options.refusal = inline === undefined ? true : inline !== 'false';
+        break;
+      case '--content-arrays':
+        options.contentArrays = inline === undefined ? true : inline !== 'false';
         break;
       case '--tools': {
         const v = value();

@@ -5,6 +5,7 @@
  * fault behaves the same way in all three formats.
  */
 
+import type { Attachment } from './attachments.ts';
 import type { ChatTurn, Reply, ReplyEvent, ToolOffer } from './reply-text.ts';
 
 export type ProtocolName = 'openai' | 'ollama' | 'anthropic';
@@ -26,6 +27,8 @@ export interface ExchangeContext {
   id: string;
   /** Unix seconds. */
   created: number;
+  /** OpenAI protocol: content as arrays of thinking and text parts (options.contentArrays). */
+  contentArrays?: boolean;
 }
 
 /** Frames of one streamed response; each method returns the exact text to write. */
@@ -43,9 +46,15 @@ export interface StreamEncoder {
   keepAlive(): string | undefined;
 }
 
+/** What the server's own options say about the model, for the rules that depend on it. */
+export interface ParseSettings {
+  /** The model thinks on every turn (options.reasoning), as if the request had asked for it. */
+  thinks: boolean;
+}
+
 export interface WireProtocol {
   readonly name: ProtocolName;
-  parse(body: Record<string, unknown>): ChatTurn | RequestProblem;
+  parse(body: Record<string, unknown>, settings: ParseSettings): ChatTurn | RequestProblem;
   encoder(ctx: ExchangeContext): StreamEncoder;
   /** The non-stream response body. */
   body(ctx: ExchangeContext): unknown;
@@ -55,7 +64,31 @@ export interface WireProtocol {
   inBodyError(message: string): unknown;
 }
 
-export function isProblem(value: ChatTurn | RequestProblem): value is RequestProblem {
+/**
+ * The attachments of each message in order (`read` gives one message's, or a
+ * problem string), keeping those of the last user message: what the reply
+ * answers. The first problem found is the request's 400.
+ */
+export function lastUserAttachments(
+  messages: unknown[],
+  read: (message: Record<string, unknown>) => Attachment[] | string,
+): Attachment[] | RequestProblem {
+  let last: Attachment[] = [];
+  for (const raw of messages) {
+    const m = asRecord(raw);
+    const found = read(m);
+    if (typeof found === 'string') return problem(400, found);
+    if (m.role === 'user' && (found.length > 0 || !isToolResultTurn(m))) last = found;
+  }
+  return last;
+}
+
+/** An Anthropic user turn that only carries tool results answers tools, not the user. */
+function isToolResultTurn(m: Record<string, unknown>): boolean {
+  return Array.isArray(m.content) && m.content.length > 0 && m.content.every((b) => asRecord(b).type === 'tool_result');
+}
+
+export function isProblem<T extends object>(value: T | RequestProblem): value is RequestProblem {
   return (value as RequestProblem).problem === true;
 }
 

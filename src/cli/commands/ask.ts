@@ -2,6 +2,7 @@
 import { colorsEnabled, createStyle } from '../colors.ts';
 import type { CliConfig } from '../config.ts';
 import { EXIT, UsageError, type ExitCode } from '../exit-codes.ts';
+import { readAttachment, withAttachments } from '../attachment-file.ts';
 import { renderReply } from '../render.ts';
 import type { CliRuntime } from '../cli-runtime.ts';
 import type { ChatRequest, Message } from '../../index.ts';
@@ -19,10 +20,17 @@ export async function askPrompt(positionals: readonly string[], input: NodeJS.Re
   return prompt.trim();
 }
 
-export async function runAsk(cli: CliRuntime, config: CliConfig, prompt: string, io: { output: NodeJS.WriteStream; json: boolean }): Promise<ExitCode> {
+export async function runAsk(
+  cli: CliRuntime,
+  config: CliConfig,
+  prompt: string,
+  io: { output: NodeJS.WriteStream; json: boolean },
+  images: readonly string[] = [],
+): Promise<ExitCode> {
   const messages: Message[] = [];
   if (config.system !== undefined) messages.push({ role: 'system', content: config.system });
-  messages.push({ role: 'user', content: prompt });
+  const attachments = await Promise.all(images.map(readAttachment));
+  messages.push({ role: 'user', content: withAttachments(prompt, attachments) });
   const request: ChatRequest = { provider: config.provider, model: config.model, messages, ...config.controls };
   const controller = new AbortController();
   const onSignal = () => controller.abort();

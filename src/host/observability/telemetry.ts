@@ -14,6 +14,7 @@
  * `telemetry: { recordContent: true }`, as the conventions advise.
  */
 import type { Context, Histogram, Span, Tracer } from '@opentelemetry/api';
+import { omitPartBytes } from '../../shared/content.ts';
 import type { ParleyError } from '../../shared/errors.ts';
 import type { ChatResult, ProviderKind } from '../../shared/types.ts';
 import type { CallEndEvent, CallFallback, CallRetry } from './call-events.ts';
@@ -102,7 +103,7 @@ export class Telemetry {
     if (chat) {
       span.setAttribute('gen_ai.operation.name', 'chat');
       span.setAttribute('gen_ai.request.model', trace.model!);
-      if (this.#recordContent && trace.request) span.setAttribute('gen_ai.input.messages', JSON.stringify(trace.request.messages));
+      if (this.#recordContent && trace.request) span.setAttribute('gen_ai.input.messages', JSON.stringify(trace.request.messages, omitPartBytes));
     }
     span.setAttribute('gen_ai.provider.name', this.#kinds[provider] ?? provider);
     span.setAttribute('parley.provider', provider);

@@ -5,14 +5,18 @@
  * alternation (tool results travel in user turns).
  */
 import { ParleyError } from '../../shared/errors.ts';
-import type { ChatRequest, ChatResult, Message, ModelInfo, ProviderConfig, StreamEvent } from '../../shared/types.ts';
+import type { ChatRequest, ChatResult, FinishReason, Message, ModelInfo, ProviderConfig, ReasoningBlock, StreamEvent } from '../../shared/types.ts';
 import type { Adapter, HttpRequestSpec, ProviderContext, StreamParser } from './adapter.ts';
 import { anthropicControls } from './controls-mapping.ts';
 import { mergeExtra } from './extra-merge.ts';
 import { RequestBuilder } from './request-builder.ts';
 import { SseDecoder, type SseEvent } from './sse-decoder.ts';
 import { StreamParserBase } from './stream-parser-base.ts';
-import { ReplyAssembler, ToolCallAssembler } from './tool-call-assembler.ts';
+import { contentText } from '../../shared/content.ts';
+import { anthropicPart } from './content-parts.ts';
+import { ReplyAssembler } from './reply-assembler.ts';
+import { ToolCallAssembler } from './tool-call-assembler.ts';
+import { anthropicUsage } from './usage.ts';
 import {
   asNumber,
   asString,
@@ -23,6 +27,7 @@ import {
   parseJson,
   parseToolArguments,
   redact,
+  streamError,
   type JsonObject,
 } from './wire-format.ts';
 
@@ -30,7 +35,25 @@ const ANTHROPIC_DEFAULT_BASE_URL = 'https://api.anthropic.com';
 const DEFAULT_VERSION = '2023-06-01';
 /** Anthropic requires max_tokens; this is used when the request sets none. */
 const DEFAULT_MAX_TOKENS = 4096;
-const NORMAL_FINISH = 'end_turn';
+
+/** stop_reason (https://docs.anthropic.com/en/api/handling-stop-reasons). */
+function finishReason(raw: string | undefined): FinishReason {
+  switch (raw) {
+    case undefined:
+    case 'end_turn':
+    case 'stop_sequence':
+      return 'stop';
+    case 'max_tokens':
+    case 'model_context_window_exceeded':
+      return 'length';
+    case 'tool_use':
+      return 'tool-calls';
+    case 'refusal':
+      return 'refusal';
+    default:
+      return 'other'; // pause_turn and reasons added later
+  }
+}
 const EMPTY_SCHEMA = { type: 'object', properties: {} };
 /** Error types that say "try again later" rather than "this request is wrong". */
 const RETRYABLE_ERROR_TYPES: ReadonlySet<string> = new Set(['overloaded_error', 'api_error', 'rate_limit_error']);
@@ -79,11 +102,16 @@ export class AnthropicAdapter implements Adapter {
     const reply = new ReplyAssembler(ctx.name, req.model);
     const ignored: StreamEvent[] = [];
     reply.setModel(body.model);
+    // Blocks of other types (server tools and their results, …) are skipped; the text around them is kept.
     for (const block of body.content) {
       if (!isObject(block)) continue;
       if (block.type === 'text') reply.addText(block.text, ignored);
-      else if (block.type === 'thinking') reply.addReasoning(block.thinking, ignored);
-      else if (block.type === 'tool_use') {
+      else if (block.type === 'thinking') {
+        reply.addReasoning(block.thinking, ignored);
+        reply.addReasoningBlock(thinkingBlock(asString(block.thinking) ?? '', asString(block.signature)));
+      } else if (block.type === 'redacted_thinking') {
+        if (typeof block.data === 'string') reply.addReasoningBlock({ type: 'redacted-thinking', data: block.data });
+      } else if (block.type === 'tool_use') {
         reply.addToolCall(
           { id: asString(block.id) ?? '', name: asString(block.name) ?? '', arguments: JSON.stringify(block.input ?? {}) },
           ignored,
@@ -91,8 +119,8 @@ export class AnthropicAdapter implements Adapter {
       }
     }
     reply.setFinishReason(body.stop_reason);
-    if (isObject(body.usage)) reply.setUsage(body.usage.input_tokens, body.usage.output_tokens);
-    return reply.result(NORMAL_FINISH);
+    reply.addUsage(anthropicUsage(body.usage));
+    return reply.result(finishReason);
   }
 
   streamParser(req: ChatRequest): StreamParser {
@@ -116,14 +144,22 @@ export class AnthropicAdapter implements Adapter {
   }
 }
 
+/** A thinking block being streamed: its text deltas and its signature. */
+interface OpenThinking {
+  text: string[];
+  signature: string;
+}
+
 class AnthropicStreamParser extends StreamParserBase<SseEvent> {
   readonly #calls = new ToolCallAssembler();
+  readonly #thinking = new Map<number, OpenThinking>();
 
   constructor(ctx: ProviderContext, req: ChatRequest) {
-    super(ctx, req, { decoder: new SseDecoder(), endMarker: 'message_stop', normalFinish: NORMAL_FINISH });
+    super(ctx, req, { decoder: new SseDecoder(), endMarker: 'message_stop', finish: finishReason });
   }
 
   protected override read(sse: SseEvent, events: StreamEvent[]): boolean {
+    if (sse.event === 'error') throw streamError(this.ctx, sse.data, (body) => providerError(this.ctx, body));
     const data = parseJson(sse.data, this.ctx.name);
     if (!isObject(data)) throw badResponse(this.ctx.name, 'stream event is not a JSON object', data);
     // The data repeats the SSE event name as `type`; either one is enough.
@@ -132,7 +168,7 @@ class AnthropicStreamParser extends StreamParserBase<SseEvent> {
       case 'message_start': {
         const message = isObject(data.message) ? data.message : {};
         this.reply.setModel(message.model);
-        if (isObject(message.usage)) this.reply.setUsage(message.usage.input_tokens, message.usage.output_tokens);
+        this.reply.addUsage(anthropicUsage(message.usage));
         break;
       }
       case 'content_block_start':
@@ -142,14 +178,20 @@ class AnthropicStreamParser extends StreamParserBase<SseEvent> {
         this.#blockDelta(data, events);
         break;
       case 'content_block_stop': {
-        const call = this.#calls.complete(asNumber(data.index) ?? -1);
+        const index = asNumber(data.index) ?? -1;
+        const call = this.#calls.complete(index);
         if (call !== undefined) this.reply.addToolCall(call, events);
+        const thinking = this.#thinking.get(index);
+        if (thinking !== undefined) {
+          this.#thinking.delete(index);
+          this.reply.addReasoningBlock(thinkingBlock(thinking.text.join(''), thinking.signature || undefined));
+        }
         break;
       }
       case 'message_delta':
         if (isObject(data.delta)) this.reply.setFinishReason(data.delta.stop_reason);
-        // Some Anthropic-compatible gateways report input tokens only here.
-        if (isObject(data.usage)) this.reply.setUsage(data.usage.input_tokens, data.usage.output_tokens);
+        // Counts here replace those of message_start; some gateways report input tokens only here.
+        this.reply.addUsage(anthropicUsage(data.usage));
         break;
       case 'message_stop':
         return true;
@@ -163,11 +205,20 @@ class AnthropicStreamParser extends StreamParserBase<SseEvent> {
   #blockStart(data: JsonObject, events: StreamEvent[]): void {
     const block = data.content_block;
     if (!isObject(block)) return;
+    const index = asNumber(data.index) ?? -1;
     if (block.type === 'text') this.reply.addText(block.text, events);
-    else if (block.type === 'thinking') this.reply.addReasoning(block.thinking, events);
-    else if (block.type === 'tool_use') {
-      this.#calls.add(asNumber(data.index) ?? -1, { id: asString(block.id), name: asString(block.name) });
+    else if (block.type === 'thinking') {
+      const text = asString(block.thinking) ?? '';
+      this.reply.addReasoning(text, events);
+      this.#thinking.set(index, { text: text === '' ? [] : [text], signature: asString(block.signature) ?? '' });
+    } else if (block.type === 'redacted_thinking') {
+      if (typeof block.data === 'string') this.reply.addReasoningBlock({ type: 'redacted-thinking', data: block.data });
+    } else if (block.type === 'tool_use') {
+      // Some servers send the whole input here and no input_json_delta at all.
+      const input = isObject(block.input) && Object.keys(block.input).length > 0 ? JSON.stringify(block.input) : undefined;
+      this.#calls.add(index, { id: asString(block.id), name: asString(block.name), initialArguments: input });
     }
+    // Other block types (server_tool_use, web_search_tool_result, …) are not ours: skipped.
   }
 
   #blockDelta(data: JsonObject, events: StreamEvent[]): void {
@@ -176,8 +227,17 @@ class AnthropicStreamParser extends StreamParserBase<SseEvent> {
     switch (delta.type) {
       case 'text_delta':
         return this.reply.addText(delta.text, events);
-      case 'thinking_delta':
-        return this.reply.addReasoning(delta.thinking, events);
+      case 'thinking_delta': {
+        this.reply.addReasoning(delta.thinking, events);
+        const thinking = this.#thinking.get(asNumber(data.index) ?? -1);
+        if (thinking !== undefined && typeof delta.thinking === 'string') thinking.text.push(delta.thinking);
+        return;
+      }
+      case 'signature_delta': {
+        const thinking = this.#thinking.get(asNumber(data.index) ?? -1);
+        if (thinking !== undefined && typeof delta.signature === 'string') thinking.signature += delta.signature;
+        return;
+      }
       case 'input_json_delta': {
         const index = asNumber(data.index) ?? -1;
         // Deltas of blocks not opened as tool_use (e.g. server tools) are not ours to run.
@@ -219,10 +279,10 @@ function toWireTurns(messages: Message[]): { system: string | undefined; turns: 
   messages.forEach((message, index) => {
     switch (message.role) {
       case 'system':
-        system.push(message.content);
+        system.push(contentText(message.content));
         return;
       case 'tool': {
-        const block = { type: 'tool_result', tool_use_id: message.toolCallId, content: message.content };
+        const block = { type: 'tool_result', tool_use_id: message.toolCallId, content: contentText(message.content) };
         if (toolTurn !== undefined) toolTurn.push(block);
         else {
           toolTurn = [block];
@@ -230,12 +290,15 @@ function toWireTurns(messages: Message[]): { system: string | undefined; turns: 
         }
         return;
       }
-      case 'user':
+      case 'user': {
+        const content = typeof message.content === 'string' ? message.content : message.content.map(anthropicPart);
         if (toolTurn !== undefined) {
-          toolTurn.push({ type: 'text', text: message.content });
+          if (typeof content === 'string') toolTurn.push({ type: 'text', text: content });
+          else toolTurn.push(...content);
           toolTurn = undefined;
-        } else turns.push({ role: 'user', content: message.content });
+        } else turns.push({ role: 'user', content });
         return;
+      }
       case 'assistant':
         toolTurn = undefined;
         turns.push({ role: 'assistant', content: assistantContent(message, index) });
@@ -245,12 +308,23 @@ function toWireTurns(messages: Message[]): { system: string | undefined; turns: 
   return { system: system.length > 0 ? system.join('\n\n') : undefined, turns };
 }
 
+/**
+ * An assistant turn as Anthropic wants it back: its thinking blocks first,
+ * exactly as received (unsigned ones are not Anthropic's and are left out),
+ * then its text, then its tool_use blocks.
+ */
 function assistantContent(message: Message, index: number): string | JsonObject[] {
-  if (message.toolCalls === undefined || message.toolCalls.length === 0) return message.content;
+  const text = contentText(message.content);
   const blocks: JsonObject[] = [];
+  for (const block of message.reasoningBlocks ?? []) {
+    if (block.type === 'redacted-thinking') blocks.push({ type: 'redacted_thinking', data: block.data });
+    else if (block.signature !== undefined) blocks.push({ type: 'thinking', thinking: block.thinking, signature: block.signature });
+  }
+  const calls = message.toolCalls ?? [];
+  if (blocks.length === 0 && calls.length === 0) return text;
   // Anthropic refuses empty text blocks.
-  if (message.content !== '') blocks.push({ type: 'text', text: message.content });
-  message.toolCalls.forEach((call, i) => {
+  if (text !== '') blocks.push({ type: 'text', text });
+  calls.forEach((call, i) => {
     blocks.push({
       type: 'tool_use',
       id: call.id,
@@ -260,6 +334,11 @@ function assistantContent(message: Message, index: number): string | JsonObject[
   });
   return blocks;
 }
+
+function thinkingBlock(thinking: string, signature: string | undefined): ReasoningBlock {
+  return signature === undefined ? { type: 'thinking', thinking } : { type: 'thinking', thinking, signature };
+}
+
 
 function errorText(body: JsonObject): string | undefined {
   const error = body.error;

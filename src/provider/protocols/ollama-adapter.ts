@@ -3,14 +3,17 @@
  * `done: true`, tool calls delivered whole with arguments as an object.
  */
 import { ParleyError } from '../../shared/errors.ts';
-import type { ChatRequest, ChatResult, Message, ModelInfo, StreamEvent } from '../../shared/types.ts';
+import type { ChatRequest, ChatResult, FinishReason, Message, ModelInfo, StreamEvent } from '../../shared/types.ts';
 import type { Adapter, HttpRequestSpec, ProviderContext, StreamParser } from './adapter.ts';
 import { ollamaControls } from './controls-mapping.ts';
 import { mergeExtra } from './extra-merge.ts';
 import { NdjsonDecoder } from './ndjson-decoder.ts';
 import { bearerAuth, RequestBuilder } from './request-builder.ts';
 import { StreamParserBase } from './stream-parser-base.ts';
-import { ReplyAssembler } from './tool-call-assembler.ts';
+import { contentText } from '../../shared/content.ts';
+import { ollamaImage } from './content-parts.ts';
+import { ReplyAssembler } from './reply-assembler.ts';
+import { ollamaUsage } from './usage.ts';
 import {
   asString,
   badResponse,
@@ -25,7 +28,13 @@ import {
 } from './wire-format.ts';
 
 const OLLAMA_DEFAULT_BASE_URL = 'http://127.0.0.1:11434';
-const NORMAL_FINISH = 'stop';
+
+/** done_reason: "stop", "length", or "load"/"unload" for requests that only load a model. A reply with tool calls becomes 'tool-calls'. */
+function finishReason(raw: string | undefined): FinishReason {
+  if (raw === undefined || raw === 'stop') return 'stop';
+  if (raw === 'length') return 'length';
+  return 'other';
+}
 
 export class OllamaAdapter implements Adapter {
   readonly kind = 'ollama';
@@ -58,7 +67,7 @@ export class OllamaAdapter implements Adapter {
   parseChat(body: unknown, req: ChatRequest): ChatResult {
     const reply = new ReplyAssembler(this.#ctx.name, req.model);
     readReply(this.#ctx, body, reply, { next: 0 }, []);
-    return reply.result(NORMAL_FINISH);
+    return reply.result(finishReason);
   }
 
   streamParser(req: ChatRequest): StreamParser {
@@ -90,7 +99,7 @@ class OllamaStreamParser extends StreamParserBase<unknown> {
     super(ctx, req, {
       decoder: new NdjsonDecoder({ provider: ctx.name, isEnd: (line) => isObject(line) && line.done === true }),
       endMarker: 'a line with "done": true',
-      normalFinish: NORMAL_FINISH,
+      finish: finishReason,
     });
   }
 
@@ -131,7 +140,7 @@ function readReply(ctx: ProviderContext, line: unknown, reply: ReplyAssembler, i
   }
   if (line.done !== true) return false;
   reply.setFinishReason(line.done_reason);
-  reply.setUsage(line.prompt_eval_count, line.eval_count);
+  reply.addUsage(ollamaUsage(line));
   return true;
 }
 
@@ -141,15 +150,16 @@ function toModelInfo(entry: JsonObject): ModelInfo | undefined {
 }
 
 function toWireMessage(message: Message, index: number): JsonObject {
+  const text = contentText(message.content);
   if (message.role === 'tool') {
-    const wire: JsonObject = { role: 'tool', content: message.content };
+    const wire: JsonObject = { role: 'tool', content: text };
     if (message.name !== undefined) wire.tool_name = message.name;
     return wire;
   }
   if (message.role === 'assistant' && message.toolCalls !== undefined && message.toolCalls.length > 0) {
     return {
       role: 'assistant',
-      content: message.content,
+      content: text,
       tool_calls: message.toolCalls.map((call, i) => ({
         function: {
           name: call.name,
@@ -158,5 +168,13 @@ function toWireMessage(message: Message, index: number): JsonObject {
       })),
     };
   }
-  return { role: message.role, content: message.content };
+  const wire: JsonObject = { role: message.role, content: text };
+  if (typeof message.content !== 'string') {
+    const images: string[] = [];
+    message.content.forEach((part, i) => {
+      if (part.type !== 'text') images.push(ollamaImage(part, `request.messages[${index}].content[${i}]`));
+    });
+    if (images.length > 0) wire.images = images;
+  }
+  return wire;
 }

@@ -4,14 +4,18 @@
  * `data: [DONE]`, tool calls streamed as index-keyed fragments.
  */
 import { ParleyError } from '../../shared/errors.ts';
-import type { ChatRequest, ChatResult, Message, ModelInfo, StreamEvent } from '../../shared/types.ts';
+import type { ChatRequest, ChatResult, FinishReason, Message, ModelInfo, StreamEvent } from '../../shared/types.ts';
 import type { Adapter, HttpRequestSpec, ProviderContext, StreamParser } from './adapter.ts';
 import { openaiControls } from './controls-mapping.ts';
 import { mergeExtra } from './extra-merge.ts';
 import { bearerAuth, RequestBuilder } from './request-builder.ts';
 import { SseDecoder, type SseEvent } from './sse-decoder.ts';
 import { StreamParserBase } from './stream-parser-base.ts';
-import { ReplyAssembler, ToolCallAssembler } from './tool-call-assembler.ts';
+import { contentText } from '../../shared/content.ts';
+import { openaiPart } from './content-parts.ts';
+import { ReplyAssembler } from './reply-assembler.ts';
+import { addFunctionFragment, ToolCallAssembler, ToolCallKeys } from './tool-call-assembler.ts';
+import { openaiUsageOf } from './usage.ts';
 import {
   asNumber,
   asString,
@@ -24,12 +28,34 @@ import {
   modelList,
   parseJson,
   redact,
+  streamError,
   type JsonObject,
 } from './wire-format.ts';
 
-const NORMAL_FINISH = 'stop';
 /** OpenAI's own API: its reasoning models refuse max_tokens, and every current model takes max_completion_tokens. */
 const OPENAI_HOST = 'api.openai.com';
+
+/** finish_reason as OpenAI and compatible servers send it (https://platform.openai.com/docs/api-reference/chat/object). */
+function finishReason(raw: string | undefined): FinishReason {
+  switch (raw) {
+    case undefined:
+    case 'stop':
+    case 'end_turn': // some gateways pass Anthropic's word through
+      return 'stop';
+    case 'length':
+    case 'max_tokens':
+      return 'length';
+    case 'tool_calls':
+    case 'function_call':
+      return 'tool-calls';
+    case 'content_filter':
+      return 'content-filter';
+    case 'error':
+      return 'error';
+    default:
+      return 'other';
+  }
+}
 
 export class OpenAIAdapter implements Adapter {
   readonly kind = 'openai';
@@ -91,16 +117,16 @@ export class OpenAIAdapter implements Adapter {
     const reply = new ReplyAssembler(provider, req.model);
     const ignored: StreamEvent[] = [];
     reply.setModel(body.model);
-    reply.addText(message.content, ignored);
-    reply.addReasoning(message.reasoning_content ?? message.reasoning, ignored);
+    readMessage(message, reply, ignored);
     if (Array.isArray(message.tool_calls)) {
       const calls = new ToolCallAssembler();
-      message.tool_calls.forEach((call, i) => addFragment(calls, call, i));
+      const keys = new ToolCallKeys();
+      message.tool_calls.forEach((call, i) => addFunctionFragment(calls, keys, call, i));
       for (const call of calls.completeAll()) reply.addToolCall(call, ignored);
     }
     reply.setFinishReason(choice.finish_reason);
-    if (isObject(body.usage)) reply.setUsage(body.usage.prompt_tokens, body.usage.completion_tokens);
-    return reply.result(NORMAL_FINISH);
+    reply.addUsage(openaiUsageOf(body));
+    return reply.result(finishReason);
   }
 
   streamParser(req: ChatRequest): StreamParser {
@@ -126,21 +152,26 @@ export class OpenAIAdapter implements Adapter {
 
 class OpenAIStreamParser extends StreamParserBase<SseEvent> {
   readonly #calls = new ToolCallAssembler();
+  readonly #keys = new ToolCallKeys();
 
   constructor(ctx: ProviderContext, req: ChatRequest) {
-    super(ctx, req, { decoder: new SseDecoder(), endMarker: 'data: [DONE]', normalFinish: NORMAL_FINISH });
+    super(ctx, req, { decoder: new SseDecoder(), endMarker: 'data: [DONE]', finish: finishReason });
   }
 
   protected override read(sse: SseEvent, events: StreamEvent[]): boolean {
+    // An `error:` field (older llama.cpp) or an `event: error` is the
+    // provider's failure, whatever its data holds, even a [DONE] after it.
+    if (sse.error !== undefined) throw streamError(this.ctx, sse.error, (body) => providerError(this.ctx, body));
+    if (sse.event === 'error') throw streamError(this.ctx, sse.data, (body) => providerError(this.ctx, body));
     if (sse.data === '[DONE]') {
       this.#closeToolCalls(events);
       return true;
     }
     const chunk = parseJson(sse.data, this.ctx.name);
     if (!isObject(chunk)) throw badResponse(this.ctx.name, 'stream chunk is not a JSON object', chunk);
-    if ((chunk.error !== undefined && chunk.error !== null) || sse.event === 'error') throw providerError(this.ctx, chunk);
+    if (chunk.error !== undefined && chunk.error !== null) throw providerError(this.ctx, chunk);
     this.reply.setModel(chunk.model);
-    if (isObject(chunk.usage)) this.reply.setUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens);
+    this.reply.addUsage(openaiUsageOf(chunk));
     if (!Array.isArray(chunk.choices)) return false;
     for (const choice of chunk.choices) {
       // Only the first choice is followed: parley asks for one (no `n`).
@@ -152,9 +183,8 @@ class OpenAIStreamParser extends StreamParserBase<SseEvent> {
   #choice(choice: JsonObject, events: StreamEvent[]): void {
     const delta = choice.delta;
     if (isObject(delta)) {
-      this.reply.addReasoning(delta.reasoning_content ?? delta.reasoning, events);
-      this.reply.addText(delta.content, events);
-      if (Array.isArray(delta.tool_calls)) delta.tool_calls.forEach((call, i) => addFragment(this.#calls, call, i));
+      readMessage(delta, this.reply, events);
+      if (Array.isArray(delta.tool_calls)) for (const call of delta.tool_calls) addFunctionFragment(this.#calls, this.#keys, call);
     }
     if (typeof choice.finish_reason === 'string') {
       this.reply.setFinishReason(choice.finish_reason);
@@ -168,17 +198,46 @@ class OpenAIStreamParser extends StreamParserBase<SseEvent> {
   }
 }
 
-/** `position` stands in for `index`, which a few compatible servers leave out. */
-function addFragment(calls: ToolCallAssembler, call: unknown, position: number): void {
-  if (!isObject(call)) return;
-  const fn = isObject(call.function) ? call.function : {};
-  const args = fn.arguments;
-  calls.add(asNumber(call.index) ?? position, {
-    id: asString(call.id),
-    name: asString(fn.name),
-    // Some servers send the arguments as an object rather than a JSON string.
-    arguments: isObject(args) ? JSON.stringify(args) : asString(args),
-  });
+/**
+ * The reasoning, text and refusal of a message or a delta, under every name
+ * compatible servers use: `reasoning_content` (DeepSeek, vLLM, llama.cpp),
+ * `reasoning` (OpenRouter, Groq, Ollama's /v1), OpenRouter's
+ * `reasoning_details` (read only when no plain reasoning string came with
+ * it, since OpenRouter sends both), and `content` as an array of parts
+ * (Mistral's thinking models: `thinking` and `text` parts).
+ */
+function readMessage(message: JsonObject, reply: ReplyAssembler, events: StreamEvent[]): void {
+  const reasoning = asString(message.reasoning_content) || asString(message.reasoning);
+  if (reasoning) reply.addReasoning(reasoning, events);
+  else if (Array.isArray(message.reasoning_details)) {
+    for (const detail of message.reasoning_details) {
+      if (isObject(detail)) reply.addReasoning(asString(detail.text) ?? asString(detail.summary), events);
+    }
+  }
+  const content = message.content;
+  if (Array.isArray(content)) {
+    for (const part of content) readContentPart(part, reply, events);
+  } else reply.addText(content, events);
+  reply.addRefusal(message.refusal, events);
+}
+
+/** One part of a content array; parts of types parley does not know (references, citations, …) are skipped. */
+function readContentPart(part: unknown, reply: ReplyAssembler, events: StreamEvent[]): void {
+  if (typeof part === 'string') return reply.addText(part, events);
+  if (!isObject(part)) return;
+  switch (part.type) {
+    case 'text':
+      return reply.addText(part.text, events);
+    case 'thinking':
+    case 'reasoning': {
+      const thinking = part.thinking ?? part.text;
+      if (typeof thinking === 'string') return reply.addReasoning(thinking, events);
+      if (Array.isArray(thinking)) for (const inner of thinking) if (isObject(inner)) reply.addReasoning(inner.text, events);
+      return;
+    }
+    case 'refusal':
+      return reply.addRefusal(part.refusal, events);
+  }
 }
 
 function toModelInfo(entry: JsonObject): ModelInfo | undefined {
@@ -192,11 +251,12 @@ function toModelInfo(entry: JsonObject): ModelInfo | undefined {
 }
 
 function toWireMessage(message: Message): JsonObject {
-  if (message.role === 'tool') return { role: 'tool', tool_call_id: message.toolCallId, content: message.content };
+  const text = contentText(message.content);
+  if (message.role === 'tool') return { role: 'tool', tool_call_id: message.toolCallId, content: text };
   if (message.role === 'assistant' && message.toolCalls !== undefined && message.toolCalls.length > 0) {
     return {
       role: 'assistant',
-      content: message.content === '' ? null : message.content,
+      content: text === '' ? null : text,
       tool_calls: message.toolCalls.map((call) => ({
         id: call.id,
         type: 'function',
@@ -204,13 +264,16 @@ function toWireMessage(message: Message): JsonObject {
       })),
     };
   }
-  return { role: message.role, content: message.content };
+  // Parts travel only on user messages; elsewhere their text is the content.
+  if (message.role === 'user' && typeof message.content !== 'string') return { role: 'user', content: message.content.map(openaiPart) };
+  return { role: message.role, content: text };
 }
 
 /** Some compatible servers put their message at the top level instead. */
 function errorText(body: JsonObject): string | undefined {
   return errorFieldText(body) ?? asString(body.message);
 }
+
 
 function providerError(ctx: ProviderContext, body: JsonObject): ParleyError {
   const message = errorText(body) ?? excerpt(JSON.stringify(body));

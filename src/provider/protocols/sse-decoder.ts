@@ -14,6 +14,12 @@ export interface SseEvent {
   data: string;
   /** The last event id seen on the stream (it carries over, as in EventSource). */
   id?: string;
+  /**
+   * The lines of a non-standard `error:` field, joined with '\n': older
+   * llama.cpp servers report a failure this way, then send `data: [DONE]`.
+   * EventSource would drop the field; a client that did would see an empty success.
+   */
+  error?: string;
 }
 
 const LF = 10;
@@ -35,6 +41,14 @@ export class LineDecoder {
 
   push(chunk: Uint8Array): string[] {
     return this.#split(this.#text(this.#decoder.write(chunk as Buffer)));
+  }
+
+  /** The body ended: returns the lines the decoder's last bytes completed; a last line without its line end is dropped. */
+  endTerminated(): string[] {
+    const lines = this.#split(this.#text(this.#decoder.end()));
+    this.#pending = '';
+    this.#afterCr = false;
+    return lines;
   }
 
   /** The body ended: returns what is left, including a last line without a line end. */
@@ -88,6 +102,7 @@ export class LineDecoder {
 export class SseDecoder {
   readonly #lines = new LineDecoder();
   #data: string[] = [];
+  #error: string[] = [];
   #event = '';
   #lastId = '';
 
@@ -100,14 +115,15 @@ export class SseDecoder {
 
   /**
    * The body ended. The spec discards an event not closed by a blank line,
-   * because the connection may have broken in its middle, so this returns
-   * no event; it exists so both decoders are driven the same way.
+   * because the connection may have broken in its middle. Servers do close
+   * right after their last event's final line (`data: [DONE]\n`, Anthropic's
+   * message_stop with one '\n'): every line of it arrived whole, so that
+   * event is dispatched. A last line cut before its line end is still dropped.
    */
   end(): SseEvent[] {
     const events: SseEvent[] = [];
-    for (const line of this.#lines.end()) this.#line(line, events);
-    this.#data = [];
-    this.#event = '';
+    for (const line of this.#lines.endTerminated()) this.#line(line, events);
+    this.#dispatch(events);
     return events;
   }
 
@@ -134,6 +150,9 @@ export class SseDecoder {
       case 'event':
         this.#event = value;
         break;
+      case 'error':
+        this.#error.push(value);
+        break;
       case 'id':
         if (!value.includes('\0')) this.#lastId = value;
         break;
@@ -144,11 +163,16 @@ export class SseDecoder {
   #dispatch(events: SseEvent[]): void {
     const data = this.#data;
     const event = this.#event;
+    const error = this.#error;
     this.#data = [];
     this.#event = '';
-    if (data.length === 0) return;
+    if (data.length === 0 && error.length === 0) return;
     const sse: SseEvent = { event: event === '' ? 'message' : event, data: data.length === 1 ? data[0]! : data.join('\n') };
     if (this.#lastId !== '') sse.id = this.#lastId;
+    if (error.length > 0) {
+      this.#error = [];
+      sse.error = error.join('\n');
+    }
     events.push(sse);
   }
 }

@@ -3,12 +3,12 @@
  * decoder (SSE events, NDJSON values), each decoded item is read into one
  * reply until the protocol's end marker, and an error met after events of the
  * same chunk is held for finish(), as StreamParser.push() promises. A protocol
- * supplies only read(), its decoder and the words for its end marker.
+ * supplies only read(), its decoder, the words for its end marker and its finish reasons.
  */
 import { ParleyError } from '../../shared/errors.ts';
 import type { ChatRequest, ChatResult, StreamEvent } from '../../shared/types.ts';
 import type { ProviderContext, StreamParser } from './adapter.ts';
-import { ReplyAssembler } from './tool-call-assembler.ts';
+import { ReplyAssembler, type FinishMap } from './reply-assembler.ts';
 
 /** Bytes to protocol items; SseDecoder and NdjsonDecoder are both one. */
 interface ItemDecoder<Item> {
@@ -21,8 +21,8 @@ export interface StreamProtocol<Item> {
   decoder: ItemDecoder<Item>;
   /** Completes "the stream ended without …" in the INCOMPLETE error. */
   endMarker: string;
-  /** The protocol's word for a normal end, used when the provider sent none. */
-  normalFinish: string;
+  /** The protocol's finish words onto parley's closed set. */
+  finish: FinishMap;
 }
 
 export abstract class StreamParserBase<Item> implements StreamParser {
@@ -31,7 +31,7 @@ export abstract class StreamParserBase<Item> implements StreamParser {
   protected readonly reply: ReplyAssembler;
   readonly #decoder: ItemDecoder<Item>;
   readonly #endMarker: string;
-  readonly #normalFinish: string;
+  readonly #finish: FinishMap;
   #done = false;
   #failure: unknown;
 
@@ -40,7 +40,7 @@ export abstract class StreamParserBase<Item> implements StreamParser {
     this.reply = new ReplyAssembler(ctx.name, req.model);
     this.#decoder = protocol.decoder;
     this.#endMarker = protocol.endMarker;
-    this.#normalFinish = protocol.normalFinish;
+    this.#finish = protocol.finish;
   }
 
   /**
@@ -70,13 +70,13 @@ export abstract class StreamParserBase<Item> implements StreamParser {
 
   finish(): ChatResult {
     if (this.#failure !== undefined) throw this.#failure;
-    // A last line without its line end still counts, end marker included
-    // (NDJSON; an SSE event needs its blank line, so SSE yields nothing here).
+    // The last item still counts, end marker included: an NDJSON line without
+    // its line end, an SSE event whose blank line never came.
     if (!this.#done) this.#readAll(this.#decoder.end(), []);
     if (!this.#done) {
       throw new ParleyError('INCOMPLETE', `the stream ended without ${this.#endMarker}`, { provider: this.ctx.name });
     }
-    return this.reply.result(this.#normalFinish);
+    return this.reply.result(this.#finish);
   }
 
   #readAll(items: Item[], events: StreamEvent[]): void {

@@ -1,21 +1,24 @@
 /**
- * Assembling a reply out of the pieces a stream delivers: text, reasoning,
- * usage, and tool calls whose arguments arrive in fragments keyed by a
- * position (OpenAI's `index`, Anthropic's content block index).
+ * Tool calls whose arguments arrive in fragments keyed by a position
+ * (OpenAI's `index`, Anthropic's content block index), and the keys of
+ * OpenAI-compatible fragments, which some servers give by id rather than index.
  */
-import type { ChatResult, StreamEvent, ToolCall, Usage } from '../../shared/types.ts';
-import { asNumber } from './wire-format.ts';
+import type { ToolCall } from '../../shared/types.ts';
+import { asNumber, asString, isObject, type JsonObject } from './wire-format.ts';
 
 export interface ToolCallFragment {
   id?: string | undefined;
   name?: string | undefined;
   arguments?: string | undefined;
+  /** The whole arguments, used only when no `arguments` fragment follows (Anthropic's input in content_block_start). */
+  initialArguments?: string | undefined;
 }
 
 interface OpenCall {
   id: string;
   name: string;
   args: string[];
+  initial: string | undefined;
 }
 
 export class ToolCallAssembler {
@@ -28,12 +31,13 @@ export class ToolCallAssembler {
   add(key: number, fragment: ToolCallFragment): void {
     let call = this.#open.get(key);
     if (call === undefined) {
-      call = { id: '', name: '', args: [] };
+      call = { id: '', name: '', args: [], initial: undefined };
       this.#open.set(key, call);
     }
     if (call.id === '' && fragment.id) call.id = fragment.id;
     if (call.name === '' && fragment.name) call.name = fragment.name;
     if (fragment.arguments) call.args.push(fragment.arguments);
+    if (fragment.initialArguments !== undefined) call.initial = fragment.initialArguments;
   }
 
   has(key: number): boolean {
@@ -49,7 +53,7 @@ export class ToolCallAssembler {
     const call = this.#open.get(key);
     if (call === undefined) return undefined;
     this.#open.delete(key);
-    const args = call.args.join('');
+    const args = call.args.length > 0 ? call.args.join('') : (call.initial ?? '');
     // An id is what the caller echoes back in the tool message; servers that omit it still need one.
     return { id: call.id || `call_${key}`, name: call.name, arguments: args.trim() === '' ? '{}' : args };
   }
@@ -61,67 +65,54 @@ export class ToolCallAssembler {
   }
 }
 
-/** Collects what the events carried, so that `content` is exactly the text events joined. */
-export class ReplyAssembler {
-  readonly #provider: string;
-  #model: string;
-  #finishReason: string | undefined;
-  #usage: Usage | undefined;
-  readonly #text: string[] = [];
-  readonly #reasoning: string[] = [];
-  readonly #toolCalls: ToolCall[] = [];
+/**
+ * The assembler key of each OpenAI-style tool-call fragment. A fragment with
+ * an id not seen before opens a new call even when it reuses an `index`
+ * (servers that stream parallel calls one per chunk, all at index 0, or with
+ * no index); a fragment without an id continues the call at its index, or
+ * the last call when it has no index either.
+ */
+export class ToolCallKeys {
+  readonly #byId = new Map<string, number>();
+  readonly #byIndex = new Map<number, number>();
+  #next = 0;
+  #last: number | undefined;
 
-  constructor(provider: string, model: string) {
-    this.#provider = provider;
-    this.#model = model;
+  /** `position` stands in for a missing index where each fragment is a whole call (a non-stream body). */
+  key(call: JsonObject, position?: number): number {
+    const id = asString(call.id) || undefined;
+    const index = asNumber(call.index) ?? position;
+    let key: number | undefined;
+    if (id !== undefined) {
+      key = this.#byId.get(id);
+      if (key === undefined) {
+        key = this.#next++;
+        this.#byId.set(id, key);
+        if (index !== undefined) this.#byIndex.set(index, key);
+      }
+    } else if (index !== undefined) {
+      key = this.#byIndex.get(index);
+      if (key === undefined) {
+        key = this.#next++;
+        this.#byIndex.set(index, key);
+      }
+    } else {
+      key = this.#last ?? this.#next++;
+    }
+    this.#last = key;
+    return key;
   }
+}
 
-  addText(text: unknown, events: StreamEvent[]): void {
-    if (typeof text !== 'string' || text === '') return;
-    this.#text.push(text);
-    events.push({ type: 'text', text });
-  }
-
-  addReasoning(text: unknown, events: StreamEvent[]): void {
-    if (typeof text !== 'string' || text === '') return;
-    this.#reasoning.push(text);
-    events.push({ type: 'reasoning', text });
-  }
-
-  addToolCall(toolCall: ToolCall, events: StreamEvent[]): void {
-    this.#toolCalls.push(toolCall);
-    events.push({ type: 'tool_call', toolCall });
-  }
-
-  setModel(model: unknown): void {
-    if (typeof model === 'string' && model !== '') this.#model = model;
-  }
-
-  setFinishReason(reason: unknown): void {
-    if (typeof reason === 'string' && reason !== '') this.#finishReason = reason;
-  }
-
-  /** Counts that are not numbers are ignored; a later count replaces an earlier one. */
-  setUsage(inputTokens: unknown, outputTokens: unknown): void {
-    const input = asNumber(inputTokens);
-    const output = asNumber(outputTokens);
-    if (input === undefined && output === undefined) return;
-    this.#usage ??= {};
-    if (input !== undefined) this.#usage.inputTokens = input;
-    if (output !== undefined) this.#usage.outputTokens = output;
-  }
-
-  /** `defaultFinish` is the protocol's word for a normal end, used when the provider sent none. */
-  result(defaultFinish: string): ChatResult {
-    const result: ChatResult = {
-      content: this.#text.join(''),
-      finishReason: this.#finishReason ?? defaultFinish,
-      model: this.#model,
-      provider: this.#provider,
-    };
-    if (this.#usage !== undefined) result.usage = this.#usage;
-    if (this.#toolCalls.length > 0) result.toolCalls = this.#toolCalls;
-    if (this.#reasoning.length > 0) result.reasoning = this.#reasoning.join('');
-    return result;
-  }
+/** Adds one OpenAI-style tool-call fragment (`{ index?, id?, function: { name?, arguments? } }`). */
+export function addFunctionFragment(calls: ToolCallAssembler, keys: ToolCallKeys, call: unknown, position?: number): void {
+  if (!isObject(call)) return;
+  const fn = isObject(call.function) ? call.function : {};
+  const args = fn.arguments;
+  calls.add(keys.key(call, position), {
+    id: asString(call.id),
+    name: asString(fn.name),
+    // Some servers send the arguments as an object rather than a JSON string.
+    arguments: isObject(args) ? JSON.stringify(args) : asString(args),
+  });
 }

@@ -133,3 +133,20 @@ export function modelList(
   }
   return models;
 }
+
+/**
+ * An error a stream reported outside its normal frames (`event: error`, an
+ * `error:` field), whose data may be JSON or plain text: PROVIDER with the
+ * server's own words; `fromBody` reads a JSON body.
+ */
+export function streamError(ctx: ProviderContext, data: string, fromBody: (body: JsonObject) => ParleyError): ParleyError {
+  let body: unknown;
+  try {
+    body = JSON.parse(data);
+  } catch {
+    body = undefined;
+  }
+  if (isObject(body)) return fromBody(body);
+  const text = data.trim() === '' ? 'the server reported an error without a message' : excerpt(data.trim(), ERROR_MESSAGE_CHARS);
+  return new ParleyError('PROVIDER', redact(text, ctx), { provider: ctx.name });
+}

@@ -40,12 +40,12 @@ describe('parley images and refusals on the command line', () => {
     }
   });
 
-  test('ask --image with a file that is not an image, or missing, exits 2 with one line', async () => {
+  test('ask --image with a file that is not an image exits 2 (usage), a missing one 8 (a local file), each with one line', async () => {
     const text = join(dir, 'notes.txt');
     await writeFile(text, 'hello');
-    for (const path of [text, join(dir, 'missing.png')]) {
+    for (const [path, exit] of [[text, 2], [join(dir, 'missing.png'), 8]] as const) {
       const { code, stderr } = await runCli(['ask', '--base-url', server.url, '--kind', 'ollama', '--model', 'parley-echo', '--image', path, 'x']);
-      assert.equal(code, 2);
+      assert.equal(code, exit, stderr);
       assert.equal(stderr.trim().split('\n').length, 1, stderr);
     }
   });

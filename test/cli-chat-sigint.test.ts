@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { waitFor } from './helpers/wait-for.ts';
-import { CLI, cliEnv, REPO } from './cli-process.ts';
+import { CLI_ARGS, cliEnv, REPO } from './cli-process.ts';
 
 describe('parley chat, piped, stopped by SIGINT', () => {
   let server: ModelServer;
@@ -24,7 +24,7 @@ describe('parley chat, piped, stopped by SIGINT', () => {
   });
 
   test('stops the reply in progress, sends no later line, and exits 6', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'chat', '--base-url', server.url, '--kind', 'ollama', '--model', 'parley-echo'], {
+    const child = spawn(process.execPath, [...CLI_ARGS, 'chat', '--base-url', server.url, '--kind', 'ollama', '--model', 'parley-echo'], {
       cwd: REPO,
       env: cliEnv(),
     });

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
-import { ANSI, CLI, cliEnv, REPO, runCli } from './cli-process.ts';
+import { ANSI, CLI_ARGS, cliEnv, REPO, runCli } from './cli-process.ts';
 
 describe('parley one-shot commands', () => {
   let server: ModelServer;
@@ -163,7 +163,7 @@ describe('parley one-shot commands', () => {
   });
 
   test('serve runs the model server standalone until SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'serve', '--port', '0', '--token-delay-ms', '0', '--faults', '{"kind":"status","status":503}'], {
+    const child = spawn(process.execPath, [...CLI_ARGS, 'serve', '--port', '0', '--token-delay-ms', '0', '--faults', '{"kind":"status","status":503}'], {
       cwd: REPO,
       env: cliEnv(),
     });

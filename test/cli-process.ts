@@ -11,6 +11,13 @@ import { fileURLToPath } from 'node:url';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const CLI = join(REPO, 'src', 'cli', 'main.ts');
+/**
+ * How the CLI is started: under `npm test` the runner has just built dist/,
+ * and the CLI runs from it as an installed `parley` bin does (a third of the
+ * CPU of starting it under tsx, which the CLI suites pay hundreds of times);
+ * a test file run on its own runs the source under tsx.
+ */
+export const CLI_ARGS: readonly string[] = process.env.PARLEY_TEST_BUILT === '1' ? [join(REPO, 'dist', 'src', 'cli', 'main.js')] : ['--import', 'tsx', CLI];
 
 const PROVIDER_ENV = ['OLLAMA_HOST', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENROUTER_API_KEY', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_BASE_URL', 'GEMINI_API_KEY', 'PARLEY_CONFIG', 'PARLEY_PROVIDER', 'PARLEY_MODEL', 'XDG_CONFIG_HOME', 'FORCE_COLOR'];
 
@@ -31,7 +38,7 @@ export interface CliResult {
 
 export function runCli(args: string[], options: { input?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO, env: cliEnv(options.env) });
+    const child = spawn(process.execPath, [...CLI_ARGS, ...args], { cwd: REPO, env: cliEnv(options.env) });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));

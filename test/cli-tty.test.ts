@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:chil
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
-import { CLI, cliEnv, REPO } from './cli-process.ts';
+import { CLI_ARGS, cliEnv, REPO } from './cli-process.ts';
 
 const hasScript = process.platform === 'linux' && spawnSync('script', ['--version']).status === 0;
 
@@ -22,7 +22,7 @@ class Terminal {
   #waiters = new Set<() => void>();
 
   constructor(args: string[], env: Record<string, string> = {}) {
-    const command = [process.execPath, '--import', 'tsx', CLI, ...args].map(quote).join(' ');
+    const command = [process.execPath, ...CLI_ARGS, ...args].map(quote).join(' ');
     this.child = spawn('script', ['-qfec', command, '/dev/null'], { cwd: REPO, env: cliEnv({ TERM: 'xterm', ...env }) });
     const onData = (d: Buffer) => {
       this.output += d.toString('utf8');

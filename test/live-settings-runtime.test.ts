@@ -26,11 +26,12 @@ function keysSeen(server: ModelServer): string[] {
 
 async function withRuntime(options: Omit<RuntimeOptions, 'workers'>, workers: number, body: (rt: Runtime, started: number[]) => Promise<void>) {
   const rt = await createRuntime({ ...TEST_RUNTIME_DEFAULTS, ...options, workers });
-  const started: number[] = [];
+  // createRuntime resolved once every worker had started: those count as
+  // started, and later starts (replacements) are heard as events.
+  const started: number[] = (await rt.stats()).workers.map((w) => w.workerId);
   rt.on('worker-started', ({ workerId }) => started.push(workerId));
   try {
-    // Pool threads come up one by one: the tests count workers and restarts from a settled start.
-    await waitFor(() => started.length >= workers, { timeoutMs: 15_000, what: 'every worker started' });
+    assert.equal(started.length, workers, 'every worker had started when createRuntime resolved');
     await body(rt, started);
   } finally {
     await rt.shutdown({ graceMs: 500 });

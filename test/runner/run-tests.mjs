@@ -5,7 +5,7 @@
 // side by side they fill the cores that one pass leaves idle. The pool pass's
 // output is held and printed after the main pass, so neither report is cut
 // into the other. Plain node, no shell syntax: it runs on Windows too.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 
 /**
@@ -56,6 +56,15 @@ function run(files, env, held) {
     child.once('close', (code, signal) => resolve({ ok: code === 0, code, signal, output: Buffer.concat(chunks) }));
   });
 }
+
+// The CLI suites run the CLI from dist/ (as the installed bin runs), and the
+// package test packs it: build it once, first, from the sources under test.
+const built = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+if (built.status !== 0) {
+  process.stderr.write('npm test: the build failed\n');
+  process.exit(1);
+}
+process.env.PARLEY_TEST_BUILT = '1';
 
 const only = process.argv[2];
 if (only === 'pool') {

@@ -10,6 +10,10 @@ export interface Plan {
   soakChats: number;
   soakStreams: number;
   continuityTurns: number;
+  /** Rounds of the realistic-host scenario (each one wave of 64 streams at 20 ms per token). */
+  hostRounds: number;
+  /** Tokens per stream in the realistic-host scenario. */
+  hostStreamTokens: number;
 }
 
 export const FULL: Plan = {
@@ -20,6 +24,8 @@ export const FULL: Plan = {
   soakChats: 100_000,
   soakStreams: 10_000,
   continuityTurns: 10_000,
+  hostRounds: 4,
+  hostStreamTokens: 200,
 };
 
 export const QUICK: Plan = {
@@ -31,4 +37,7 @@ export const QUICK: Plan = {
   soakChats: 5_000,
   soakStreams: 1_000,
   continuityTurns: 500,
+  // Two rounds of 1 s streams: enough to see it run, not to trust the p99.
+  hostRounds: 2,
+  hostStreamTokens: 50,
 };

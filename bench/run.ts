@@ -1,10 +1,12 @@
 /**
- * npm run bench [-- --quick] [--only chat-c1,stream-c16,...] [--rounds N] [--from-source]
+ * npm run bench [-- --quick] [--only chat-c1,stream-c16,...] [--rounds N] [--from-source] [--save] [--out DIR]
  *
  * Builds dist (parley as users install it), starts the model server in a child process, runs the scenarios, prints the
- * table and writes bench/results/latest.json and latest.svg.
+ * table and writes latest.txt (the table), latest.json and latest.svg to bench/results/local/, which git ignores, so
+ * a run leaves the working tree clean. --save writes them to bench/results/ instead, the committed record of a run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { machineInfo } from './machine.ts';
 import { loadParley } from './parley-module.ts';
@@ -15,6 +17,7 @@ import { chatLatency } from './scenarios/chat-latency.ts';
 import { chatThroughput, ollamaThroughput } from './scenarios/chat-throughput.ts';
 import type { BenchEnv } from './scenarios/compare.ts';
 import { continuity } from './scenarios/continuity.ts';
+import { realisticHost } from './scenarios/realistic-host.ts';
 import type { ScenarioResult } from './scenarios/result.ts';
 import { soak } from './scenarios/soak.ts';
 import { streamThroughput, streamThroughput64 } from './scenarios/stream-throughput.ts';
@@ -30,9 +33,10 @@ const SCENARIOS: Scenario[] = [
   { id: 'ollama-c64', run: ollamaThroughput },
   { id: 'soak', run: soak },
   { id: 'continuity', run: continuity },
+  { id: 'realistic-host', run: realisticHost },
 ];
 
-const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.id).join(',')}] [--rounds N] [--out DIR] [--from-source]`;
+const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.id).join(',')}] [--rounds N] [--save | --out DIR] [--from-source]`;
 
 interface Args {
   quick: boolean;
@@ -42,8 +46,10 @@ interface Args {
   fromSource: boolean;
 }
 
+const RESULTS = fileURLToPath(new URL('results', import.meta.url));
+
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, only: undefined, rounds: undefined, out: fileURLToPath(new URL('results', import.meta.url)), fromSource: false };
+  const args: Args = { quick: false, only: undefined, rounds: undefined, out: `${RESULTS}/local`, fromSource: false };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? '';
@@ -51,6 +57,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--only') args.only = value().split(',').filter(Boolean);
     else if (flag === '--rounds') args.rounds = Number(value());
     else if (flag === '--out') args.out = value();
+    else if (flag === '--save') args.out = RESULTS;
     else if (flag === '--from-source') args.fromSource = true;
     else if (flag === '--help' || flag === '-h') {
       console.log(USAGE);
@@ -64,7 +71,7 @@ function parseArgs(argv: string[]): Args {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const plan: Plan = { ...(args.quick ? QUICK : FULL), ...(args.rounds ? { rounds: args.rounds } : {}) };
+  const plan: Plan = { ...(args.quick ? QUICK : FULL), ...(args.rounds ? { rounds: args.rounds, hostRounds: args.rounds } : {}) };
   const started = performance.now();
   const machine = machineInfo();
   const parleyFrom = await loadParley(args.fromSource);
@@ -83,15 +90,15 @@ async function main(): Promise<void> {
   }
   const wallMs = Math.round(performance.now() - started);
   const report = { date: new Date().toISOString(), mode: args.quick ? 'quick' : 'full', wallMs, plan, machine, parley: parleyFrom, scenarios: results };
+  const bars = results.flatMap((r) => r.bars).filter((b) => b.pass !== undefined);
+  const text =
+    `${renderTable(results)}\n\n${bars.filter((b) => b.pass).length}/${bars.length} bars passed; wall time ${(wallMs / 1000).toFixed(1)} s; ` +
+    `${machine.cpus} cpus, load ${machine.loadAverage.join(' ')} at the start, ${loadavg().map((n) => n.toFixed(2)).join(' ')} at the end, node ${machine.node}, parley from ${parleyFrom}\n`;
   mkdirSync(args.out, { recursive: true });
   writeFileSync(`${args.out}/latest.json`, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(`${args.out}/latest.svg`, renderSvg(report));
-  console.log(renderTable(results));
-  const bars = results.flatMap((r) => r.bars).filter((b) => b.pass !== undefined);
-  console.log(
-    `\n${bars.filter((b) => b.pass).length}/${bars.length} bars passed; wall time ${(wallMs / 1000).toFixed(1)} s; ` +
-      `${machine.cpus} cpus, load ${machine.loadAverage.join(' ')}, node ${machine.node}, parley from ${parleyFrom}\nwrote ${args.out}/latest.json and latest.svg`,
-  );
+  writeFileSync(`${args.out}/latest.txt`, text);
+  console.log(`${text}wrote ${args.out}/latest.txt, latest.json and latest.svg`);
 }
 
 main().catch((err: unknown) => {

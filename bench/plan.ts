@@ -29,11 +29,11 @@ export const FULL: Plan = {
 };
 
 export const QUICK: Plan = {
-  rounds: 3,
-  // Six stream contenders, two stream scenarios: 0.4 s rounds keep the whole run under a minute.
+  // Two rounds of 0.4 s, parley w4 left out (full run only): most of a quick run is starting contenders.
+  rounds: 2,
   roundMs: 400,
-  latencyChats: 250,
-  warmupOps: 200,
+  latencyChats: 200,
+  warmupOps: 100,
   soakChats: 5_000,
   soakStreams: 1_000,
   continuityTurns: 500,

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --quick] [--only chat-c1,stream-c16,...] [--rounds N] [--from-source] [--save] [--out DIR]
+ * npm run bench [-- --quick] [--only chat-c1,stream-c16,...] [--rounds N] [--from-source] [--save] [--out DIR] [--baseline CHECKOUT]
  *
  * Builds dist (parley as users install it), starts the model server in a child process, runs the scenarios, prints the
  * table and writes latest.txt (the table), latest.json and latest.svg to bench/results/local/, which git ignores, so
@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { machineInfo } from './machine.ts';
-import { loadParley } from './parley-module.ts';
+import { loadBaseline, loadParley } from './parley-module.ts';
 import { FULL, QUICK, type Plan } from './plan.ts';
 import { renderSvg } from './report-svg.ts';
 import { renderTable } from './report-table.ts';
@@ -36,7 +36,7 @@ const SCENARIOS: Scenario[] = [
   { id: 'realistic-host', run: realisticHost },
 ];
 
-const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.id).join(',')}] [--rounds N] [--save | --out DIR] [--from-source]`;
+const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.id).join(',')}] [--rounds N] [--save | --out DIR] [--from-source] [--baseline CHECKOUT]`;
 
 interface Args {
   quick: boolean;
@@ -44,12 +44,13 @@ interface Args {
   rounds: number | undefined;
   out: string;
   fromSource: boolean;
+  baseline: string | undefined;
 }
 
 const RESULTS = fileURLToPath(new URL('results', import.meta.url));
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, only: undefined, rounds: undefined, out: `${RESULTS}/local`, fromSource: false };
+  const args: Args = { quick: false, only: undefined, rounds: undefined, out: `${RESULTS}/local`, fromSource: false, baseline: undefined };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? '';
@@ -58,6 +59,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--rounds') args.rounds = Number(value());
     else if (flag === '--out') args.out = value();
     else if (flag === '--save') args.out = RESULTS;
+    else if (flag === '--baseline') args.baseline = value();
     else if (flag === '--from-source') args.fromSource = true;
     else if (flag === '--help' || flag === '-h') {
       console.log(USAGE);
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const machine = machineInfo();
   const parleyFrom = await loadParley(args.fromSource);
+  if (args.baseline) process.stderr.write(`parley w1 baseline from ${await loadBaseline(args.baseline)}\n`);
   const server = await startServerProcess();
   process.stderr.write(`model server pid ${server.pid} at ${server.url}; parley from ${parleyFrom}; ${args.quick ? 'quick' : 'full'} run, ${plan.rounds} rounds\n`);
   const env: BenchEnv = { url: server.url, port: server.port, quick: args.quick };

@@ -18,12 +18,13 @@ import type { ParleyError } from '../shared/errors.ts';
 import { fromWireError, toWireError } from '../shared/error-wire.ts';
 import { BatchCursor } from '../shared/event-batch.ts';
 import { abortError } from './pending-calls.ts';
+import { adoptHub, registerReader, unregisterReader, type HubReader } from './stream-hub.ts';
 import type { StreamToHost, StreamToWorker } from '../shared/protocol.ts';
 import type { CallReport, ChatResult, StreamEvent } from '../shared/types.ts';
 
 type Waiter = { resolve: (r: IteratorResult<StreamEvent>) => void; reject: (e: unknown) => void };
 
-export class StreamReader {
+export class StreamReader implements HubReader {
   /** Transfer this end to the worker. */
   readonly remotePort: MessagePort;
   /** performance.now() when the first events arrived (time to first chunk, for observability). */
@@ -31,6 +32,8 @@ export class StreamReader {
   /** The worker's end message, once it came: the result and the call's report (observability). */
   ending: { result: ChatResult; report?: CallReport } | undefined = undefined;
   readonly #port: MessagePort;
+  /** This stream's key on the worker's stream hub. */
+  readonly #key: number;
   readonly #creditBatch: number;
   #batches: BatchCursor[] = [];
   #consumed = 0;
@@ -50,7 +53,10 @@ export class StreamReader {
     this.remotePort = port2;
     this.#creditBatch = Math.max(1, Math.floor(credits / 2));
     this.#onEnd = onEnd;
-    port1.on('message', (msg: StreamToHost) => this.#receive(msg));
+    this.#key = registerReader(this);
+    // Queued before the port is handed over, so it is the first thing the worker reads there.
+    this.#send({ type: 'hello', key: this.#key });
+    port1.on('message', (msg: StreamToHost) => this.receive(msg));
   }
 
   /** Tells the worker's end to stop sending (deadline, abort, shutdown, the consumer left). */
@@ -103,14 +109,17 @@ export class StreamReader {
     return event;
   }
 
-  #receive(msg: StreamToHost): void {
+  /** A message from the worker, on this stream's own port or through the worker's stream hub. */
+  receive(msg: StreamToHost): void {
+    // A hub serves the worker's other streams too, even when this one has ended.
+    if (msg.type === 'hub') return adoptHub(msg.port as MessagePort);
     if (this.#finished) return;
     if (msg.type === 'events') {
       if (msg.batch.kinds.length === 0) return;
       this.firstEventAt ??= performance.now();
       this.#batches.push(new BatchCursor(msg.batch));
     } else if (msg.type === 'end') {
-      if (msg.batch) this.#receive({ type: 'events', batch: msg.batch });
+      if (msg.batch) this.receive({ type: 'events', batch: msg.batch });
       this.#result = msg.result;
       this.ending = msg;
       this.#close();
@@ -157,6 +166,7 @@ export class StreamReader {
 
   #close(): void {
     this.#port.close();
+    unregisterReader(this.#key);
   }
 
   #send(msg: StreamToWorker): void {

@@ -36,7 +36,7 @@ const SCENARIOS: Scenario[] = [
   { id: 'realistic-host', run: realisticHost },
 ];
 
-const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.id).join(',')}] [--rounds N] [--save | --out DIR] [--from-source] [--baseline CHECKOUT]`;
+const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.id).join(',')}] [--rounds N] [--save | --out DIR] [--from-source] [--baseline CHECKOUT] [--host-nice 5,10]`;
 
 interface Args {
   quick: boolean;
@@ -45,12 +45,13 @@ interface Args {
   out: string;
   fromSource: boolean;
   baseline: string | undefined;
+  hostNice: number[] | undefined;
 }
 
 const RESULTS = fileURLToPath(new URL('results', import.meta.url));
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, only: undefined, rounds: undefined, out: `${RESULTS}/local`, fromSource: false, baseline: undefined };
+  const args: Args = { quick: false, only: undefined, rounds: undefined, out: `${RESULTS}/local`, fromSource: false, baseline: undefined, hostNice: undefined };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i]!.split('=', 2) as [string, string | undefined];
     const value = () => inline ?? argv[++i] ?? '';
@@ -60,6 +61,7 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--out') args.out = value();
     else if (flag === '--save') args.out = RESULTS;
     else if (flag === '--baseline') args.baseline = value();
+    else if (flag === '--host-nice') args.hostNice = value().split(',').filter(Boolean).map(Number);
     else if (flag === '--from-source') args.fromSource = true;
     else if (flag === '--help' || flag === '-h') {
       console.log(USAGE);
@@ -67,13 +69,14 @@ function parseArgs(argv: string[]): Args {
     } else throw new TypeError(`unknown option ${JSON.stringify(argv[i])}\n${USAGE}`);
   }
   for (const id of args.only ?? []) if (!SCENARIOS.some((s) => s.id === id)) throw new TypeError(`--only: unknown scenario ${JSON.stringify(id)}\n${USAGE}`);
+  if (args.hostNice?.some((n) => !(Number.isInteger(n) && n >= 0 && n <= 19))) throw new TypeError('--host-nice takes workerNice values 0-19, comma-separated');
   if (args.rounds !== undefined && !(Number.isInteger(args.rounds) && args.rounds >= 2)) throw new TypeError('--rounds must be an integer >= 2');
   return args;
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  const plan: Plan = { ...(args.quick ? QUICK : FULL), ...(args.rounds ? { rounds: args.rounds, hostRounds: args.rounds } : {}) };
+  const plan: Plan = { ...(args.quick ? QUICK : FULL), ...(args.rounds ? { rounds: args.rounds, hostRounds: args.rounds } : {}), ...(args.hostNice ? { hostNice: args.hostNice } : {}) };
   const started = performance.now();
   const machine = machineInfo();
   const parleyFrom = await loadParley(args.fromSource);

@@ -58,7 +58,9 @@ export async function runComparison(spec: ComparisonSpec, env: BenchEnv): Promis
       const order = r % 2 === 0 ? running : [...running].reverse();
       for (const entry of order) {
         progress.tick(`round ${r + 1}/${spec.rounds} ${entry.contender.name}`);
-        const sample = await spec.measure(entry.client, entry.latencies);
+        const sample = await spec.measure(entry.client, entry.latencies).catch((err: unknown) => {
+          throw new Error(`${spec.title}: ${entry.contender.name}, round ${r + 1}: ${(err as Error)?.message ?? err}`, { cause: err });
+        });
         entry.rounds.push(sample.value);
         for (const [key, value] of Object.entries(sample.metrics ?? {})) (entry.metrics[key] ??= []).push(value);
       }

@@ -11,7 +11,7 @@ import { parley } from '../contenders/parley.ts';
 import { openaiSdk } from '../contenders/openai-sdk.ts';
 import { undiciRaw } from '../contenders/undici-raw.ts';
 import type { Client, Contender } from '../contenders/index.ts';
-import { FRAME_MS, FrameLoop, WORK_MS } from '../frame-loop.ts';
+import { FRAME_MS, FrameLoop, WORK_MS, type FrameReport } from '../frame-loop.ts';
 import type { Plan } from '../plan.ts';
 import { startServerProcess } from '../server-process.ts';
 import { median, pairedRatio } from '../stats.ts';
@@ -33,12 +33,12 @@ const IDLE_CLIENT: Client = {
 const idle: Contender = { name: IDLE_NAME, protocol: 'openai', open: async () => IDLE_CLIENT };
 const DEFAULTS = 'parley w1';
 
-export function realisticHostContenders(): Contender[] {
+export function realisticHostContenders(nice: number[]): Contender[] {
   return [
     undiciRaw('openai', 'undici (floor)'),
     idle,
     parley('openai', 1),
-    parley('openai', 1, { label: 'nice 5', options: { workerNice: 5 } }),
+    ...nice.map((n) => parley('openai', 1, { label: `nice ${n}`, options: { workerNice: n } })),
     openaiSdk(),
   ];
 }
@@ -61,26 +61,31 @@ export async function realisticHost(env: BenchEnv, plan: Plan): Promise<Scenario
         title: `realistic host: frame jitter p99`,
         unit: 'ms',
         higherIsBetter: false,
-        contenders: realisticHostContenders(),
+        contenders: realisticHostContenders(plan.hostNice),
         rounds: plan.hostRounds,
         warmup: async (client) => void (await Promise.all(Array.from({ length: HOST_STREAMS }, () => client.stream(warm, consume)))),
         async measure(client, latencies) {
           const loop = new FrameLoop().start();
           let streamed = 0;
-          if (client === IDLE_CLIENT) await new Promise((resolve) => setTimeout(resolve, tokens * TOKEN_DELAY_MS + 100));
-          else {
-            const counts = await Promise.all(
-              Array.from({ length: HOST_STREAMS }, async () => {
-                const t0 = performance.now();
-                const n = await client.stream(workload, consume);
-                latencies.add(performance.now() - t0);
-                return n;
-              }),
-            );
-            for (const n of counts) if (n !== tokens) throw new Error(`realistic host: a stream gave ${n} tokens, expected ${tokens}`);
-            streamed = HOST_STREAMS * tokens;
+          let f: FrameReport;
+          try {
+            if (client === IDLE_CLIENT) await new Promise((resolve) => setTimeout(resolve, tokens * TOKEN_DELAY_MS + 100));
+            else {
+              const counts = await Promise.all(
+                Array.from({ length: HOST_STREAMS }, async () => {
+                  const t0 = performance.now();
+                  const n = await client.stream(workload, consume);
+                  latencies.add(performance.now() - t0);
+                  return n;
+                }),
+              );
+              for (const n of counts) if (n !== tokens) throw new Error(`realistic host: a stream gave ${n} tokens, expected ${tokens}`);
+              streamed = HOST_STREAMS * tokens;
+            }
+          } finally {
+            // A failed round must not leave the frames running (they would keep the process alive).
+            f = loop.stop();
           }
-          const f = loop.stop();
           return {
             value: f.jitterP99Ms,
             metrics: {

@@ -8,10 +8,12 @@
  * stream the host has already ended, and is dropped.
  */
 import type { MessagePort } from 'node:worker_threads';
+import type { EventBatch } from '../shared/event-batch.ts';
 import type { HubReady, StreamHubMessage, StreamToHost } from '../shared/protocol.ts';
 
 export interface HubReader {
   receive(msg: StreamToHost): void;
+  receiveBatch(batch: EventBatch): void;
 }
 
 const readers = new Map<number, HubReader>();
@@ -37,8 +39,10 @@ function route(msg: StreamHubMessage): void {
   for (let i = 0; i < msg.length; i += 2) {
     const reader = readers.get(msg[i] as number);
     if (!reader) continue;
+    const item = msg[i + 1] as EventBatch | StreamToHost;
     try {
-      reader.receive(msg[i + 1] as StreamToHost);
+      if ('kinds' in item) reader.receiveBatch(item);
+      else reader.receive(item);
     } catch (err) {
       // One reader's failure must not drop the other streams' messages; it still surfaces.
       queueMicrotask(() => {

@@ -18,6 +18,7 @@
  * until a later stream offers another.
  */
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import type { EventBatch } from '../shared/event-batch.ts';
 import type { StreamHubMessage, StreamToHost } from '../shared/protocol.ts';
 
 /** The longest an event of a stream already under way waits for the others. */
@@ -28,8 +29,8 @@ const OFFER_TIMEOUT_MS = 1_000;
 /** A stream's writer as the hub sees it. */
 export interface HubStream {
   readonly hubKey: number;
-  /** Its events waiting to go, as one message (spending a credit), or undefined (none, or no credit). */
-  drain(): StreamToHost | undefined;
+  /** Its events waiting to go, as one batch (spending a credit), or undefined (none, or no credit). */
+  drain(): EventBatch | undefined;
 }
 
 class StreamHub {
@@ -103,8 +104,8 @@ class StreamHub {
     // and no stream's own order changes.
     const out: StreamHubMessage = [];
     for (const stream of waiting) {
-      const msg = stream.drain();
-      if (msg) out.push(stream.hubKey, msg);
+      const batch = stream.drain();
+      if (batch) out.push(stream.hubKey, batch);
     }
     for (const item of this.#last) out.push(item);
     this.#last = [];

@@ -11,7 +11,7 @@
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 import type { WireError } from '../shared/error-wire.ts';
-import { packEvents } from '../shared/event-batch.ts';
+import { packEvents, type EventBatch } from '../shared/event-batch.ts';
 import type { StreamToHost, StreamToWorker } from '../shared/protocol.ts';
 import type { CallReport, ChatResult, StreamEvent } from '../shared/types.ts';
 import { streamHub, type HubStream } from './stream-hub.ts';
@@ -79,8 +79,8 @@ export class StreamWriter implements HubStream {
     }
   }
 
-  /** The queued events as one message, spending a credit; undefined without events or credit. */
-  drain(): StreamToHost | undefined {
+  /** The queued events as one batch, spending a credit; undefined without events or credit. */
+  drain(): EventBatch | undefined {
     this.#inHub = false;
     if (this.#closed || this.#queue.length === 0 || this.#credits <= 0) return undefined;
     this.#credits--;
@@ -88,7 +88,7 @@ export class StreamWriter implements HubStream {
     const events = this.#queue;
     this.#queue = [];
     if (this.#credits > 0) this.#wakeWaiter();
-    return { type: 'events', batch: packEvents(events) };
+    return packEvents(events);
   }
 
   /**
@@ -127,8 +127,8 @@ export class StreamWriter implements HubStream {
 
   #flush(): void {
     this.#flushScheduled = false;
-    const msg = this.drain();
-    if (msg) this.#post(msg);
+    const batch = this.drain();
+    if (batch) this.#post({ type: 'events', batch });
   }
 
   #finish(last: StreamToHost): void {

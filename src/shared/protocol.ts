@@ -95,9 +95,10 @@ export type StreamToWorker =
 /**
  * One postMessage on a worker's stream hub: the host-bound messages of every
  * stream of that worker gathered since the last one, as [key, message, key,
- * message, ...], each stream's in its own order.
+ * message, ...], each stream's in its own order. An events message travels
+ * as its bare EventBatch (one object less to clone and collect per batch).
  */
-export type StreamHubMessage = (number | StreamToHost)[];
+export type StreamHubMessage = (number | EventBatch | StreamToHost)[];
 
 /** The host's one message on a hub it adopted: from now on, streams may use it. */
 export type HubReady = 'ready';

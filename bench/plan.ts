@@ -32,7 +32,8 @@ export const FULL: Plan = {
 };
 
 export const QUICK: Plan = {
-  // Two rounds of 0.4 s, parley w4 left out (full run only): most of a quick run is starting contenders.
+  // Two rounds of 0.4 s; parley w4 and stream c=64 (information only) run in the full run only: most of a
+  // quick run is starting contenders.
   rounds: 2,
   roundMs: 400,
   latencyChats: 200,
@@ -40,8 +41,8 @@ export const QUICK: Plan = {
   soakChats: 5_000,
   soakStreams: 1_000,
   continuityTurns: 500,
-  // Two rounds of 1 s streams: enough to see it run, not to trust the p99.
+  // Two rounds of 0.5 s streams: enough to see it run, not to trust the p99.
   hostRounds: 2,
-  hostStreamTokens: 50,
+  hostStreamTokens: 25,
   hostNice: [0],
 };

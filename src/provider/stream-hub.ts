@@ -111,7 +111,8 @@ class StreamHub {
     this.#last = [];
     if (out.length === 0) return;
     this.#lastPostAt = performance.now();
-    this.#port!.postMessage(out);
+    // The host never closes a hub it adopted; should it be gone all the same, its streams end by their deadlines.
+    this.#port?.postMessage(out);
   };
 }
 

@@ -37,7 +37,7 @@ const SCENARIOS: Scenario[] = [
   { id: 'realistic-host', run: realisticHost },
 ];
 
-const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.id).join(',')}] [--rounds N] [--save | --out DIR] [--from-source] [--baseline CHECKOUT] [--host-nice 0,10]`;
+const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.id).join(',')}] [--rounds N] [--save | --out DIR] [--from-source] [--baseline CHECKOUT] [--host-nice 5,10]`;
 
 interface Args {
   quick: boolean;

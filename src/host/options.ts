@@ -10,7 +10,7 @@ import type { ProviderConfig } from '../shared/types.ts';
 import { nearestName, unknownKey } from '../shared/known-keys.ts';
 import { environmentProxies, Redactor } from '../shared/redaction.ts';
 import { checkProxy, validateProvider } from './provider-validation.ts';
-import { checkResourceLimits, checkWorkerExecArgv, defaultWorkerNice } from './worker-settings.ts';
+import { checkResourceLimits, checkWorkerExecArgv } from './worker-settings.ts';
 import { fitResponseCap } from './response-size-cap.ts';
 import { checkLogger, type Logger } from './observability/logger.ts';
 import type { TelemetryOptions } from './observability/telemetry.ts';
@@ -84,10 +84,9 @@ export interface RuntimeOptions {
   workerExecArgv?: string[];
   /**
    * Linux: the nice value (0-19) of the provider worker threads, so that
-   * when cores are scarce the host thread runs first. 0 leaves the workers
-   * at the host's priority. Elsewhere it is not applied (stats show each
-   * worker's nice value where there is one).
-   * @default on Linux the host process's nice value + 5 (at most 19), elsewhere 0
+   * when cores are scarce the host thread runs first. 5 suits a UI host.
+   * Elsewhere it is not applied (stats show each worker's nice value where
+   * there is one). @default 0
    */
   workerNice?: number;
   /** Pool mode: calls one worker runs at once; more wait in the queue. @default 256 */
@@ -154,11 +153,7 @@ export const RUNTIME_DEFAULTS = {
   },
   /** Node flags added to each worker thread's. */
   workerExecArgv: [] as readonly string[],
-  /**
-   * Linux nice value of each worker thread (0: left as it is). Left out, it
-   * is the host's own nice value + 5 on Linux (worker-settings.ts
-   * defaultWorkerNice), 0 elsewhere.
-   */
+  /** Linux nice value of each worker thread (0: left as it is). */
   workerNice: 0,
   /** Pool mode: calls one worker runs at once. */
   concurrencyPerWorker: 256,
@@ -337,7 +332,7 @@ function resolve(options: unknown, alsoKnown: readonly string[]): ResolvedOption
     },
     resourceLimits,
     workerExecArgv,
-    workerNice: o.workerNice === undefined ? defaultWorkerNice() : integer(o.workerNice, 'workerNice', d.workerNice, 0, 19),
+    workerNice: integer(o.workerNice, 'workerNice', d.workerNice, 0, 19),
     concurrencyPerWorker: integer(o.concurrencyPerWorker, 'concurrencyPerWorker', d.concurrencyPerWorker, 1, 1_000_000),
     maxQueue: integer(o.maxQueue, 'maxQueue', d.maxQueue, 0, 100_000_000),
     logger: checkLogger(o.logger),

@@ -5,7 +5,6 @@
  * worker dies at start and is restarted until the restart intensity is
  * spent. Both give CONFIG at createRuntime instead.
  */
-import { getPriority } from 'node:os';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { ParleyError } from '../shared/errors.ts';
 import { unknownKey } from '../shared/known-keys.ts';
@@ -80,29 +79,15 @@ export function checkWorkerExecArgv(value: unknown): string[] {
   return [...argv];
 }
 
-/**
- * How much nicer than the host thread a provider worker runs by default on
- * Linux. Measured with the bench's realistic-host scenario (64 streams at
- * 20 ms per token while the host renders 16 ms frames with 10 ms of work),
- * frame jitter p99 of the host, nice 0 vs 5 in the same run: 18.2 vs
- * 13.1 ms, 142 vs 82 ms, 57 vs 37 ms (machine loads 10 to 25 on 2 cores);
- * nice 10 did no better than 5 (55 ms). Stream throughput at saturation
- * did not fall with it.
+/*
+ * workerNice stays 0 by default, by measurement. The bench's realistic-host
+ * scenario (64 streams at 20 ms per token while the host renders 16 ms
+ * frames with 10 ms of work), frame jitter p99 with nice 5 vs 0 in the same
+ * runs: better under heavy machine load (13.1 vs 18.2 ms at load 10; 82 vs
+ * 142 and 37 vs 57 ms at load 22; 39 vs 61 ms at load 10-12), worse under
+ * light load (5.0 vs 3.9 ms at load 5-8; 2.4 vs 1.6 ms, quick run), and it
+ * cost stream throughput at saturation (stream c=16: 0.59x vs 0.73x of
+ * in-process undici, same run). A niced worker also yields to every other
+ * process: at load 34 one run lost a worker to missed heartbeats. UI hosts
+ * on busy machines can still ask for it.
  */
-export const DEFAULT_WORKER_NICE_STEP = 5;
-
-/**
- * The workerNice used when the option is left out: on Linux, the host
- * process's own nice value plus DEFAULT_WORKER_NICE_STEP (at most 19), so
- * that lowering a worker never needs a privilege, even in a host that runs
- * niced itself; elsewhere 0 (a priority there is per process, and would slow
- * the host too).
- */
-export function defaultWorkerNice(): number {
-  if (process.platform !== 'linux') return 0;
-  try {
-    return Math.min(19, getPriority() + DEFAULT_WORKER_NICE_STEP);
-  } catch {
-    return 0;
-  }
-}

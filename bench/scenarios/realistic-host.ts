@@ -107,7 +107,8 @@ export async function realisticHost(env: BenchEnv, plan: Plan): Promise<Scenario
   const floorP99 = find(jitter, jitter.floor!)?.median ?? Number.NaN;
   for (const c of jitter.contenders.filter((c) => c.name.startsWith('parley'))) {
     const goal = c.name === DEFAULTS;
-    jitter.bars.push(bar(c.name, 'p99 over the idle host', c.median - idleP99, '<=', goal ? OVER_IDLE_BAR_MS : undefined, 'ms'));
+    // Observed and goal both as p99 (not as the difference), so the chart can draw the goal on its ms axis.
+    jitter.bars.push(bar(c.name, `p99 (goal: idle host + ${OVER_IDLE_BAR_MS} ms)`, c.median, '<=', goal ? idleP99 + OVER_IDLE_BAR_MS : undefined, 'ms'));
     jitter.bars.push(bar(c.name, 'p99 below undici', c.median, '<', goal ? floorP99 : undefined, 'ms'));
   }
   jitter.notes.push(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { hubCounters } from '../src/host/stream-hub.ts';
-import { ask, collect, textOf, warm, withStack } from './helpers/fixtures.ts';
+import { ask, assertCode, collect, textOf, warm, withStack } from './helpers/fixtures.ts';
 import { waitFor } from './helpers/wait-for.ts';
 import { inFlightOf, testWorkers } from './helpers/workers-mode.ts';
 
@@ -78,6 +78,27 @@ describe('stream hub', () => {
       assertWhole(await others);
       // The left stream's request ends in the worker too (it would run for 40 s more).
       await waitFor(async () => inFlightOf(await rt.stats()) === 0, { what: 'no call in flight in the workers' });
+    });
+  });
+
+  test('a stream on the hub that fails gives the events before the failure first, then the error', async () => {
+    await withStack({ tokenDelayMs: 0, fillToMaxTokens: true }, () => ({ maxRetries: 0 }), async ({ server, rt }) => {
+      await warm({ server, rt });
+      const adopted = hubCounters.adopted;
+      await waitFor(
+        async () => {
+          assertWhole(await streamAll(rt, 4 * testWorkers));
+          return hubCounters.adopted - adopted >= testWorkers;
+        },
+        { what: 'every worker\'s hub adopted' },
+      );
+      const carried = hubCounters.streamMessages;
+      // Instant tokens: the events and the error come in the same turn, so in one hub message.
+      server.injectFault({ kind: 'truncate', afterTokens: 4 });
+      const { events, error } = await collect(rt.stream(ask('cut me short', { provider: 'openai', maxTokens: TOKENS })));
+      assertCode(error, 'INCOMPLETE');
+      assert.equal(events.filter((e) => e.type === 'text').length, 4);
+      assert.ok(hubCounters.streamMessages > carried, 'the failed stream went over the hub');
     });
   });
 

@@ -10,6 +10,12 @@ export interface Plan {
   soakChats: number;
   soakStreams: number;
   continuityTurns: number;
+  /** Rounds of the realistic-host scenario (each one wave of 64 streams at 20 ms per token). */
+  hostRounds: number;
+  /** Tokens per stream in the realistic-host scenario. */
+  hostStreamTokens: number;
+  /** workerNice values the realistic-host scenario runs parley with, besides its defaults; --host-nice 5,10. */
+  hostNice: number[];
 }
 
 export const FULL: Plan = {
@@ -20,15 +26,23 @@ export const FULL: Plan = {
   soakChats: 100_000,
   soakStreams: 10_000,
   continuityTurns: 10_000,
+  hostRounds: 4,
+  hostStreamTokens: 200,
+  hostNice: [5],
 };
 
 export const QUICK: Plan = {
-  rounds: 3,
-  // Six stream contenders, two stream scenarios: 0.4 s rounds keep the whole run under a minute.
+  // Two rounds of 0.4 s; parley w4 and stream c=64 (information only) run in the full run only: most of a
+  // quick run is starting contenders.
+  rounds: 2,
   roundMs: 400,
-  latencyChats: 250,
-  warmupOps: 200,
+  latencyChats: 200,
+  warmupOps: 100,
   soakChats: 5_000,
   soakStreams: 1_000,
   continuityTurns: 500,
+  // Two rounds of 0.5 s streams: enough to see it run, not to trust the p99.
+  hostRounds: 2,
+  hostStreamTokens: 25,
+  hostNice: [5],
 };

@@ -30,7 +30,8 @@ export const SHORT_CHAT: Workload = {
   maxTokens: 16,
 };
 
-function longReply(maxTokens: number): Workload {
+/** A reply of exactly `maxTokens` text tokens (the bench's servers run with --fill-to-max-tokens). */
+export function longReply(maxTokens: number): Workload {
   return {
     model: MODEL,
     messages: [

@@ -22,6 +22,8 @@ export interface Contender {
   /** The in-process floor the others are measured against. */
   floor?: boolean;
   open(url: string): Promise<Client>;
+  /** Left out of --quick runs, which only show that everything runs (and must stay under a minute). */
+  fullRunOnly?: boolean;
   /** Resolves with a reason when the contender cannot run here (e.g. a feature not built yet). */
   unavailable?(url: string): Promise<string | undefined>;
 }

@@ -18,8 +18,8 @@ export const OPENAI_CONTENDERS: Contender[] = [
 
 /**
  * Streams also run parley with workerNice 5, the setting suggested for UI
- * hosts: where the host thread's event-loop delay is measured, it shows
- * what yielding the CPU to the host thread buys.
+ * hosts on busy machines: where the host thread's event-loop delay is
+ * measured, it shows what yielding the CPU to the host thread buys.
  */
 export const STREAM_CONTENDERS: Contender[] = [...OPENAI_CONTENDERS.slice(0, -1), parley('openai', 1, { label: 'nice 5', options: { workerNice: 5 } }), OPENAI_CONTENDERS.at(-1)!];
 

@@ -1,6 +1,6 @@
 /** parley itself: the provider worker does the I/O, the host thread gets results and tokens. */
 import type { Runtime, RuntimeOptions } from '../../src/index.ts';
-import { parley as parleyModule } from '../parley-module.ts';
+import { baselineParley, parley as thisParley } from '../parley-module.ts';
 import type { Workload } from '../workload.ts';
 import type { Client, Contender, Protocol } from './contender.ts';
 
@@ -36,12 +36,18 @@ export function parleyClient(runtime: Runtime): Client {
   };
 }
 
-/** `variant`: extra runtime options under a label, e.g. `{ label: 'nice 5', options: { workerNice: 5 } }`. */
-export function parley(protocol: Protocol, workers = 1, variant?: { label: string; options: Partial<RuntimeOptions> }): Contender {
+/**
+ * `variant`: extra runtime options under a label, e.g. `{ label: 'nice 5', options: { workerNice: 5 } }`;
+ * with `baseline`, the parley given by --baseline instead of this checkout's.
+ */
+export function parley(protocol: Protocol, workers = 1, variant?: { label: string; options: Partial<RuntimeOptions>; baseline?: boolean }): Contender {
   const options = (url: string) => parleyOptions(url, protocol, { workers, ...variant?.options });
+  const parleyModule = variant?.baseline ? () => baselineParley()! : thisParley;
   return {
     name: `parley w${workers}${protocol === 'ollama' ? ' ollama' : ''}${variant ? ` ${variant.label}` : ''}`,
     protocol,
+    // A second pool size says little more in a run that only shows everything runs; it costs seconds to start.
+    ...(workers > 2 ? { fullRunOnly: true } : {}),
     async open(url) {
       return parleyClient(await parleyModule().createRuntime(options(url)));
     },

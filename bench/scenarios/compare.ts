@@ -5,6 +5,8 @@
  * to a median and a per-round ratio against the floor.
  */
 import type { Client, Contender } from '../contenders/index.ts';
+import { parley } from '../contenders/parley.ts';
+import { baselineParley } from '../parley-module.ts';
 import { Progress } from '../progress.ts';
 import { median, pairedRatio, Reservoir, spread } from '../stats.ts';
 import type { ContenderResult, ScenarioResult } from './result.ts';
@@ -36,9 +38,11 @@ export async function runComparison(spec: ComparisonSpec, env: BenchEnv): Promis
   const started = performance.now();
   const skipped: ScenarioResult['skipped'] = [];
   const running: { contender: Contender; client: Client; rounds: number[]; metrics: Record<string, number[]>; latencies: Reservoir }[] = [];
-  const progress = new Progress(spec.title, spec.rounds * spec.contenders.length + spec.contenders.length);
+  const chosen = withBaseline(env.quick ? spec.contenders.filter((c) => !c.fullRunOnly) : spec.contenders);
+  for (const c of spec.contenders) if (!chosen.includes(c)) skipped.push({ name: c.name, reason: 'full run only' });
+  const progress = new Progress(spec.title, spec.rounds * chosen.length + chosen.length);
   try {
-    for (const contender of spec.contenders) {
+    for (const contender of chosen) {
       progress.tick(`warm-up ${contender.name}`);
       const reason = await contender.unavailable?.(env.url);
       if (reason) {
@@ -49,12 +53,14 @@ export async function runComparison(spec: ComparisonSpec, env: BenchEnv): Promis
       running.push({ contender, client, rounds: [], metrics: {}, latencies: new Reservoir(20_000) });
       await spec.warmup(client);
     }
-    progress.update(spec.contenders.length);
+    progress.update(chosen.length);
     for (let r = 0; r < spec.rounds; r++) {
       const order = r % 2 === 0 ? running : [...running].reverse();
       for (const entry of order) {
         progress.tick(`round ${r + 1}/${spec.rounds} ${entry.contender.name}`);
-        const sample = await spec.measure(entry.client, entry.latencies);
+        const sample = await spec.measure(entry.client, entry.latencies).catch((err: unknown) => {
+          throw new Error(`${spec.title}: ${entry.contender.name}, round ${r + 1}: ${(err as Error)?.message ?? err}`, { cause: err });
+        });
         entry.rounds.push(sample.value);
         for (const [key, value] of Object.entries(sample.metrics ?? {})) (entry.metrics[key] ??= []).push(value);
       }
@@ -87,6 +93,13 @@ export async function runComparison(spec: ComparisonSpec, env: BenchEnv): Promis
     notes: [],
     durationMs: Math.round(performance.now() - started),
   };
+}
+
+/** With --baseline, `parley w1 baseline` runs right after `parley w1` wherever that runs. */
+function withBaseline(list: Contender[]): Contender[] {
+  const at = list.findIndex((c) => c.name === 'parley w1');
+  if (at < 0 || !baselineParley()) return list;
+  return [...list.slice(0, at + 1), parley('openai', 1, { label: 'baseline', options: {}, baseline: true }), ...list.slice(at + 1)];
 }
 
 export function find(result: ScenarioResult, name: string) {

@@ -16,14 +16,15 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { ParleyError } from '../shared/errors.ts';
 import { fromWireError, toWireError } from '../shared/error-wire.ts';
-import { BatchCursor } from '../shared/event-batch.ts';
+import type { EventBatch } from '../shared/event-batch.ts';
 import { abortError } from './pending-calls.ts';
+import { adoptHub, registerReader, unregisterReader, type HubReader } from './stream-hub.ts';
 import type { StreamToHost, StreamToWorker } from '../shared/protocol.ts';
 import type { CallReport, ChatResult, StreamEvent } from '../shared/types.ts';
 
 type Waiter = { resolve: (r: IteratorResult<StreamEvent>) => void; reject: (e: unknown) => void };
 
-export class StreamReader {
+export class StreamReader implements HubReader {
   /** Transfer this end to the worker. */
   readonly remotePort: MessagePort;
   /** performance.now() when the first events arrived (time to first chunk, for observability). */
@@ -31,12 +32,19 @@ export class StreamReader {
   /** The worker's end message, once it came: the result and the call's report (observability). */
   ending: { result: ChatResult; report?: CallReport } | undefined = undefined;
   readonly #port: MessagePort;
+  /** This stream's key on the worker's stream hub. */
+  readonly #key: number;
   readonly #creditBatch: number;
-  #batches: BatchCursor[] = [];
+  /** Batches arrived and not yet read; the first is read from #index (its tool calls from #toolIndex). */
+  #batches: EventBatch[] = [];
+  #index = 0;
+  #toolIndex = 0;
   #consumed = 0;
   #result: ChatResult | undefined;
   #error: ParleyError | undefined;
   #finished = false;
+  /** The worker ended the stream with an error (its events before it are still to be read). */
+  #failedByWorker = false;
   /** next() calls waiting for an event, oldest first. */
   #waiters: Waiter[] = [];
   #onEnd: (err: ParleyError | undefined) => void;
@@ -50,7 +58,10 @@ export class StreamReader {
     this.remotePort = port2;
     this.#creditBatch = Math.max(1, Math.floor(credits / 2));
     this.#onEnd = onEnd;
-    port1.on('message', (msg: StreamToHost) => this.#receive(msg));
+    this.#key = registerReader(this);
+    // Queued before the port is handed over, so it is the first thing the worker reads there.
+    this.#send({ type: 'hello', key: this.#key });
+    port1.on('message', (msg: StreamToHost) => this.receive(msg));
   }
 
   /** Tells the worker's end to stop sending (deadline, abort, shutdown, the consumer left). */
@@ -65,6 +76,9 @@ export class StreamReader {
   end(err: ParleyError | undefined): void {
     if (this.#finished || this.#result) return;
     if (err) this.#error = err;
+    // The worker's own error: the events it sent before it are read first,
+    // even when both came in one hub message.
+    if (this.#failedByWorker) return this.#wake();
     this.#finish();
   }
 
@@ -86,15 +100,27 @@ export class StreamReader {
 
   /** The caller aborted after the reply arrived but before reading it to 'done': what is left becomes ABORTED. */
   #abortUnread(signal: AbortSignal): void {
-    this.#batches = [];
+    this.#dropBatches();
     this.#result = undefined;
     this.#error = abortError(signal);
   }
 
-  #take(batch: BatchCursor): StreamEvent {
-    const event = batch.next();
-    if (batch.done) {
+  /** The next event of `batch`, the first of #batches; builds the event object only now. */
+  #take(batch: EventBatch): StreamEvent {
+    const i = this.#index++;
+    const kind = batch.kinds.charCodeAt(i);
+    const event: StreamEvent =
+      kind === 116 /* t */
+        ? { type: 'text', text: batch.parts[i]! }
+        : kind === 114 /* r */
+          ? { type: 'reasoning', text: batch.parts[i]! }
+          : kind === 102 /* f */
+            ? { type: 'refusal', text: batch.parts[i]! }
+            : { type: 'tool_call', toolCall: batch.toolCalls![this.#toolIndex++]! };
+    if (this.#index >= batch.kinds.length) {
       this.#batches.shift();
+      this.#index = 0;
+      this.#toolIndex = 0;
       if (++this.#consumed >= this.#creditBatch) {
         this.#send({ type: 'credit', batches: this.#consumed });
         this.#consumed = 0;
@@ -103,23 +129,32 @@ export class StreamReader {
     return event;
   }
 
-  #receive(msg: StreamToHost): void {
+  /** A message from the worker, on this stream's own port or through the worker's stream hub. */
+  receive(msg: StreamToHost): void {
+    // A hub serves the worker's other streams too, even when this one has ended.
+    if (msg.type === 'hub') return adoptHub(msg.port as MessagePort);
     if (this.#finished) return;
-    if (msg.type === 'events') {
-      if (msg.batch.kinds.length === 0) return;
-      this.firstEventAt ??= performance.now();
-      this.#batches.push(new BatchCursor(msg.batch));
-    } else if (msg.type === 'end') {
-      if (msg.batch) this.#receive({ type: 'events', batch: msg.batch });
+    if (msg.type === 'events') return this.receiveBatch(msg.batch);
+    if (msg.type === 'end') {
+      if (msg.batch) this.receiveBatch(msg.batch);
       this.#result = msg.result;
       this.ending = msg;
       this.#close();
       this.#onEnd(undefined);
     } else {
       this.#error = fromWireError(msg.error);
+      this.#failedByWorker = true;
       this.#close();
       this.#onEnd(this.#error);
     }
+    this.#wake();
+  }
+
+  /** A batch of events from the worker (the hub hands them over bare). */
+  receiveBatch(batch: EventBatch): void {
+    if (this.#finished || batch.kinds.length === 0) return;
+    this.firstEventAt ??= performance.now();
+    this.#batches.push(batch);
     this.#wake();
   }
 
@@ -149,14 +184,21 @@ export class StreamReader {
   }
 
   #finish(): void {
-    this.#batches = [];
+    this.#dropBatches();
     this.#close();
     if (!this.#error) this.#finished = true;
     this.#wake();
   }
 
+  #dropBatches(): void {
+    this.#batches = [];
+    this.#index = 0;
+    this.#toolIndex = 0;
+  }
+
   #close(): void {
     this.#port.close();
+    unregisterReader(this.#key);
   }
 
   #send(msg: StreamToWorker): void {

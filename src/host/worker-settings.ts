@@ -143,3 +143,16 @@ export function checkWorkerEntry(value: unknown): string | undefined {
   if (!isFile(path)) fail(`${field}: no file at ${path}`);
   return outsideAsar(path);
 }
+
+/*
+ * workerNice stays 0 by default, by measurement. The bench's realistic-host
+ * scenario (64 streams at 20 ms per token while the host renders 16 ms
+ * frames with 10 ms of work), frame jitter p99 with nice 5 vs 0 in the same
+ * runs: better under heavy machine load (13.1 vs 18.2 ms at load 10; 82 vs
+ * 142 and 37 vs 57 ms at load 22; 39 vs 61 ms at load 10-12), worse under
+ * light load (5.0 vs 3.9 ms at load 5-8; 2.4 vs 1.6 ms, quick run), and it
+ * cost stream throughput at saturation (stream c=16: 0.59x vs 0.73x of
+ * in-process undici, same run). A niced worker also yields to every other
+ * process: at load 34 one run lost a worker to missed heartbeats. UI hosts
+ * on busy machines can still ask for it.
+ */

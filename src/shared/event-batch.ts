@@ -2,7 +2,8 @@
  * How stream events cross the thread boundary. Structured clone pays per
  * object, and a batch is mostly tiny text events, so a batch travels as one
  * string of kinds and one array of strings; tool calls, which are rare, ride
- * alongside. The host rebuilds event objects one at a time as they are read.
+ * alongside. The host rebuilds event objects one at a time as they are read
+ * (host/stream-reader.ts).
  */
 import type { StreamEvent, ToolCall } from './types.ts';
 
@@ -44,28 +45,4 @@ export function packEvents(events: readonly StreamEvent[]): EventBatch {
     }
   }
   return toolCalls ? { kinds, parts, toolCalls } : { kinds, parts };
-}
-
-/** Reads a batch's events in order, building each event object only when asked. */
-export class BatchCursor {
-  readonly #batch: EventBatch;
-  #index = 0;
-  #toolIndex = 0;
-
-  constructor(batch: EventBatch) {
-    this.#batch = batch;
-  }
-
-  get done(): boolean {
-    return this.#index >= this.#batch.kinds.length;
-  }
-
-  next(): StreamEvent {
-    const i = this.#index++;
-    const kind = this.#batch.kinds.charCodeAt(i);
-    if (kind === 116 /* t */) return { type: 'text', text: this.#batch.parts[i]! };
-    if (kind === 114 /* r */) return { type: 'reasoning', text: this.#batch.parts[i]! };
-    if (kind === 102 /* f */) return { type: 'refusal', text: this.#batch.parts[i]! };
-    return { type: 'tool_call', toolCall: this.#batch.toolCalls![this.#toolIndex++]! };
-  }
 }

@@ -76,13 +76,32 @@ export interface ProviderServiceApi {
 
 export type StreamToHost =
   | { type: 'events'; batch: EventBatch }
+  /**
+   * The worker's stream hub, offered on the first stream the worker serves:
+   * the host adopts it and answers HubReady on it. From then on the worker's
+   * new streams send everything host-bound over the hub, as StreamHubMessage.
+   */
+  | { type: 'hub'; port: MessagePortLike }
   /** `batch`: the last events, when they were still waiting to be sent. */
   | { type: 'end'; result: ChatResult; batch?: EventBatch; report?: CallReport }
   | { type: 'error'; error: WireError };
 
 export type StreamToWorker =
+  /** The first message on every stream port, queued before the port is transferred: the stream's key on the hub. */
+  | { type: 'hello'; key: number }
   | { type: 'credit'; batches: number }
   | { type: 'cancel'; reason: WireError };
+
+/**
+ * One postMessage on a worker's stream hub: the host-bound messages of every
+ * stream of that worker gathered since the last one, as [key, message, key,
+ * message, ...], each stream's in its own order. An events message travels
+ * as its bare EventBatch (one object less to clone and collect per batch).
+ */
+export type StreamHubMessage = (number | EventBatch | StreamToHost)[];
+
+/** The host's one message on a hub it adopted: from now on, streams may use it. */
+export type HubReady = 'ready';
 
 export type Heartbeat = { type: 'ping'; seq: number } | { type: 'pong'; seq: number };
 

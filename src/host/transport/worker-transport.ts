@@ -67,14 +67,6 @@ export interface ThreadReports {
 /** stats() asks the workers for socket figures but never waits long for them. */
 const STATS_DEADLINE_MS = 1_000;
 /**
- * The workers get at least heartbeatTimeoutMs to answer the graceful close,
- * however little grace is left: the same silence the heartbeat allows a live
- * worker before it is judged wedged. A worker slower than that on a starved
- * machine is not wedged, and terminating it would report a forced shutdown
- * that was not one. Idle workers answer in a few ms, so this only bounds
- * how long a truly wedged one is waited for.
- */
-/**
  * The most: by then every call has ended, so closing is only aborting what
  * is left and closing Agents; a worker slower than this is wedged (and with
  * graceMs: Infinity there would otherwise be no bound at all).
@@ -312,6 +304,11 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
     await this.calls.whenEmpty(graceMs);
     const aborted = this.calls.abandonAll(new ParleyError('SHUTDOWN', `the runtime shut down before the call finished (grace ${graceMs} ms)`));
     this.#stopSupervising(new ParleyError('SHUTDOWN', 'the runtime is shutting down'));
+    // The workers get at least heartbeatTimeoutMs to answer the graceful
+    // close, however little grace is left: the silence the heartbeat allows
+    // a live worker before it is judged wedged. One slower than that on a
+    // starved machine is not wedged, and terminating it would report a forced
+    // shutdown that was not one. Idle workers answer in a few ms.
     const exited = await this.closeWorkers(Math.min(MAX_CLOSE_MS, Math.max(this.options.heartbeatTimeoutMs, graceMs - (performance.now() - started))));
     if (!exited) await this.destroy();
     this.#closed = true;

@@ -120,6 +120,8 @@ describe(`content parts on every protocol (workers: ${testWorkers})`, { timeout:
     await refused([{ type: 'audio', data: 'AAAA' }], /content\[0\]\.type must be 'text', 'image' or 'document'/);
     await refused([{ type: 'image', data: 12, mediaType: 'image/png' }], /content\[0\]\.data must be a Uint8Array, an ArrayBuffer or a base64 string/);
     await refused([{ type: 'image', data: 'data:image/png;base64,AAAA', mediaType: 'image/png' }], /content\[0\]\.data must be base64 without a data: prefix/);
+    await refused([{ type: 'image', data: '@@@not base64!!', mediaType: 'image/png' }], /content\[0\]\.data must be standard base64/);
+    await refused([{ type: 'image', data: 'iVBORw0KGgo', mediaType: 'image/png' }], /content\[0\]\.data must be standard base64/);
     await refused([], /request\.messages\[0\]\.content must be a string or a non-empty array of content parts/);
     await refused([{ type: 'image', data: png(10), mediaType: 'image/png' }], /content\[0\] must be a text part: image parts go on user messages/, 'assistant');
   });

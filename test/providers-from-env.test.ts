@@ -47,6 +47,10 @@ describe('providersFromEnv() mapping', () => {
     assert.equal(url(':9999'), 'http://127.0.0.1:9999');
     assert.equal(url('0.0.0.0'), 'http://127.0.0.1:11434');
     assert.equal(url('0.0.0.0:11434'), 'http://127.0.0.1:11434');
+    // A bare IPv6 address is a host; a scheme alone is Ollama's default host and port.
+    assert.equal(url('::1'), 'http://[::1]:11434');
+    assert.equal(url('[::1]:8080'), 'http://[::1]:8080');
+    assert.equal(url('http://'), 'http://127.0.0.1:11434');
     assert.equal(url('https://ollama.example'), 'https://ollama.example');
     assert.equal(url('http://localhost:11434/'), 'http://localhost:11434');
   });

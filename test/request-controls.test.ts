@@ -84,6 +84,8 @@ describe('tool choice and reasoning on ollama, openai and anthropic', () => {
     openai: [
       [{ effort: 'high' }, 'reasoning_effort', 'high'],
       [{ enabled: false }, 'reasoning_effort', 'none'],
+      // Said, not dropped: OpenAI's default effort.
+      [{ enabled: true }, 'reasoning_effort', 'medium'],
     ],
     ollama: [
       [{ enabled: true }, 'think', true],

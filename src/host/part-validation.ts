@@ -25,6 +25,9 @@ const URL_SCHEME = /^(https?:\/\/|data:)/i;
 
 type Fields = Record<string, unknown>;
 
+/** Standard base64 (RFC 4648 section 4), as every provider takes it. */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 /** Bytes the data holds: a base64 string is measured by its length, never decoded. */
 function byteLength(data: unknown): number | undefined {
   if (data instanceof Uint8Array) return data.byteLength;
@@ -51,6 +54,8 @@ function copyBinary(c: RequestCopier, part: Fields, at: string, kind: 'image' | 
   const size = byteLength(part.data);
   if (size === undefined) throw c.invalid(`${at}.data`, 'a Uint8Array, an ArrayBuffer or a base64 string', part.data);
   if (typeof part.data === 'string' && /^data:/i.test(part.data)) throw c.invalid(`${at}.data`, 'base64 without a data: prefix (or pass the data: URL as url)', part.data);
+  // A scan, not a decode: the provider would answer a 400 for it, after the upload.
+  if (typeof part.data === 'string' && !BASE64.test(part.data)) throw c.invalid(`${at}.data`, 'standard base64 (A-Z a-z 0-9 + /, = padding, no spaces)', part.data);
   if (size === 0) throw c.invalid(`${at}.data`, 'at least one byte', part.data);
   const max = kind === 'image' ? MAX_IMAGE_BYTES : MAX_DOCUMENT_BYTES;
   if (size > max) throw new ParleyError('INVALID_REQUEST', `${at}.data must be at most ${mib(max)} (got ${mib(size)})`);

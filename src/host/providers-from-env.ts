@@ -23,8 +23,12 @@ const OLLAMA_PORT = '11434';
  * createRuntime refuses it with CONFIG naming the field.
  */
 function ollamaBaseUrl(host: string): string {
-  const text = host.trim();
+  let text = host.trim();
   const hasScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(text);
+  // A scheme alone ("http://") means Ollama's default host and port.
+  if (hasScheme && /^[a-z][a-z0-9+.-]*:\/\/$/i.test(text)) text = `${text}127.0.0.1:${OLLAMA_PORT}`;
+  // A bare IPv6 address ("::1") is a host, not host:port: URLs bracket it.
+  if (!hasScheme && (text.match(/:/g) ?? []).length > 1 && !text.startsWith('[')) text = `[${text}]`;
   let url: URL;
   try {
     url = new URL(hasScheme ? text : `http://${text.startsWith(':') ? `127.0.0.1${text}` : text}`);

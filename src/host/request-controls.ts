@@ -28,7 +28,7 @@ export function copyControls(c: RequestCopier, r: Fields): void {
     if (reasoning.effort !== undefined && !EFFORTS.has(reasoning.effort)) throw c.invalid('request.reasoning.effort', 'one of low, medium, high', reasoning.effort);
     const budget = reasoning.budgetTokens;
     if (budget !== undefined && (!Number.isSafeInteger(budget) || (budget as number) < MIN_BUDGET_TOKENS)) {
-      throw c.invalid('request.reasoning.budgetTokens', `an integer of at least ${MIN_BUDGET_TOKENS} (Anthropic's minimum)`, budget);
+      throw c.invalid('request.reasoning.budgetTokens', `an integer of at least ${MIN_BUDGET_TOKENS} (Anthropic's minimum; only Anthropic takes a budget, other providers take request.reasoning.effort)`, budget);
     }
     if (reasoning.enabled !== undefined && typeof reasoning.enabled !== 'boolean') throw c.invalid('request.reasoning.enabled', 'a boolean', reasoning.enabled);
     if (reasoning.enabled === false && (reasoning.effort !== undefined || budget !== undefined)) {

@@ -32,6 +32,8 @@ export function openaiControls(req: ChatRequest, body: JsonObject): void {
   const reasoning = req.reasoning;
   if (reasoning?.effort !== undefined) body.reasoning_effort = reasoning.effort;
   else if (reasoning?.enabled === false) body.reasoning_effort = 'none';
+  // Said, not dropped: 'medium' is the effort OpenAI's reasoning models use when none is given.
+  else if (reasoning?.enabled === true) body.reasoning_effort = 'medium';
   const format = req.responseFormat;
   if (format?.type === 'json') body.response_format = { type: 'json_object' };
   else if (format?.type === 'json-schema') {

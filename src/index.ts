@@ -3,7 +3,7 @@
  * rest of src/ is internal. Every type that appears in a public signature is
  * exported too (test/public-types.test.ts), and src/cli uses nothing else.
  */
-export { createRuntime } from './host/runtime.ts';
+export { createRuntime } from './host/create-runtime.ts';
 // A type only: a runtime is made by createRuntime, which validates the options; the constructor takes them resolved.
 export type { ProviderStats, Runtime, RuntimeEvents, RuntimeState, RuntimeStats, ShutdownReport } from './host/runtime.ts';
 export type { Percentiles, ProviderLatency } from './host/observability/latency-window.ts';

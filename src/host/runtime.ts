@@ -6,11 +6,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { ActorTransport } from './transport/actor-transport.ts';
-import { installErrorTransfer } from '../wire/error-transfer.ts';
 import type { Conversation, ConversationInit } from '../conversation/conversation.ts';
 import { OpenConversations } from '../conversation/open-conversations.ts';
 import { ParleyError } from '../shared/errors.ts';
-import { resolveProviderSettings, resolveRuntimeOptions, SHUTDOWN_GRACE_MS, type ProviderSettings, type ResolvedOptions, type RuntimeOptions } from './options.ts';
+import { resolveProviderSettings, SHUTDOWN_GRACE_MS, type ProviderSettings, type ResolvedOptions, type RuntimeOptions } from './options.ts';
 import { abortError, type CallKind } from './pending-calls.ts';
 import { PoolTransport } from './transport/pool-transport.ts';
 import { requestFor, validateCallOptions, validateChatRequest } from './request-validation.ts';
@@ -26,7 +25,7 @@ import type { CallTrace } from './observability/call-trace.ts';
 import { RuntimeLog } from './observability/logger.ts';
 import type { ProviderLatency } from './observability/latency-window.ts';
 import { logLifecycle } from './observability/lifecycle-log.ts';
-import { loadTelemetry, type Telemetry } from './observability/telemetry.ts';
+import type { Telemetry } from './observability/telemetry.ts';
 
 export type { RuntimeState, ShutdownReport };
 
@@ -50,8 +49,13 @@ export interface RuntimeStats {
   providers: ProviderStats[];
 }
 
-/** createRuntime's view of a runtime's readiness (its transport is private to the class). */
+/** createRuntime's view of a runtime's readiness (its transport is private to the class); set by the class's static block. */
 let whenReady: (runtime: Runtime) => Promise<void>;
+
+/** Resolves once the runtime's workers have loaded and answered; rejects with WORKER_CRASHED saying why they could not start. Not public: createRuntime waits for it. */
+export function runtimeReady(runtime: Runtime): Promise<void> {
+  return whenReady(runtime);
+}
 
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #options: ResolvedOptions;
@@ -381,27 +385,6 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       leave: () => call.leave(),
     };
   }
-}
-
-export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
-  const resolved = resolveRuntimeOptions(options);
-  installErrorTransfer();
-  const kinds = Object.fromEntries(Object.entries(resolved.providers).map(([name, config]) => [name, config.kind]));
-  const runtime = new Runtime(resolved, await loadTelemetry(kinds, resolved.telemetry));
-  // The workers load while the host waits here, not inside the first call's
-  // deadline. The workers are unref'd (an idle runtime must not keep the
-  // process alive), so this wait holds the process open itself: a host
-  // awaiting createRuntime at top level must not exit mid-wait.
-  const holdOpen = setInterval(() => undefined, 60_000);
-  try {
-    await whenReady(runtime);
-  } catch (err) {
-    await runtime.shutdown({ graceMs: 0 }).catch(() => undefined);
-    throw err;
-  } finally {
-    clearInterval(holdOpen);
-  }
-  return runtime;
 }
 
 function graceOf(opts: unknown): number {

@@ -41,7 +41,9 @@ describe('parley chat, piped, stopped by SIGINT', () => {
       return messages[messages.length - 1]!.content;
     };
     const replyToTwo = () => stdout.split('\n')[1] ?? '';
-    await waitFor(() => chats().length === 2 && replyToTwo() !== '', { what: 'the reply to "two" streaming' });
+    // A CLI process starts its runtime and answers "one" first: under the
+    // stress run (every core busy) that took more than the usual 20 s guard.
+    await waitFor(() => chats().length === 2 && replyToTwo() !== '', { what: 'the reply to "two" streaming', timeoutMs: 60_000 });
     assert.equal(lastUserLine(chats()[1]!.body), 'two');
     child.kill('SIGINT');
 

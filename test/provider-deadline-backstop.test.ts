@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { createRuntime, ParleyError } from '../src/index.ts';
 import { waitFor } from './helpers/wait-for.ts';
 import { ProviderService } from '../src/provider/provider-service.ts';
+import { loadDispatcherClasses } from '../src/provider/http/undici-dispatchers.ts';
 import type { ProviderConnectionStats, StreamToHost, HttpSettings } from '../src/shared/protocol.ts';
 
 const SETTINGS: HttpSettings = {
@@ -41,6 +42,8 @@ describe('the worker-side deadline backstop', { timeout: 30_000 }, () => {
   let open = 0;
 
   before(async () => {
+    // As the worker entry does before it builds its ProviderService.
+    await loadDispatcherClasses();
     // Chats never get their headers; streams get one token and then nothing.
     server = createServer((req, res) => {
       req.resume();

@@ -13,8 +13,14 @@ import { ProviderService } from '../src/provider/provider-service.ts';
 import { TimeSlicer } from '../src/wire/time-slicer.ts';
 
 let service: ProviderService;
+/** Resolves once this thread's service is built: a task piscina hands over before that waits for it. */
+let started: Promise<void>;
 
-export function startPoolThread(init: PoolInit): void {
+export function startPoolThread(init: PoolInit, loaded: Promise<unknown>): void {
+  started = loaded.then(() => startService(init));
+}
+
+function startService(init: PoolInit): void {
   service = new ProviderService(threadId, init.providers, init.http, init.nice, init.generation);
   const control = new BroadcastChannel(init.controlChannel);
   const post = (msg: PoolControl) => control.postMessage(msg);
@@ -56,6 +62,7 @@ export function providerTask(task: PoolTask): Promise<PoolReply> {
 
 async function run(task: PoolTask): Promise<PoolReply> {
   try {
+    await started;
     // Made under settings this thread has not heard of yet: they are on their way (see PoolInit.generation).
     if (task.generation > service.generation) await service.whenGeneration(task.generation);
     switch (task.kind) {

@@ -11,6 +11,7 @@
  */
 import { isMainThread, workerData, type MessagePort } from 'node:worker_threads';
 import type { PoolInit, WorkerInit } from '../src/shared/protocol.ts';
+import { loadDispatcherClasses } from '../src/provider/http/undici-dispatchers.ts';
 import { startActor } from './provider-actor.ts';
 import { providerTask, startPoolThread } from './provider-task.ts';
 
@@ -20,7 +21,11 @@ const init = workerData as Init | undefined;
 if (isMainThread || typeof init !== 'object' || init === null) {
   throw new Error('parley/worker is a worker thread entry: name it in RuntimeOptions.workerEntry, do not import it');
 }
-if ('controlChannel' in init) startPoolThread(init);
-else startActor(init);
+// undici's classes first: every ProviderService builds its sessions on them.
+// A thread that cannot load undici at all rejects here, and its 'error'
+// reaches the host as a crash at start.
+const loaded = loadDispatcherClasses();
+if ('controlChannel' in init) startPoolThread(init, loaded);
+else void loaded.then(() => startActor(init));
 
 export default providerTask;

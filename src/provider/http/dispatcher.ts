@@ -7,7 +7,11 @@
  */
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Agent, Dispatcher, EnvHttpProxyAgent, ProxyAgent } from 'undici';
+import type * as Undici from 'undici';
+import { dispatcherClasses } from './undici-dispatchers.ts';
+
+type Agent = Undici.Agent;
+type Dispatcher = Undici.Dispatcher;
 import type { HttpSettings } from '../../shared/protocol.ts';
 import type { ProviderConfig } from '../../shared/types.ts';
 import { environmentProxies } from '../../shared/redaction.ts';
@@ -68,7 +72,7 @@ function environmentProxyFor(protocol: string): string | undefined {
 export function createDispatcher(settings: HttpSettings, config: ProviderConfig, origin: string): ProviderDispatcher {
   const ca = trust(config.ca);
   const tls = { timeout: settings.connectTimeoutMs, ...(ca ? { ca } : {}) };
-  const agentOptions: Agent.Options = {
+  const agentOptions: Undici.Agent.Options = {
     connections: settings.connections,
     pipelining: 1,
     keepAliveTimeout: settings.keepAliveTimeoutMs,
@@ -79,6 +83,7 @@ export function createDispatcher(settings: HttpSettings, config: ProviderConfig,
     bodyTimeout: 0,
     connect: tls,
   };
+  const { Agent, EnvHttpProxyAgent, ProxyAgent } = dispatcherClasses();
   const url = new URL(origin);
   let dispatcher: Dispatcher;
   let proxy: string | undefined;
@@ -89,7 +94,7 @@ export function createDispatcher(settings: HttpSettings, config: ProviderConfig,
     dispatcher = new Agent(agentOptions);
   } else {
     proxy = environmentProxyFor(url.protocol);
-    dispatcher = new EnvHttpProxyAgent({ ...agentOptions, requestTls: tls, proxyTls: tls } as EnvHttpProxyAgent.Options);
+    dispatcher = new EnvHttpProxyAgent({ ...agentOptions, requestTls: tls, proxyTls: tls } as Undici.EnvHttpProxyAgent.Options);
   }
   const counting = dispatcher as CountingAgent;
   counting.socketsOpened = 0;
@@ -105,6 +110,7 @@ export function createDispatcher(settings: HttpSettings, config: ProviderConfig,
  * nor their events).
  */
 export function innerAgents(dispatcher: Dispatcher, depth = 0): Agent[] {
+  const { Agent, Dispatcher } = dispatcherClasses();
   if (dispatcher instanceof Agent) return [dispatcher];
   if (depth > 2) return [];
   const found = new Set<Agent>();

@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { FAULT_HEADER } from '../src/testing/index.ts';
 import { ask, collect, providersFor, rejectsWith, startStack, warm } from './helpers/fixtures.ts';
 import { settlesWithin, waitFor } from './helpers/wait-for.ts';
+import { injectAndConfirm, withWorkerHooks } from './helpers/worker-hooks.ts';
+import { testWorkers } from './helpers/workers-mode.ts';
 
 describe('runtime shutdown', () => {
   test('calls in flight finish within a long enough graceMs and are counted as drained', async () => {
@@ -33,6 +35,23 @@ describe('runtime shutdown', () => {
       assert.equal(error, undefined);
       assert.equal(events.at(-1)?.type, 'done');
       await waitFor(() => server.stats().connectionsOpen === 0, { what: 'every socket closed' });
+      assert.equal(rt.state, 'closed');
+    } finally {
+      await close();
+    }
+  });
+
+  // An actor worker answers the close with what it still holds; nothing means
+  // shutdown need not wait for V8 to tear its thread down. Something means it
+  // is waited for, and terminated when it does not exit: a pool thread's
+  // ports are piscina's, so it is always retired by piscina.
+  test('a worker that still holds something after the close is not taken for clean: it is terminated and the report says forced', { skip: testWorkers > 1 && 'actor mode only' }, async () => {
+    const { server, rt, close } = await startStack({}, () => withWorkerHooks);
+    try {
+      await warm({ server, rt });
+      await injectAndConfirm('hold-timer', 1);
+      const report = await rt.shutdown({ graceMs: 0 });
+      assert.equal(report.forced, true);
       assert.equal(rt.state, 'closed');
     } finally {
       await close();

@@ -158,6 +158,11 @@ describe('supervision', () => {
     const rt = await createRuntime({
       providers: { local: { kind: 'ollama', baseUrl: server.url } },
       resourceLimits: { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 },
+      // A heap filling up collects garbage back to back before V8 gives up:
+      // on a starved machine (the stress run) that outlasted the default
+      // 1.5 s, and the heartbeat named the crash before the OOM did. This
+      // test is about the OOM's own report.
+      heartbeatTimeoutMs: 30_000,
       ...withWorkerHooks,
     });
     try {

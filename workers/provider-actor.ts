@@ -22,11 +22,12 @@ export function startActor(init: WorkerInit & { heartbeatPort: MessagePort }): v
     if (msg.type === 'ping') init.heartbeatPort.postMessage({ type: 'pong', seq: msg.seq } satisfies Heartbeat);
   });
 
+  // The two ports this role holds ref'd: the parent port and the heartbeat's.
   service.releaseAfterClose(() => {
     endpoint.flush();
     init.heartbeatPort.close();
     port.close();
-  });
+  }, 2);
 
   expose(service, endpoint);
   // Said at once, unasked: the host learns this thread has loaded and can

@@ -267,8 +267,11 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * finish within `graceMs` milliseconds (default 5,000; `Infinity`: wait for
    * every call in flight, each bounded by its own deadline), abandon the rest
    * with SHUTDOWN, close every Agent and let the worker exit by itself
-   * (terminate only as a fallback, and `forced` says so). `opts` may be
-   * omitted, undefined or null.
+   * (terminate only as a fallback, and `forced` says so). Resolves once
+   * every worker has closed its sockets and ports; an actor worker that
+   * reports nothing else open is not waited for while V8 tears its thread
+   * down (that can take ~200 ms after recent calls, and never keeps the
+   * process alive). `opts` may be omitted, undefined or null.
    *
    * Rejects with CONFIG, like every other bad argument of this API, when
    * `opts` is not an object or `graceMs` is not a number >= 0 (NaN, negative,

@@ -21,6 +21,7 @@ import type { CallReport, ChatRequest, HealthReport, ModelInfo, ProviderConfig }
 import { callReport, withRetries, type CallContext } from './http/retries.ts';
 import { bufferSink, discardSink, exchange } from './http/exchange.ts';
 import { environmentProxies, Redactor } from '../shared/redaction.ts';
+import { openResources } from './open-resources.ts';
 import { agentFigures, createSession, type CountingAgent, type ProviderSession } from './http/sessions.ts';
 import { parseJson } from './protocols/wire-format.ts';
 import { StreamWriter } from './stream-writer.ts';
@@ -58,6 +59,8 @@ export class ProviderService implements ProviderServiceApi {
   readonly #redactor: Redactor;
   #closing: Promise<WorkerCloseReport> | undefined;
   #release: (() => void) | undefined;
+  /** The MessagePorts #release closes; undefined when the role cannot count them. */
+  #releasedPorts: number | undefined;
   readonly #niceError: string | undefined;
 
   /**
@@ -245,10 +248,13 @@ export class ProviderService implements ProviderServiceApi {
    * What lets the thread exit once the service is closed: `release` (close
    * the ports the service is reached on) runs on the turn after close() has
    * answered, so the answer is on its way before the channel goes quiet and
-   * the event loop runs dry.
+   * the event loop runs dry. `releasedPorts`: how many ref'd MessagePorts
+   * `release` closes, so the close report can tell whether anything else is
+   * left open (WorkerCloseReport.openResources); omitted, it is not told.
    */
-  releaseAfterClose(release: () => void): void {
+  releaseAfterClose(release: () => void, releasedPorts?: number): void {
     this.#release = release;
+    this.#releasedPorts = releasedPorts;
   }
 
   async #close(): Promise<WorkerCloseReport> {
@@ -261,7 +267,9 @@ export class ProviderService implements ProviderServiceApi {
     const agents = [...this.#agents.keys()];
     this.#agents.clear();
     await Promise.all([...agents.map(closeAgent), ...this.#retiring]);
-    return { aborted, agentsClosed: agents.length };
+    const report: WorkerCloseReport = { aborted, agentsClosed: agents.length };
+    if (this.#releasedPorts !== undefined) report.openResources = openResources(this.#releasedPorts);
+    return report;
   }
 
   /**

@@ -132,6 +132,13 @@ export interface WorkerStats {
 export interface WorkerCloseReport {
   aborted: number;
   agentsClosed: number;
+  /**
+   * What still keeps the worker's event loop alive once its Agents are
+   * closed, by kind (provider/open-resources.ts), less the ports the close
+   * releases: empty when the thread has nothing left to do but exit. Absent
+   * where the role cannot tell (a pool thread, whose ports piscina owns).
+   */
+  openResources?: string[];
 }
 
 /** Handed to every pool worker in workerData (pool mode, workers > 1). */

@@ -13,7 +13,7 @@ export const hookPreload = fileURLToPath(new URL('../fixtures/worker-hooks.mjs',
 /** Spread into RuntimeOptions. */
 export const withWorkerHooks = { workerExecArgv: ['--import', hookPreload] };
 
-export type WorkerFault = 'crash' | 'throw' | 'wedge' | 'oom';
+export type WorkerFault = 'crash' | 'throw' | 'wedge' | 'oom' | 'hold-timer';
 
 /** Crash, throw in, wedge or exhaust every hooked worker (or the one with `threadId`). */
 export function injectWorkerFault(action: WorkerFault, options: { threadId?: number; ms?: number } = {}): void {
@@ -42,4 +42,19 @@ export async function hitWorker(rt: Runtime, fault: WorkerFault): Promise<void> 
   const target = workers.find((w) => w.inFlight > 0) ?? workers[0];
   if (!target) throw new Error('hitWorker: no pool thread answered stats()');
   injectWorkerFault(fault, { threadId: target.workerId });
+}
+
+/** Sends `action` to every hooked worker and resolves once `count` of them said it is done (the hooks that reply: 'hold-timer'). */
+export async function injectAndConfirm(action: 'hold-timer', count: number): Promise<void> {
+  const channel = new BroadcastChannel('parley-test-hooks');
+  let replies = 0;
+  channel.onmessage = (event) => {
+    if ((event as unknown as { data: { reply?: string } }).data.reply === action) replies++;
+  };
+  try {
+    channel.postMessage({ action });
+    await waitFor(() => replies >= count, { what: `${count} workers confirmed ${action}` });
+  } finally {
+    channel.close();
+  }
 }

@@ -89,9 +89,17 @@ export class ActorTransport extends WorkerTransport {
     const started = performance.now();
     const remaining = () => Math.max(100, ms - (performance.now() - started));
     const answered = await withDeadline(handle.rpc.call('close', []), ms);
-    // A worker that answered close() is alive and has nothing left open: its
-    // exit is only thread teardown, worth waiting for even past the grace time
-    // on a loaded machine. One that did not answer is wedged: terminate it.
+    // Nothing left open (provider/open-resources.ts): the thread's exit is
+    // only V8 tearing it down, which can wait ~200 ms for a background
+    // compile. shutdown() does not wait for it; the thread is unref'd, and
+    // is terminated should it somehow still be there after EXIT_WAIT_MS.
+    if (answered?.openResources?.length === 0) {
+      handle.reapAfter(EXIT_WAIT_MS);
+      return true;
+    }
+    // Answered with something still open: its exit is worth waiting for, even
+    // past the grace time on a loaded machine. One that did not answer is
+    // wedged: terminate it.
     const exitWait = answered ? Math.max(EXIT_WAIT_MS, remaining()) : WEDGED_EXIT_WAIT_MS;
     return (await withDeadline(handle.exited(), exitWait)) !== undefined;
   }

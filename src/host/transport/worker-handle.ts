@@ -74,6 +74,15 @@ export class WorkerHandle {
     await this.#worker.terminate();
   }
 
+  /**
+   * The thread closed everything and is on its way out: if it is still there
+   * after `ms`, terminate it. The timer never keeps the host process alive.
+   */
+  reapAfter(ms: number): void {
+    const timer = setTimeout(() => void this.#worker.terminate(), ms).unref();
+    void this.#exited.then(() => clearTimeout(timer));
+  }
+
   #lost(reason: string): void {
     if (this.#gone) return;
     this.#gone = true;

@@ -49,7 +49,11 @@ export interface ShutdownReport {
   drained: number;
   /** Calls still in flight when the grace time ran out, failed with SHUTDOWN. */
   aborted: number;
-  /** True when a worker did not exit by itself and had to be terminated. */
+  /**
+   * True when a worker did not close cleanly and had to be terminated: it did
+   * not answer the graceful close in time, or answered with something still
+   * open and then did not exit by itself.
+   */
   forced: boolean;
   durationMs: number;
 }
@@ -166,6 +170,8 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
    * `graceMs`, abandon the rest with SHUTDOWN, then send every worker the
    * graceful close (abort what is left, close every Agent, exit by itself).
    * A worker that does not exit in time is terminated, and `forced` says so.
+   * One that reports nothing left open is not waited for: its thread's
+   * teardown (V8's, up to ~200 ms) goes on unref'd, in the background.
    * Idempotent: every caller gets the same report.
    */
   close(graceMs: number): Promise<ShutdownReport> {

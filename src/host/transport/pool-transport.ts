@@ -202,7 +202,7 @@ export class PoolTransport extends WorkerTransport {
     const pool = new Piscina<PoolTask, PoolReply>({
       filename: script.filename,
       argv: script.argv,
-      execArgv: workerExecArgv(this.options.workerExecArgv),
+      execArgv: workerExecArgv(this.options.workerExecArgv, script),
       minThreads: this.options.workers,
       maxThreads: this.options.workers,
       // Threads own long-lived Agents: they must never be reaped for idleness.

@@ -20,6 +20,8 @@ export function runsFromSource(): boolean {
 export interface WorkerScript {
   filename: string;
   argv: string[];
+  /** True for the bundle source-workers.ts builds from TypeScript: plain JavaScript that needs no loader. */
+  sourceBundle: boolean;
 }
 
 /**
@@ -35,12 +37,12 @@ export function shippedWorkerEntry(): string | undefined {
 
 /** `entry`: the checked options.workerEntry (an absolute path), or undefined for parley's own. */
 export function workerScript(entry: string | undefined): WorkerScript {
-  if (entry !== undefined) return { filename: entry, argv: [] };
-  if (fromSource) return { filename: sourceWorkerEntry(), argv: [] };
+  if (entry !== undefined) return { filename: entry, argv: [], sourceBundle: false };
+  if (fromSource) return { filename: sourceWorkerEntry(), argv: [], sourceBundle: true };
   const shipped = shippedWorkerEntry();
   // resolveRuntimeOptions refused this already; kept so a caller that skipped it gets the same answer.
   if (shipped === undefined) throw new ParleyError('CONFIG', 'options.workerEntry is required where parley is bundled as CommonJS');
-  return { filename: shipped, argv: [] };
+  return { filename: shipped, argv: [], sourceBundle: false };
 }
 
 /**
@@ -49,7 +51,15 @@ export function workerScript(entry: string | undefined): WorkerScript {
  * --expose-gc or --max-old-space-size must still work). With extra flags,
  * only those: passing the parent's per-process flags explicitly would make
  * Node refuse to start the thread.
+ *
+ * From source (parley's own tests, `npm start`, the bench's --from-source)
+ * the host runs under tsx, and a thread that inherited `--import tsx` would
+ * register tsx's loader again and send every module it loads (Node's own
+ * included) through tsx's hooks: in `npm test` that was about a third of
+ * the workers' CPU. The source bundle is plain JavaScript: it gets no
+ * flags. V8's flags are process-wide, so the thread keeps them all the same.
  */
-export function workerExecArgv(extra: readonly string[]): string[] | undefined {
-  return extra.length > 0 ? [...extra] : undefined;
+export function workerExecArgv(extra: readonly string[], script: WorkerScript): string[] | undefined {
+  if (extra.length > 0) return [...extra];
+  return script.sourceBundle ? [] : undefined;
 }

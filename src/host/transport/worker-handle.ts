@@ -42,7 +42,7 @@ export class WorkerHandle {
       argv: script.argv,
       workerData: init,
       transferList: [port2],
-      execArgv: workerExecArgv(options.workerExecArgv),
+      execArgv: workerExecArgv(options.workerExecArgv, script),
       resourceLimits: options.resourceLimits,
       name: `parley-provider-${workerId}`,
     });

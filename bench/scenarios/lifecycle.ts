@@ -220,7 +220,10 @@ export async function lifecycle(env: BenchEnv, plan: Plan): Promise<ScenarioResu
       }
       notes.push(`goal: graceMs ${GRACE_MS} + ${IN_FLIGHT_BAR_MS - GRACE_MS} ms; a ${STREAM_TOKENS}-token stream at ${TOKEN_DELAY_MS} ms per token, shutdown after its first token`);
     }
-    if (key === 'importMs') notes.push(`${plan.lifecycleSamples} fresh node processes per contender, median [min..max]; w1: actor mode, w2: pool mode`, 'import: the host module (dist/src/index.js); first reply: from the createRuntime call', ...failureNotes);
+    if (key === 'importMs') {
+      notes.push(`${plan.lifecycleSamples} fresh node processes per contender, median [min..max]; w1: actor mode, w2: pool mode`, 'import: the host module (dist/src/index.js); first reply: from the createRuntime call', ...failureNotes);
+      if (parleyEntry().endsWith('.ts')) notes.push('--from-source: the children run src/ under tsx, whose transform these figures include');
+    }
     if (key === 'exitMs') notes.push('from the last line the sample printed (after its second shutdown) to the process exit, seen by the bench');
     return scenario(id, title, contenders, bars, notes, durationMs);
   });

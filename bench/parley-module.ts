@@ -16,6 +16,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 let loaded: typeof Parley | undefined;
 let baseline: typeof Parley | undefined;
+let baselineFile: string | undefined;
+let entryFile = join(ROOT, 'src', 'index.ts');
 let origin = 'src (tsx)';
 /** Written after a build: a dist/ newer than every source file is not built again (a quick run stays quick). */
 const STAMP = join(ROOT, 'dist', '.bench-build');
@@ -51,6 +53,7 @@ export async function loadParley(fromSource: boolean): Promise<string> {
   // A computed specifier: type-checking must not need dist/ to exist.
   const entry = new URL('../dist/src/index.js', import.meta.url).href;
   loaded = (await import(entry)) as typeof Parley;
+  entryFile = fileURLToPath(entry);
   return origin;
 }
 
@@ -64,6 +67,7 @@ export async function loadBaseline(path: string): Promise<string> {
   const entry = full.endsWith('.js') ? full : join(full, 'dist', 'src', 'index.js');
   if (!existsSync(entry)) throw new TypeError(`--baseline: ${entry} does not exist (build that checkout first: npm run build)`);
   baseline = (await import(pathToFileURL(entry).href)) as typeof Parley;
+  baselineFile = entry;
   return entry;
 }
 
@@ -75,6 +79,16 @@ export function baselineParley(): typeof Parley | undefined {
 export function parley(): typeof Parley {
   if (!loaded) throw new Error('loadParley() must run before a parley contender opens');
   return loaded;
+}
+
+/** The file loadParley imported (dist/src/index.js, or src/index.ts with --from-source), for a fresh process to import. */
+export function parleyEntry(): string {
+  return entryFile;
+}
+
+/** The --baseline entry file, if one was loaded. */
+export function baselineEntry(): string | undefined {
+  return baselineFile;
 }
 
 export function parleyOrigin(): string {

@@ -16,6 +16,8 @@ export interface Plan {
   hostStreamTokens: number;
   /** workerNice values the realistic-host scenario runs parley with, besides its defaults; --host-nice 5,10. */
   hostNice: number[];
+  /** Fresh processes per contender in the lifecycle scenario (start-up and shutdown); the median is reported. */
+  lifecycleSamples: number;
 }
 
 export const FULL: Plan = {
@@ -29,6 +31,7 @@ export const FULL: Plan = {
   hostRounds: 4,
   hostStreamTokens: 200,
   hostNice: [5],
+  lifecycleSamples: 15,
 };
 
 export const QUICK: Plan = {
@@ -45,4 +48,5 @@ export const QUICK: Plan = {
   hostRounds: 2,
   hostStreamTokens: 25,
   hostNice: [5],
+  lifecycleSamples: 5,
 };

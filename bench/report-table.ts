@@ -23,6 +23,7 @@ function verdict(b: BarResult | undefined): string {
 function medianCell(s: ScenarioResult, c: ContenderResult): string {
   if (s.id === 'soak') return `${formatNumber(c.median, 'MB')} RSS Δ`;
   if (s.id === 'continuity') return `${formatNumber(c.median * 1000, 'µs')} p50 turn`;
+  if (s.id.startsWith('lifecycle-') && c.latencyMs) return `${formatNumber(c.median, c.unit)} [${formatNumber(c.latencyMs.min)}..${formatNumber(c.latencyMs.max)}]`;
   return formatNumber(c.median, c.unit);
 }
 

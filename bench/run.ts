@@ -17,6 +17,7 @@ import { chatLatency } from './scenarios/chat-latency.ts';
 import { chatThroughput, ollamaThroughput } from './scenarios/chat-throughput.ts';
 import type { BenchEnv } from './scenarios/compare.ts';
 import { continuity } from './scenarios/continuity.ts';
+import { lifecycle } from './scenarios/lifecycle.ts';
 import { realisticHost } from './scenarios/realistic-host.ts';
 import type { ScenarioResult } from './scenarios/result.ts';
 import { soak } from './scenarios/soak.ts';
@@ -35,6 +36,7 @@ const SCENARIOS: Scenario[] = [
   { id: 'soak', run: soak },
   { id: 'continuity', run: continuity },
   { id: 'realistic-host', run: realisticHost },
+  { id: 'lifecycle', run: lifecycle },
 ];
 
 const USAGE = `usage: npm run bench -- [--quick] [--only ${SCENARIOS.map((s) => s.id).join(',')}] [--rounds N] [--save | --out DIR] [--from-source] [--baseline CHECKOUT] [--host-nice 5,10]`;

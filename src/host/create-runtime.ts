@@ -6,7 +6,8 @@
 import { installErrorTransfer } from '../wire/error-transfer.ts';
 import { loadTelemetry } from './observability/telemetry.ts';
 import { resolveRuntimeOptions, type RuntimeOptions } from './options.ts';
-import { Runtime, runtimeReady } from './runtime.ts';
+import { Runtime, runtimeReady, type TransportClass } from './runtime.ts';
+import { ActorTransport } from './transport/actor-transport.ts';
 
 /**
  * Creates a runtime and resolves once its workers (options.workers, default
@@ -20,7 +21,10 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const resolved = resolveRuntimeOptions(options);
   installErrorTransfer();
   const kinds = Object.fromEntries(Object.entries(resolved.providers).map(([name, config]) => [name, config.kind]));
-  const runtime = new Runtime(resolved, await loadTelemetry(kinds, resolved.telemetry));
+  // Pool mode's transport, and piscina with it (about 50 ms to load), only
+  // for a host that asks for a pool: importing parley stays light.
+  const Transport: TransportClass = resolved.workers > 1 ? (await import('./transport/pool-transport.ts')).PoolTransport : ActorTransport;
+  const runtime = new Runtime(resolved, Transport, await loadTelemetry(kinds, resolved.telemetry));
   // The workers load while the host waits here, not inside the first call's
   // deadline. The workers are unref'd (an idle runtime must not keep the
   // process alive), so this wait holds the process open itself: a host

@@ -5,14 +5,13 @@
  * between). It never does I/O itself and never blocks on the worker.
  */
 import { EventEmitter } from 'node:events';
-import { ActorTransport } from './transport/actor-transport.ts';
+import type { ActorTransport } from './transport/actor-transport.ts';
 import type { Conversation, ConversationInit } from '../conversation/conversation.ts';
 import { OpenConversations } from '../conversation/open-conversations.ts';
 import { ParleyError } from '../shared/errors.ts';
 import { SHUTDOWN_GRACE_MS, type ResolvedOptions, type RuntimeOptions } from './options.ts';
 import { resolveProviderSettings, type ProviderSettings } from './provider-settings.ts';
 import { abortError, type CallKind } from './pending-calls.ts';
-import { PoolTransport } from './transport/pool-transport.ts';
 import { requestFor, validateCallOptions, validateChatRequest } from './request-validation.ts';
 import { FallbackRouter, type OpenedStream, type ProviderHealthStats } from './fallback-router.ts';
 import { RequestCall, StreamCall } from './calls.ts';
@@ -58,6 +57,9 @@ export function runtimeReady(runtime: Runtime): Promise<void> {
   return whenReady(runtime);
 }
 
+/** A mode's transport: ActorTransport (workers: 1) or PoolTransport. */
+export type TransportClass = new (...args: ConstructorParameters<typeof ActorTransport>) => WorkerTransport;
+
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #options: ResolvedOptions;
   readonly #transport: WorkerTransport;
@@ -67,8 +69,12 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #log: RuntimeLog | undefined;
   #shutdown: Promise<ShutdownReport> | undefined;
 
-  /** Use createRuntime(). `telemetry`: OpenTelemetry, when the host registered a provider. */
-  constructor(options: ResolvedOptions, telemetry?: Telemetry) {
+  /**
+   * Use createRuntime(). `Transport`: the mode's transport class (actor or
+   * pool), which createRuntime loads for the mode. `telemetry`:
+   * OpenTelemetry, when the host registered a provider.
+   */
+  constructor(options: ResolvedOptions, Transport: TransportClass, telemetry?: Telemetry) {
     super();
     this.#options = options;
     this.#router = new FallbackRouter(options.defaultProvider, Object.keys(options.providers), options.breaker);
@@ -76,7 +82,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     this.#observer = new CallObserver(this as EventEmitter, options.redactor, this.#log, telemetry);
     if (this.#log) logLifecycle(this.#log, this as EventEmitter<WorkerEvents>, this.#router);
     const events = this as EventEmitter<WorkerEvents>;
-    this.#transport = options.workers > 1 ? new PoolTransport(options, events, this.#router) : new ActorTransport(options, events, this.#router);
+    this.#transport = new Transport(options, events, this.#router);
     this.#conversations = new OpenConversations(this, options.timeoutMs);
   }
 

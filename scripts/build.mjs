@@ -28,7 +28,7 @@ writeFileSync('dist/types-cjs/package.json', `${JSON.stringify({ type: 'commonjs
 // tsc's module graph: a worker thread starts with an empty module cache, and
 // resolving, reading and linking the few dozen modules the worker side
 // imports cost about 50 ms of every worker's start. Packages stay external
-// (undici, comlink, piscina, ajv are the host's installed copies).
+// (undici and comlink are the installed copies).
 // tsc's per-file output for the two roles is removed: nothing imports it.
 const esbuild = require('esbuild');
 esbuild.buildSync({

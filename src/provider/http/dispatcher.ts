@@ -8,14 +8,14 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import type * as Undici from 'undici';
-import { dispatcherClasses } from './undici-dispatchers.ts';
-
-type Agent = Undici.Agent;
-type Dispatcher = Undici.Dispatcher;
 import type { HttpSettings } from '../../shared/protocol.ts';
 import type { ProviderConfig } from '../../shared/types.ts';
 import { environmentProxies } from '../../shared/redaction.ts';
 import { SocketGate } from './socket-gate.ts';
+import { dispatcherClasses } from './undici-dispatchers.ts';
+
+type Agent = Undici.Agent;
+type Dispatcher = Undici.Dispatcher;
 
 /**
  * A dispatcher that counts the sockets its Agents open, so an exchange can

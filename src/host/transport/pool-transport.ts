@@ -178,7 +178,12 @@ export class PoolTransport extends WorkerTransport {
     clearInterval(repeat);
     // Every thread has aborted its calls and closed its Agents (or ran out of
     // time); piscina then retires the threads, which hold nothing any more.
-    await this.destroyWorkers();
+    // Threads that all answered are not waited for while V8 tears them down
+    // (their exits can wait for a background compile of undici's wasm, as
+    // the actor's can); piscina has unref'd them, so they never keep the
+    // process alive. Threads that did not answer are waited for.
+    if (closed) void this.destroyWorkers().catch(() => undefined);
+    else await this.destroyWorkers();
     this.#control.close();
     return closed;
   }

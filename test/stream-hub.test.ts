@@ -31,19 +31,23 @@ function assertWhole(results: Awaited<ReturnType<typeof streamAll>>): void {
   }
 }
 
+/** Streams until every worker's hub is adopted: the first streams on each worker offer its hub, and in pool mode a thread may get its first stream late. */
+async function hubsAdopted(rt: Parameters<typeof streamAll>[0]): Promise<void> {
+  const adopted = hubCounters.adopted;
+  await waitFor(
+    async () => {
+      assertWhole(await streamAll(rt, 4 * testWorkers));
+      return hubCounters.adopted - adopted >= testWorkers;
+    },
+    { what: "every worker's hub adopted" },
+  );
+}
+
 describe('stream hub', () => {
   test('concurrent streams travel together on the hub, each whole and in order', async () => {
     await withStack({ tokenDelayMs: 5, fillToMaxTokens: true }, () => ({}), async ({ server, rt }) => {
       await warm({ server, rt });
-      const adopted = hubCounters.adopted;
-      // The first streams on each worker offer its hub; in pool mode a thread may get its first stream late.
-      await waitFor(
-        async () => {
-          assertWhole(await streamAll(rt, 4 * testWorkers));
-          return hubCounters.adopted - adopted >= testWorkers;
-        },
-        { what: 'every worker\'s hub adopted' },
-      );
+      await hubsAdopted(rt);
       const messages = hubCounters.messages;
       const carried = hubCounters.streamMessages;
       assertWhole(await streamAll(rt, STREAMS));
@@ -59,14 +63,7 @@ describe('stream hub', () => {
   test('a stream on the hub left early is cancelled; the others finish whole', async () => {
     await withStack({ tokenDelayMs: 20, fillToMaxTokens: true }, () => ({}), async ({ server, rt }) => {
       await warm({ server, rt });
-      const adopted = hubCounters.adopted;
-      await waitFor(
-        async () => {
-          assertWhole(await streamAll(rt, 4 * testWorkers));
-          return hubCounters.adopted - adopted >= testWorkers;
-        },
-        { what: 'every worker\'s hub adopted' },
-      );
+      await hubsAdopted(rt);
       const long = ask('a long one', { provider: 'openai', maxTokens: 2_000 });
       const left = (async () => {
         let n = 0;
@@ -84,14 +81,7 @@ describe('stream hub', () => {
   test('a stream on the hub that fails gives the events before the failure first, then the error', async () => {
     await withStack({ tokenDelayMs: 0, fillToMaxTokens: true }, () => ({ maxRetries: 0 }), async ({ server, rt }) => {
       await warm({ server, rt });
-      const adopted = hubCounters.adopted;
-      await waitFor(
-        async () => {
-          assertWhole(await streamAll(rt, 4 * testWorkers));
-          return hubCounters.adopted - adopted >= testWorkers;
-        },
-        { what: 'every worker\'s hub adopted' },
-      );
+      await hubsAdopted(rt);
       const carried = hubCounters.streamMessages;
       // Instant tokens: the events and the error come in the same turn, so in one hub message.
       server.injectFault({ kind: 'truncate', afterTokens: 4 });

@@ -62,7 +62,8 @@ export function providerTask(task: PoolTask): Promise<PoolReply> {
 
 async function run(task: PoolTask): Promise<PoolReply> {
   try {
-    await started;
+    // Only the tasks piscina hands over before the service is built wait; the rest pay no await.
+    if (!service) await started;
     // Made under settings this thread has not heard of yet: they are on their way (see PoolInit.generation).
     if (task.generation > service.generation) await service.whenGeneration(task.generation);
     switch (task.kind) {

@@ -6,8 +6,9 @@
 import { installErrorTransfer } from '../wire/error-transfer.ts';
 import { loadTelemetry } from './observability/telemetry.ts';
 import { resolveRuntimeOptions, type RuntimeOptions } from './options.ts';
-import { Runtime, runtimeReady, type TransportClass } from './runtime.ts';
+import { Runtime, runtimeReady } from './runtime.ts';
 import { ActorTransport } from './transport/actor-transport.ts';
+import type { TransportClass } from './transport/worker-transport.ts';
 
 /**
  * Creates a runtime and resolves once its workers (options.workers, default

@@ -5,7 +5,6 @@
  * between). It never does I/O itself and never blocks on the worker.
  */
 import { EventEmitter } from 'node:events';
-import type { ActorTransport } from './transport/actor-transport.ts';
 import type { Conversation, ConversationInit } from '../conversation/conversation.ts';
 import { OpenConversations } from '../conversation/open-conversations.ts';
 import { ParleyError } from '../shared/errors.ts';
@@ -19,7 +18,7 @@ import { failedStream, iteratedOnce } from './stream-once.ts';
 import { chatWithOutput, StructuredOutput } from './structured-output.ts';
 import type { CallOptions, ChatInput, ChatRequest, ChatResult, HealthReport, InferOutput, ModelInfo, StandardSchema, StreamEvent, StructuredChatInput } from '../shared/types.ts';
 import type { WorkerStats } from '../shared/protocol.ts';
-import type { CrashRecord, WorkerEvents, RuntimeState, ShutdownReport, Work, WorkerTransport } from './transport/worker-transport.ts';
+import type { CrashRecord, WorkerEvents, RuntimeState, ShutdownReport, TransportClass, Work, WorkerTransport } from './transport/worker-transport.ts';
 import { CallObserver, type CallEvents } from './observability/call-observer.ts';
 import type { CallTrace } from './observability/call-trace.ts';
 import { RuntimeLog } from './observability/logger.ts';
@@ -57,9 +56,6 @@ export function runtimeReady(runtime: Runtime): Promise<void> {
   return whenReady(runtime);
 }
 
-/** A mode's transport: ActorTransport (workers: 1) or PoolTransport. */
-export type TransportClass = new (...args: ConstructorParameters<typeof ActorTransport>) => WorkerTransport;
-
 export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #options: ResolvedOptions;
   readonly #transport: WorkerTransport;
@@ -69,11 +65,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
   readonly #log: RuntimeLog | undefined;
   #shutdown: Promise<ShutdownReport> | undefined;
 
-  /**
-   * Use createRuntime(). `Transport`: the mode's transport class (actor or
-   * pool), which createRuntime loads for the mode. `telemetry`:
-   * OpenTelemetry, when the host registered a provider.
-   */
+  /** Use createRuntime(), which loads the mode's `Transport`. `telemetry`: OpenTelemetry, when the host registered a provider. */
   constructor(options: ResolvedOptions, Transport: TransportClass, telemetry?: Telemetry) {
     super();
     this.#options = options;
@@ -273,11 +265,9 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    * finish within `graceMs` milliseconds (default 5,000; `Infinity`: wait for
    * every call in flight, each bounded by its own deadline), abandon the rest
    * with SHUTDOWN, close every Agent and let the worker exit by itself
-   * (terminate only as a fallback, and `forced` says so). Resolves once
-   * every worker has closed its sockets and ports; an actor worker that
-   * reports nothing else open is not waited for while V8 tears its thread
-   * down (that can take ~200 ms after recent calls, and never keeps the
-   * process alive). `opts` may be omitted, undefined or null.
+   * (terminate only as a fallback, and `forced` says so); a worker that
+   * closed everything is not waited for while V8 tears its thread down.
+   * `opts` may be omitted, undefined or null.
    *
    * Rejects with CONFIG, like every other bad argument of this API, when
    * `opts` is not an object or `graceMs` is not a number >= 0 (NaN, negative,

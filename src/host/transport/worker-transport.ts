@@ -58,6 +58,9 @@ export interface ShutdownReport {
   durationMs: number;
 }
 
+/** A mode's transport class: ActorTransport (workers: 1) or PoolTransport; createRuntime loads the one its options ask for. */
+export type TransportClass = new (...args: ConstructorParameters<typeof WorkerTransport>) => WorkerTransport;
+
 /** What a mode tells the core about its threads. */
 export interface ThreadReports {
   /** The thread is up (actor: online; pool: its first heartbeat). */

@@ -18,7 +18,7 @@ test('StructuredOutput.stream() parses a 25 KB reply in 6-byte fragments about a
   const value = { items: Array.from({ length: 300 }, (_, i) => ({ id: i, name: `item number ${i}`, tags: ['a', 'b'] })) };
   const text = JSON.stringify(value);
   const request = { messages: [], responseFormat: { type: 'json' } } as unknown as ChatInput;
-  const { output } = StructuredOutput.prepare(request, { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } });
+  const { output } = await StructuredOutput.prepare(request, { p: { kind: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } });
   assert.ok(output);
   let objects = 0;
   let texts = 0;

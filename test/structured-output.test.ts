@@ -7,6 +7,7 @@
  * reply that is not JSON or does not fit with INVALID_OUTPUT.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import * as v from 'valibot';
@@ -168,6 +169,42 @@ describe('structured output on ollama, openai and anthropic', () => {
     assert.match(thinking.message, /request\.responseFormat and request\.reasoning/);
     const { error } = await collect(stack.rt.stream(ask('Hi', { responseFormat: { type: 'json-schema', schema: noConverter as never } })));
     assert.equal((error as { code?: string }).code, 'INVALID_REQUEST');
+    const uncompiled = await collect(stack.rt.stream(ask('Hi', { responseFormat: { type: 'json-schema', schema: { type: 'no-such-type' } } })));
+    assert.equal((uncompiled.error as { code?: string }).code, 'INVALID_REQUEST');
+    assert.match((uncompiled.error as Error).message, /request\.responseFormat\.schema is not a usable JSON Schema/);
     assert.equal(stack.server.requests.length, before, 'nothing was sent');
   });
+});
+
+test('importing parley loads neither ajv nor partial-json; the first structured request does', () => {
+  // A fresh process: this one has used structured output above.
+  const script = `
+    const { createRequire } = await import('node:module');
+    const parley = await import(${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)});
+    const { startModelServer } = await import(${JSON.stringify(new URL('../src/testing/index.ts', import.meta.url).href)});
+    const loaded = () => {
+      const cache = Object.keys(createRequire(import.meta.url).cache);
+      return { ajv: cache.some((p) => /[\\\\/]ajv[\\\\/]/.test(p)), partialJson: cache.some((p) => /[\\\\/]partial-json[\\\\/]/.test(p)) };
+    };
+    const atImport = loaded();
+    const server = await startModelServer();
+    const rt = await parley.createRuntime({ providers: { p: { kind: 'openai', baseUrl: server.url + '/v1' } }, maxRetries: 0 });
+    const plain = await rt.chat({ model: 'parley-echo', messages: [{ role: 'user', content: 'Hi' }] });
+    const afterPlain = loaded();
+    const schema = ${JSON.stringify(CITY)};
+    const events = [];
+    for await (const event of rt.stream({ model: 'parley-echo', messages: [{ role: 'user', content: 'Paris' }], responseFormat: { type: 'json-schema', schema } })) events.push(event.type);
+    const structured = await rt.chat({ model: 'parley-echo', messages: [{ role: 'user', content: 'Paris' }], responseFormat: { type: 'json-schema', schema } });
+    console.log(JSON.stringify({ atImport, afterPlain, afterStructured: loaded(), plain: plain.content.length > 0, object: structured.object, objects: events.filter((t) => t === 'object').length }));
+    await rt.shutdown();
+    await server.close();
+  `;
+  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const seen = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+  assert.deepEqual(seen.atImport, { ajv: false, partialJson: false }, 'loaded with parley');
+  assert.deepEqual(seen.afterPlain, { ajv: false, partialJson: false }, 'loaded by a chat without responseFormat');
+  assert.deepEqual(seen.afterStructured, { ajv: true, partialJson: true });
+  assert.equal(seen.plain, true);
+  assert.deepEqual(seen.object, { city: 'Paris', population: 1, capital: true });
+  assert.ok((seen.objects as number) > 0, 'the stream yielded partial objects');
 });

@@ -15,7 +15,7 @@ import { requestFor, validateCallOptions, validateChatRequest } from './request-
 import { FallbackRouter, type OpenedStream, type ProviderHealthStats } from './fallback-router.ts';
 import { RequestCall, StreamCall } from './calls.ts';
 import { failedStream, iteratedOnce } from './stream-once.ts';
-import { chatWithOutput, StructuredOutput } from './structured-output.ts';
+import { chatWithOutput, streamWithOutput } from './structured-output.ts';
 import type { CallOptions, ChatInput, ChatRequest, ChatResult, HealthReport, InferOutput, ModelInfo, StandardSchema, StreamEvent, StructuredChatInput } from '../shared/types.ts';
 import type { WorkerStats } from '../shared/protocol.ts';
 import type { CrashRecord, WorkerEvents, RuntimeState, ShutdownReport, TransportClass, Work, WorkerTransport } from './transport/worker-transport.ts';
@@ -148,16 +148,18 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    *   call's deadline at the latest, then everything is released.
    */
   stream(req: ChatInput, opts?: CallOptions): AsyncIterable<StreamEvent> {
+    return iteratedOnce(streamWithOutput(req, this.#options.providers, (request) => this.#stream(request, opts)));
+  }
+
+  #stream(req: ChatInput, opts?: CallOptions): AsyncIterable<StreamEvent> {
     try {
-      const { request, output } = StructuredOutput.prepare(req, this.#options.providers);
-      const [requests, route] = this.#admitRequest(request);
+      const [requests, route] = this.#admitRequest(req);
       const options = validateCallOptions(opts);
       const trace = this.#observer.active ? this.#observer.begin('stream', route, requests.get(route[0]!)) : undefined;
       const deadline = this.#sharedDeadline(options, trace);
-      const events = this.#router.stream(route, (provider) => this.#openStream(provider, requests.get(provider)!, deadline(), trace));
-      return iteratedOnce(output === undefined ? events : output.stream(events));
+      return this.#router.stream(route, (provider) => this.#openStream(provider, requests.get(provider)!, deadline(), trace));
     } catch (err) {
-      return iteratedOnce(failedStream(err));
+      return failedStream(err);
     }
   }
 

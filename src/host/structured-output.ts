@@ -5,8 +5,10 @@
  * validated here (ajv for JSON Schema, the library's own `validate` for a
  * Standard Schema) into `result.object`, or fails with INVALID_OUTPUT. A
  * stream also yields best-effort partial objects as the JSON grows.
+ *
+ * Its libraries (ajv, partial-json) load with the first request that asks
+ * for structured output, not with parley: see json-schema-validation.ts.
  */
-import { parse as parsePartialJson } from 'partial-json';
 import { ParleyError } from '../shared/errors.ts';
 import { InvalidOutputError, type OutputIssue } from '../shared/invalid-output-error.ts';
 import { DEFAULT_OUTPUT_NAME, outputViaTool } from '../shared/request-controls.ts';
@@ -79,11 +81,20 @@ function toJsonSchema(schema: StandardSchema): Record<string, unknown> {
   }
 }
 
+type PartialJsonParse = (text: string) => unknown;
+let partialJson: Promise<PartialJsonParse> | undefined;
+
+/** partial-json's parse, loaded once (a string-literal import(), so bundlers still bundle it). */
+function partialJsonParser(): Promise<PartialJsonParse> {
+  partialJson ??= import('partial-json').then((m) => m.parse);
+  return partialJson;
+}
+
 /** The JSON text so far, parsed best-effort, or undefined while nothing can be made of it. */
-function partialObject(text: string): unknown {
+function partialObject(parse: PartialJsonParse, text: string): unknown {
   if (text.trim() === '') return undefined;
   try {
-    return parsePartialJson(text);
+    return parse(text);
   } catch {
     return undefined;
   }
@@ -103,17 +114,27 @@ function formatOf(req: unknown): ResponseFormat | undefined {
 /**
  * Runs `call` on the request as the worker can take it and, with a
  * responseFormat, checks its result; a schema that cannot be prepared
- * rejects (INVALID_REQUEST) before `call` runs.
+ * rejects (INVALID_REQUEST) before `call` runs. Without a responseFormat,
+ * `call` runs at once, with no step in between.
  */
 export function chatWithOutput(req: ChatInput, providers: Record<string, ProviderConfig>, call: (req: ChatInput) => Promise<ChatResult>): Promise<ChatResult> {
-  let prepared: ReturnType<typeof StructuredOutput.prepare>;
-  try {
-    prepared = StructuredOutput.prepare(req, providers);
-  } catch (err) {
-    return Promise.reject(err);
-  }
-  const { request, output } = prepared;
-  return output === undefined ? call(request) : call(request).then((result) => output.finish(result));
+  if (formatOf(req) === undefined) return call(req);
+  return StructuredOutput.prepare(req, providers).then(({ request, output }) => (output === undefined ? call(request) : call(request).then((result) => output.finish(result))));
+}
+
+/**
+ * The stream of `open` on the request as the worker can take it and, with a
+ * responseFormat, its events with partial objects and a checked `done`
+ * (StructuredOutput.stream). A schema that cannot be prepared rejects the
+ * first next() (INVALID_REQUEST) before `open` runs. Without a
+ * responseFormat, `open`'s own stream, untouched.
+ */
+export function streamWithOutput(req: ChatInput, providers: Record<string, ProviderConfig>, open: (req: ChatInput) => AsyncIterable<StreamEvent>): AsyncIterable<StreamEvent> {
+  if (formatOf(req) === undefined) return open(req);
+  return (async function* () {
+    const { request, output } = await StructuredOutput.prepare(req, providers);
+    yield* output === undefined ? open(request) : output.stream(open(request));
+  })();
 }
 
 export class StructuredOutput {
@@ -132,10 +153,10 @@ export class StructuredOutput {
   /**
    * The request as the door and the worker get it (a Standard Schema
    * replaced by its JSON Schema) and the output check of its reply, or no
-   * check when it asks for no structured output. Throws INVALID_REQUEST for
-   * a schema that cannot be converted or compiled.
+   * check when it asks for no structured output. Rejects with
+   * INVALID_REQUEST for a schema that cannot be converted or compiled.
    */
-  static prepare(req: ChatInput, providers: Record<string, ProviderConfig>): { request: ChatInput; output: StructuredOutput | undefined } {
+  static async prepare(req: ChatInput, providers: Record<string, ProviderConfig>): Promise<{ request: ChatInput; output: StructuredOutput | undefined }> {
     const format = formatOf(req);
     if (format === undefined) return { request: req, output: undefined };
     if (format.type === 'json') return { request: req, output: new StructuredOutput(format, undefined, providers) };
@@ -153,7 +174,7 @@ export class StructuredOutput {
       return { request: req, output: undefined };
     }
     if (typeof plain !== 'object' || plain === null || Array.isArray(plain)) return { request: req, output: undefined };
-    const check = compileJsonSchema(plain, FIELD);
+    const check = await compileJsonSchema(plain, FIELD);
     return { request: req, output: new StructuredOutput(format, async (value) => ({ issues: check(value), value }), providers) };
   }
 
@@ -197,6 +218,7 @@ export class StructuredOutput {
    */
   async *stream(events: AsyncIterable<StreamEvent>): AsyncGenerator<StreamEvent> {
     const viaTool = Object.values(this.#providers).some((config) => outputViaTool(config, this.#format));
+    const parse = await partialJsonParser();
     let text = '';
     let shown: string | undefined;
     let parsedAt = 0;
@@ -213,7 +235,7 @@ export class StructuredOutput {
       text += piece ?? (event as { text: string }).text;
       if (text.length > PARTIAL_MAX_CHARS || text.length - parsedAt < Math.max(PARTIAL_MIN_GROWTH, parsedAt / PARTIAL_GROWTH_SHARE)) continue;
       parsedAt = text.length;
-      const partial = partialObject(text);
+      const partial = partialObject(parse, text);
       const key = partial === undefined ? undefined : JSON.stringify(partial);
       if (key !== undefined && key !== shown) {
         shown = key;

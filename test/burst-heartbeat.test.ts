@@ -11,11 +11,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { createRuntime, ParleyError, type Runtime, type RuntimeOptions, type StreamEvent } from '../src/index.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { waitFor } from './helpers/wait-for.ts';
 import { injectWorkerFault, threadServing, withWorkerHooks } from './helpers/worker-hooks.ts';
+import { nodeScript } from './helpers/checkout.ts';
 
 const BURST = 1_000;
 const CONTEXT = 'x'.repeat(100 * 1024);
@@ -36,8 +36,7 @@ const heartbeat = { heartbeatIntervalMs: 100, heartbeatTimeoutMs: 5_000 } satisf
  * forgives every worker's silence while the host itself was blocked.
  */
 async function serverProcess(args: string[]): Promise<{ url: string; child: ChildProcess }> {
-  const serve = fileURLToPath(new URL('../src/testing/serve.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', serve, '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeScript('src/testing/serve.ts'), '--port', '0', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.setEncoding('utf8');
   const url = await new Promise<string>((resolve, reject) => {

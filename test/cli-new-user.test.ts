@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { USAGE } from '../src/cli/args.ts';
-import { runCli } from './cli-process.ts';
+import { REPO, runCli } from './cli-process.ts';
 
 const LOCAL_EXIT = 8;
 
@@ -123,7 +123,7 @@ describe('parley for a new user', () => {
   });
 
   test('--version and -v print the package version', async () => {
-    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { version: string };
     for (const flag of ['--version', '-v']) {
       const { code, stdout } = await runCli([flag]);
       assert.equal(code, 0);

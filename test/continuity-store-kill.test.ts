@@ -12,15 +12,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { createRuntime, type Runtime } from '../src/index.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { waitFor } from './helpers/wait-for.ts';
 import { assertSentWholeHistory, chatRequestCount } from './fixtures/continuity-support.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
+import { nodeScript, REPO } from './helpers/checkout.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CHILD = 'test/fixtures/continuity-child.ts';
 const KILLS = 3;
 const TURNS_PER_LIFE = 4;
 const FAST_TOKEN_MS = 2;
@@ -35,7 +33,7 @@ interface Child {
 }
 
 function spawnChild(storePath: string, server: ModelServer): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, storePath, server.url], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeScript('test/fixtures/continuity-child.ts'), storePath, server.url], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const stderr: string[] = [];
   createInterface({ input: child.stdout! }).on('line', (line) => lines.push(line));

@@ -17,9 +17,8 @@ import { createRuntime, type Runtime } from '../src/index.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { providersFor, rejectsWith, TEST_RUNTIME_DEFAULTS } from './helpers/fixtures.ts';
 import { waitFor } from './helpers/wait-for.ts';
+import { nodeScript, REPO } from './helpers/checkout.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const PANEL = 'test/fixtures/panel-reopen.ts';
 const GC_WARNING = /Closing (a FileHandle|file descriptor)/;
 
 let dir: string;
@@ -58,7 +57,7 @@ async function runtime(workers: number): Promise<Runtime> {
 }
 
 async function runChild(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', PANEL, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--expose-gc', ...nodeScript('test/fixtures/panel-reopen.ts'), ...args], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

@@ -10,10 +10,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { REPO } from './helpers/checkout.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = REPO;
 
 /**
  * A pattern is a repo path (`src/index.ts`), a folder (`src/host/`), a path

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { parseServeArgs, runServe } from '../src/testing/index.ts';
+import { nodeScript } from './helpers/checkout.ts';
 
-const SERVE = fileURLToPath(new URL('../src/testing/serve.ts', import.meta.url));
 
 describe('model server as a standalone process (serve.ts)', () => {
   test('parseServeArgs() reads every flag, in both --flag value and --flag=value forms', () => {
@@ -37,7 +36,7 @@ describe('model server as a standalone process (serve.ts)', () => {
   });
 
   test('tsx src/testing/serve.ts prints the listening line and exits cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', SERVE, '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeScript('src/testing/serve.ts'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       let out = '';
       child.stdout.setEncoding('utf8');

@@ -16,6 +16,7 @@ import { createRuntime, ParleyError, type ProviderConfig, type Runtime } from '.
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { ask, collect, rejectsWith, TEST_RUNTIME_DEFAULTS, textOf } from './helpers/fixtures.ts';
 import { makeCertificate, type TestCertificate } from './helpers/network-fixtures.ts';
+import { codeUrl, TS_LOADER } from './helpers/checkout.ts';
 
 const run = promisify(execFile);
 
@@ -99,7 +100,7 @@ describe('NODE_EXTRA_CA_CERTS', () => {
     try {
       const file = join(dir, 'extra.pem');
       writeFileSync(file, certificate.cert);
-      const index = new URL('../src/index.ts', import.meta.url).href;
+      const index = codeUrl('src/index.ts');
       // Node reads NODE_EXTRA_CA_CERTS once, at process start: a child process it is.
       const script = `
         import { createRuntime } from ${JSON.stringify(index)};
@@ -120,8 +121,8 @@ describe('NODE_EXTRA_CA_CERTS', () => {
         process.stdout.write(JSON.stringify(out));
       `;
       // A file, not --eval: a worker inherits the flags, and --input-type would kill it.
-      writeFileSync(join(dir, 'probe.mts'), script);
-      const { stdout } = await run(process.execPath, ['--import', 'tsx', join(dir, 'probe.mts'), secure.url, other.cert], {
+      writeFileSync(join(dir, 'probe.mjs'), script);
+      const { stdout } = await run(process.execPath, [...TS_LOADER, join(dir, 'probe.mjs'), secure.url, other.cert], {
         env: { ...process.env, NODE_EXTRA_CA_CERTS: file },
         timeout: 120_000,
       });

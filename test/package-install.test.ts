@@ -13,12 +13,12 @@ import { copyFile, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/p
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { REPO } from './helpers/checkout.ts';
 
 const run = promisify(execFile);
-const repo = fileURLToPath(new URL('..', import.meta.url));
+const repo = REPO;
 const windows = process.platform === 'win32';
 const npm = windows ? 'npm.cmd' : 'npm';
 /** npm, also on Windows, where Node refuses to start a .cmd file without a shell (CVE-2024-27980); paths are quoted for it. */

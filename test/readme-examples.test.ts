@@ -13,10 +13,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { cliEnv, REPO, runCli } from './cli-process.ts';
+import { codeUrl } from './helpers/checkout.ts';
 
 const TSX = pathToFileURL(join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-const INDEX = pathToFileURL(join(REPO, 'src', 'index.ts')).href;
-const TESTING = pathToFileURL(join(REPO, 'src', 'testing', 'index.ts')).href;
+const INDEX = codeUrl('src/index.ts');
+const TESTING = codeUrl('src/testing/index.ts');
 
 function blocks(markdown: string, lang: string): string[] {
   // A block may be indented, inside a list item.

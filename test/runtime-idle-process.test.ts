@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { createRuntime, type ChatRequest } from '../src/index.ts';
 import { startModelServer } from '../src/testing/index.ts';
+import { TS_LOADER } from './helpers/checkout.ts';
 
 type ChildMode = 'idle' | 'in-flight' | 'dropped-stream';
 
@@ -56,7 +57,7 @@ async function child(mode: ChildMode): Promise<void> {
 function runChild(mode: ChildMode, workers: number, url: string): Promise<{ code: number | null; signal: string | null; out: string; err: string; killed: boolean }> {
   const env: NodeJS.ProcessEnv = { ...process.env, PARLEY_IDLE_CHILD: mode, PARLEY_IDLE_WORKERS: String(workers), PARLEY_IDLE_URL: url };
   delete env.NODE_TEST_CONTEXT;
-  const proc = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, [...TS_LOADER, fileURLToPath(import.meta.url)], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { FAULT_HEADER } from '../src/testing/index.ts';
 import { ask, collect, providersFor, rejectsWith, startStack, warm } from './helpers/fixtures.ts';
 import { settlesWithin, waitFor } from './helpers/wait-for.ts';
 import { injectAndConfirm, withWorkerHooks } from './helpers/worker-hooks.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
+import { nodeScript } from './helpers/checkout.ts';
 
 describe('runtime shutdown', () => {
   test('calls in flight finish within a long enough graceMs and are counted as drained', async () => {
@@ -116,8 +116,7 @@ describe('runtime shutdown', () => {
   });
 
   test('a process that shuts the runtime down exits by itself with code 0', async () => {
-    const fixture = fileURLToPath(new URL('./fixtures/exit-by-itself.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, nodeScript('test/fixtures/exit-by-itself.ts'), { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRuntime, ParleyError } from '../src/index.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
-import { sourceWorkerEntry } from '../src/host/transport/source-workers.ts';
+import { defaultWorkerEntry } from './helpers/checkout.ts';
 
 const slowEntry = fileURLToPath(new URL('./fixtures/startup/slow-worker.mjs', import.meta.url));
 const brokenEntry = fileURLToPath(new URL('./fixtures/startup/broken-worker.mjs', import.meta.url));
@@ -20,7 +20,7 @@ let server: ModelServer;
 before(async () => {
   server = await startModelServer();
   process.env.PARLEY_TEST_LOAD_MS = String(LOAD_MS);
-  process.env.PARLEY_TEST_REAL_ENTRY = pathToFileURL(sourceWorkerEntry()).href;
+  process.env.PARLEY_TEST_REAL_ENTRY = pathToFileURL(defaultWorkerEntry()).href;
 });
 after(() => server.close());
 

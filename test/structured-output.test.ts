@@ -8,6 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { z } from 'zod';
 import * as v from 'valibot';
@@ -16,6 +19,7 @@ import { type } from 'arktype';
 import { InvalidOutputError, type ChatRequest, type StreamEvent } from '../src/index.ts';
 import { ask, CHAT_PATHS, collect, PROTOCOLS, rejectsWith, startStack, type Protocol, type Stack } from './helpers/fixtures.ts';
 import { waitFor } from './helpers/wait-for.ts';
+import { codeUrl, TS_LOADER } from './helpers/checkout.ts';
 
 const CITY = {
   type: 'object',
@@ -180,8 +184,8 @@ test('importing parley loads neither ajv nor partial-json; the first structured 
   // A fresh process: this one has used structured output above.
   const script = `
     const { createRequire } = await import('node:module');
-    const parley = await import(${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)});
-    const { startModelServer } = await import(${JSON.stringify(new URL('../src/testing/index.ts', import.meta.url).href)});
+    const parley = await import(${JSON.stringify(codeUrl('src/index.ts'))});
+    const { startModelServer } = await import(${JSON.stringify(codeUrl('src/testing/index.ts'))});
     const loaded = () => {
       const cache = Object.keys(createRequire(import.meta.url).cache);
       return { ajv: cache.some((p) => /[\\\\/]ajv[\\\\/]/.test(p)), partialJson: cache.some((p) => /[\\\\/]partial-json[\\\\/]/.test(p)) };
@@ -199,7 +203,15 @@ test('importing parley loads neither ajv nor partial-json; the first structured 
     await rt.shutdown();
     await server.close();
   `;
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  // A file, not --eval: from dist/ a worker inherits the host's flags, and --input-type would stop it.
+  const dir = mkdtempSync(join(tmpdir(), 'parley-lazy-load-'));
+  let out: string;
+  try {
+    writeFileSync(join(dir, 'probe.mjs'), script);
+    out = execFileSync(process.execPath, [...TS_LOADER, join(dir, 'probe.mjs')], { encoding: 'utf8' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   const seen = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
   assert.deepEqual(seen.atImport, { ajv: false, partialJson: false }, 'loaded with parley');
   assert.deepEqual(seen.afterPlain, { ajv: false, partialJson: false }, 'loaded by a chat without responseFormat');

@@ -13,9 +13,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { nodeScript } from './helpers/checkout.ts';
 
-const FIXTURE = fileURLToPath(new URL('./fixtures/lock-contender.ts', import.meta.url));
 const CONTENDERS = 3;
 const TRIALS = 100;
 
@@ -26,7 +25,7 @@ class Contender {
   stderr = '';
 
   constructor() {
-    this.process = spawn(process.execPath, ['--import', 'tsx', FIXTURE], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.process = spawn(process.execPath, nodeScript('test/fixtures/lock-contender.ts'), { stdio: ['pipe', 'pipe', 'pipe'] });
     this.process.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     createInterface({ input: this.process.stdout! }).on('line', (line) => {
       const waiting = this.#waiting;

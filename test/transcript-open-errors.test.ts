@@ -9,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openConversation, type ConversationRuntime } from '../src/conversation/conversation.ts';
 import { ParleyError } from '../src/shared/errors.ts';
 import type { ChatRequest, ChatResult } from '../src/shared/types.ts';
+import { nodeScript, REPO } from './helpers/checkout.ts';
 
 const echo: ConversationRuntime = {
   async chat(req: ChatRequest): Promise<ChatResult> {
@@ -23,8 +23,6 @@ const echo: ConversationRuntime = {
   },
 };
 
-const OPENER = fileURLToPath(new URL('./fixtures/store-opener.ts', import.meta.url));
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Root ignores file modes: the permission cases then run in a child under this uid (nobody). */
 const UNPRIVILEGED_UID = 65534;
 const isRoot = process.getuid?.() === 0;
@@ -48,7 +46,7 @@ async function openWhereModesApply(path: string): Promise<Outcome> {
       return { code: e.code, message: e.message, causeCode: (e.cause as { code?: string } | undefined)?.code };
     }
   }
-  const child = spawnSync(process.execPath, ['--import', 'tsx', OPENER, path], { cwd: ROOT, uid: UNPRIVILEGED_UID, gid: UNPRIVILEGED_UID, encoding: 'utf8' });
+  const child = spawnSync(process.execPath, [...nodeScript('test/fixtures/store-opener.ts'), path], { cwd: REPO, uid: UNPRIVILEGED_UID, gid: UNPRIVILEGED_UID, encoding: 'utf8' });
   assert.equal(child.status, 0, `the opener ran: ${child.stderr}`);
   return JSON.parse(child.stdout) as Outcome;
 }

@@ -5,11 +5,11 @@ import { once } from 'node:events';
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative as relativePath } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { openConversation, type ConversationRuntime, type Conversation } from '../src/conversation/conversation.ts';
 import { hasCode } from '../src/shared/errors.ts';
 import { TranscriptStore } from '../src/conversation/transcript-store.ts';
 import type { ChatRequest, ChatResult, Message } from '../src/shared/types.ts';
+import { nodeScript } from './helpers/checkout.ts';
 
 const echo: ConversationRuntime = {
   async chat(req: ChatRequest): Promise<ChatResult> {
@@ -268,8 +268,7 @@ describe('TranscriptStore', () => {
 
   test('a writer killed with SIGKILL mid-loop loses at most the turn in flight', async () => {
     const path = storePath();
-    const fixture = fileURLToPath(new URL('./fixtures/store-writer.ts', import.meta.url));
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture, path], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...nodeScript('test/fixtures/store-writer.ts'), path], { stdio: ['ignore', 'pipe', 'inherit'] });
     let acknowledged = 0;
     let buffered = '';
     const enough = new Promise<void>((resolve, reject) => {

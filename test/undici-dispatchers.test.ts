@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import type * as Undici from 'undici';
 import { loadDispatcherClasses } from '../src/provider/http/undici-dispatchers.ts';
+import { codeUrl, TS_LOADER } from './helpers/checkout.ts';
 
 const require = createRequire(import.meta.url);
 const parts = await loadDispatcherClasses();
@@ -34,7 +35,7 @@ test('loading them leaves the rest of undici, and Node\'s own bundled undici, un
   // A fresh process: this one has loaded the whole package above.
   const script = `
     const { createRequire } = await import('node:module');
-    const m = await (await import(${JSON.stringify(new URL('../src/provider/http/undici-dispatchers.ts', import.meta.url).href)})).loadDispatcherClasses();
+    const m = await (await import(${JSON.stringify(codeUrl('src/provider/http/undici-dispatchers.ts'))})).loadDispatcherClasses();
     const cache = Object.keys(createRequire(import.meta.url).cache);
     console.log(JSON.stringify({
       loadedFrom: m.loadedFrom,
@@ -44,7 +45,7 @@ test('loading them leaves the rest of undici, and Node\'s own bundled undici, un
       nodeUndici: process.moduleLoadList.some((m) => m.includes('deps/undici')),
     }));
   `;
-  const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, [...TS_LOADER, '--input-type=module', '-e', script], { encoding: 'utf8' });
   const seen = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
   assert.equal(seen.loadedFrom, 'parts');
   assert.equal(seen.index, false, 'undici/index.js was loaded');

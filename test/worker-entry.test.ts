@@ -12,7 +12,7 @@ import { join, relative } from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { createRuntime, ParleyError, type RuntimeOptions } from '../src/index.ts';
-import { sourceWorkerEntry } from '../src/host/transport/source-workers.ts';
+import { defaultWorkerEntry } from './helpers/checkout.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { testWorkers } from './helpers/workers-mode.ts';
 
@@ -26,7 +26,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'parley-worker-entry-'));
   entry = join(dir, 'parley-worker.mjs');
   // `export default` carries piscina's task function; the import runs the actor or pool role.
-  const forward = `export { default } from ${JSON.stringify(pathToFileURL(sourceWorkerEntry()).href)};\n`;
+  const forward = `export { default } from ${JSON.stringify(pathToFileURL(defaultWorkerEntry()).href)};\n`;
   await writeFile(entry, forward);
   // An Electron-style archive: the packed copy cannot run, the unpacked one can.
   await mkdir(join(dir, 'app.asar'));

@@ -1,4 +1,6 @@
-// npm test: the suites under tsx, and the pool pass beside them.
+// npm test: the suites, compiled to plain JavaScript first (see
+// compile-tests.mjs: no process pays for tsx), and the pool pass beside them.
+// One file from the sources, to run or debug it: node --import tsx --test test/x.test.ts
 //
 // Both passes run at once because most of a test's time is spent waiting
 // (deadlines, heartbeats, servers that hold their replies), not computing:
@@ -8,6 +10,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { compileTests, COMPILED_DIR } from './compile-tests.mjs';
 
 /**
  * --liftoff-only: V8 keeps WebAssembly on its baseline compiler. undici
@@ -19,7 +22,7 @@ import { availableParallelism } from 'node:os';
  * each test file's process, and V8 flags are process-wide, so the workers
  * have it too.
  */
-const TEST_ARGS = ['--liftoff-only', '--import', 'tsx', '--test', `--test-concurrency=${concurrency()}`, '--test-timeout=300000'];
+const TEST_ARGS = ['--liftoff-only', '--test', `--test-concurrency=${concurrency()}`, '--test-timeout=300000'];
 
 /**
  * Test files at once, per pass: the cores plus one (the suites wait on
@@ -50,14 +53,16 @@ const POOL_SUITES = [
   'continuity-provider-restart',
   'continuity-worker-crash',
   'supervision-fault-matrix',
-].map((name) => `test/${name}.test.ts`);
+].map((name) => `${name}.test.ts`);
 
 function allSuites() {
   return readdirSync('test')
     .filter((f) => f.endsWith('.test.ts'))
-    .sort()
-    .map((f) => `test/${f}`);
+    .sort();
 }
+
+/** A suite's compiled file, relative to the checkout (the runner's working directory). */
+const compiled = (suite) => `${COMPILED_DIR}/test/${suite.replace(/\.ts$/, '.js')}`;
 
 function run(files, env, held) {
   return new Promise((resolve) => {
@@ -79,13 +84,19 @@ if (built.status !== 0) {
   process.exit(1);
 }
 process.env.PARLEY_TEST_BUILT = '1';
+try {
+  await compileTests();
+} catch (err) {
+  process.stderr.write(`npm test: compiling the tests failed: ${err.message}\n`);
+  process.exit(1);
+}
 
 const only = process.argv[2];
 if (only === 'pool') {
-  const pool = await run(POOL_SUITES, { PARLEY_TEST_WORKERS: '2' }, false);
+  const pool = await run(POOL_SUITES.map(compiled), { PARLEY_TEST_WORKERS: '2' }, false);
   process.exitCode = pool.ok ? 0 : 1;
 } else {
-  const [main, pool] = await Promise.all([run(allSuites(), {}, false), run(POOL_SUITES, { PARLEY_TEST_WORKERS: '2' }, true)]);
+  const [main, pool] = await Promise.all([run(allSuites().map(compiled), {}, false), run(POOL_SUITES.map(compiled), { PARLEY_TEST_WORKERS: '2' }, true)]);
   process.stdout.write('\n# pool pass (PARLEY_TEST_WORKERS=2)\n');
   process.stdout.write(pool.output);
   process.stdout.write(`\n# main pass ${main.ok ? 'passed' : `FAILED (${main.code ?? main.signal})`}; pool pass ${pool.ok ? 'passed' : `FAILED (${pool.code ?? pool.signal})`}\n`);

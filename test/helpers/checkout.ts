@@ -1,0 +1,51 @@
+/**
+ * Where the checkout is, and how a test reaches one of its TypeScript
+ * files from another process or thread, whichever way the test itself runs:
+ * - from the sources, under tsx (`node --import tsx --test test/x.test.ts`,
+ *   the way to run or debug one file);
+ * - compiled (`npm test`): test/runner/compile-tests.mjs has written every
+ *   .ts file of src/, workers/ and test/ as plain JavaScript under
+ *   COMPILED_ROOT, with the same layout, so no process pays for tsx (its
+ *   loader thread and transforms cost about 0.8 CPU-s per process here, and
+ *   npm test starts several hundred).
+ * A path computed from a test's own import.meta.url would point into the
+ * compiled tree; a test asks this module instead.
+ */
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { sourceWorkerEntry } from '../../src/host/transport/source-workers.ts';
+
+/** True when this file runs compiled (npm test), false under tsx. */
+export const COMPILED = import.meta.url.endsWith('.js');
+
+/** The compiled tree, relative to the checkout: test/runner/compile-tests.mjs writes it. */
+export const COMPILED_DIR = 'node_modules/.cache/parley/compiled';
+
+/** The checkout's root directory (with a trailing separator), in both ways. */
+export const REPO = fileURLToPath(new URL(COMPILED ? '../../../../../../' : '../../', import.meta.url));
+
+/** The root of the code this process runs: COMPILED_DIR in the checkout, or the checkout itself. */
+const CODE_ROOT = COMPILED ? join(REPO, COMPILED_DIR) : REPO;
+
+/** `file` (a checkout path such as 'src/index.ts') as this process runs it: its compiled .js, or itself. */
+export function codePath(file: string): string {
+  return COMPILED ? join(CODE_ROOT, file.replace(/\.ts$/, '.js')) : join(REPO, file);
+}
+
+/** codePath() as a file URL, for import(). */
+export function codeUrl(file: string): string {
+  return pathToFileURL(codePath(file)).href;
+}
+
+/** node's arguments to run `file` (a checkout path to a .ts script) in a child process: the compiled script, or the source under tsx. */
+export function nodeScript(file: string): string[] {
+  return COMPILED ? [codePath(file)] : ['--import', 'tsx', codePath(file)];
+}
+
+/** node's arguments to load TypeScript for a child given a script by -e: none when compiled, tsx from the sources. */
+export const TS_LOADER: readonly string[] = COMPILED ? [] : ['--import', 'tsx'];
+
+/** The provider worker's entry this process's runtimes use by default: the compiled bundle, or the one bundled from the sources. */
+export function defaultWorkerEntry(): string {
+  return COMPILED ? codePath('workers/provider-worker.ts') : sourceWorkerEntry();
+}

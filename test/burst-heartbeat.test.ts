@@ -135,7 +135,9 @@ describe('bursts and the heartbeat', () => {
       });
 
       test('a real wedge is still caught by the heartbeat: WORKER_CRASHED before the call deadline, and the next call works', async () => {
-        const rt = await runtime(workers, { timeoutMs: 60_000, ...withWorkerHooks });
+        // The product's default heartbeat timeout, as in the other wedge tests, not the burst's 5 s:
+        // a wedged thread spins a core until it is caught, and no burst loads this one.
+        const rt = await runtime(workers, { timeoutMs: 60_000, heartbeatTimeoutMs: 1_500, ...withWorkerHooks });
         try {
           await rt.chat({ provider: 'local', model: 'parley-echo', messages: [{ role: 'user', content: 'warm up' }] });
           await allThreadsUp(rt, workers);

@@ -16,6 +16,13 @@ import { injectWorkerFault, withWorkerHooks } from './helpers/worker-hooks.ts';
 const CALLS = 10;
 /** Well under the abort cases' 60 s deadline. */
 const RELEASE_LIMIT_MS = 15_000;
+/**
+ * A connection a cancelled call opened, whose request never went out, stays
+ * in the Agent's pool, reusable, until its keep-alive timeout (4 s by
+ * default): every test here waited those 4 s. A short one makes the wait
+ * for "every connection closed" about what was released, not about a timer.
+ */
+const KEEP_ALIVE = { keepAliveTimeoutMs: 250 } as const;
 
 /** Every thread answered stats, and none has a call or a running or pending request. */
 function allIdle(stats: RuntimeStats, workers: number): boolean {
@@ -25,7 +32,7 @@ function allIdle(stats: RuntimeStats, workers: number): boolean {
 
 async function assertReleased(rt: Runtime, server: ModelServer, workers: number, what: string): Promise<void> {
   await waitFor(async () => allIdle(await rt.stats(), workers), { what: `${what}: no call or request left in any thread`, timeoutMs: RELEASE_LIMIT_MS });
-  // Idle keep-alive sockets close at the Agent's keep-alive timeout (4 s by default).
+  // Idle keep-alive sockets close at the Agent's keep-alive timeout (KEEP_ALIVE).
   await waitFor(() => server.stats().connectionsOpen === 0, { what: `${what}: the server saw every connection closed`, timeoutMs: RELEASE_LIMIT_MS });
 }
 
@@ -45,7 +52,7 @@ for (const workers of [1, 2]) {
     for (const kind of ['deadline', 'abort'] as const) {
       test(`ten chats ending by ${kind} right after createRuntime() leave nothing in any thread`, async () => {
         const server = await startModelServer({ fault: { kind: 'slow-headers', delayMs: 60_000 } });
-        const rt = await createRuntime({ workers, providers: providersFor(server), heartbeatTimeoutMs: 10_000, timeoutMs: 60_000 });
+        const rt = await createRuntime({ workers, providers: providersFor(server), heartbeatTimeoutMs: 10_000, timeoutMs: 60_000, ...KEEP_ALIVE });
         try {
           await Promise.all(tenChats(rt, kind));
           await assertReleased(rt, server, workers, kind);
@@ -63,6 +70,7 @@ for (const workers of [1, 2]) {
         providers: providersFor(server),
         heartbeatTimeoutMs: 10_000,
         timeoutMs: 60_000,
+        ...KEEP_ALIVE,
         restart: { backoffBaseMs: 0 },
         ...withWorkerHooks,
       });

@@ -62,8 +62,11 @@ describe('shutdown after faults', () => {
   test('during a wedge: in-flight calls fail with SHUTDOWN, the worker is terminated and the report says so', async () => {
     const rt = await createRuntime({
       providers: { local: { kind: 'ollama', baseUrl: server.url } },
-      // Long enough that the heartbeat does not notice first: shutdown must cope alone.
-      heartbeatTimeoutMs: 60_000,
+      // Longer than the grace, after which the heartbeat no longer judges:
+      // shutdown must cope alone. The close then waits this long for an
+      // answer a wedged worker never gives (it waited 10 s, the most, with
+      // 60 s here, while the wedge spun a core).
+      heartbeatTimeoutMs: 2_000,
       ...withWorkerHooks,
     });
     await rt.chat(ask);

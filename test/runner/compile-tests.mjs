@@ -13,7 +13,12 @@
 // identity are what they are under tsx. The provider worker is one bundle,
 // as in dist/ (the host resolves it beside its own modules). The other files
 // under test/ (fixtures in .mjs, .cjs) are copied as they are.
-import { cpSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+//
+// A suite that runs again in pool mode gets a second file,
+// test/pool/<suite>.test.js: it sets PARLEY_TEST_WORKERS=2 (static imports
+// run in order, so before the suite reads it), then imports the suite. One
+// `node --test` run then holds both modes.
+import { cpSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, relative, resolve, sep } from 'node:path';
 
@@ -31,8 +36,13 @@ function files(root, dir) {
     .map((entry) => relative(root, join(entry.parentPath ?? entry.path, entry.name)).split(sep).join('/'));
 }
 
-/** Writes the compiled tree of the checkout at `root` (the current directory by default); returns its path. */
-export async function compileTests(root = process.cwd()) {
+/**
+ * Writes the compiled tree of the checkout at `root` (the current directory
+ * by default). `suites` and `poolSuites` name test files under test/
+ * ('runtime-chat.test.ts'); returns the files to run, relative to `root`:
+ * each of `suites` compiled, then each pool-mode wrapper.
+ */
+export async function compileTests({ suites, poolSuites, root = process.cwd() }) {
   root = resolve(root);
   const out = join(root, COMPILED_DIR);
   // A fresh tree each time: a file removed from the sources must not linger compiled.
@@ -54,11 +64,18 @@ export async function compileTests(root = process.cwd()) {
   for (const f of all.filter((f) => f.startsWith('test/') && !f.endsWith('.ts'))) {
     cpSync(join(root, f), join(partial, f));
   }
+  mkdirSync(join(partial, 'test/pool'), { recursive: true });
+  writeFileSync(join(partial, 'test/pool/pool-mode.js'), "// Before the suite is loaded: test/helpers/workers-mode.ts reads it.\nprocess.env.PARLEY_TEST_WORKERS = '2';\n");
+  for (const suite of poolSuites) {
+    const js = suite.replace(/\.ts$/, '.js');
+    writeFileSync(join(partial, 'test/pool', js), `// ${suite} in pool mode (workers: 2).\nimport './pool-mode.js';\nimport '../${js}';\n`);
+  }
   // ES modules: below node_modules, Node looks no further up for the checkout's own "type".
   writeFileSync(join(partial, 'package.json'), '{ "type": "module" }\n');
   rmSync(out, { recursive: true, force: true });
   renameSync(partial, out);
-  return out;
+  const compiled = (suite, dir) => `${COMPILED_DIR}/test/${dir}${suite.replace(/\.ts$/, '.js')}`;
+  return [...suites.map((s) => compiled(s, '')), ...poolSuites.map((s) => compiled(s, 'pool/'))];
 }
 
 /** Bundling without bundling: every import stays an import (a relative .ts one now names the .js beside it). */

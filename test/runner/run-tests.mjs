@@ -1,16 +1,20 @@
-// npm test: the suites, compiled to plain JavaScript first (see
-// compile-tests.mjs: no process pays for tsx), and the pool pass beside them.
+// npm test: every suite, plus the suites whose behaviour differs in pool
+// mode run again with workers: 2, compiled to plain JavaScript first (see
+// compile-tests.mjs: no process pays for tsx), in one `node --test` run.
 // One file from the sources, to run or debug it: node --import tsx --test test/x.test.ts
 //
-// Both passes run at once because most of a test's time is spent waiting
-// (deadlines, heartbeats, servers that hold their replies), not computing:
-// side by side they fill the cores that one pass leaves idle. The pool pass's
-// output is held and printed after the main pass, so neither report is cut
-// into the other. Plain node, no shell syntax: it runs on Windows too.
+// One run, not a main pass and a pool pass side by side: the pool's suites
+// are files of their own (compile-tests.mjs writes a wrapper that sets the
+// mode, then imports the suite), so one queue fills the cores, longest file
+// first. Plain node, no shell syntax: it runs on Windows too.
+//
+//   npm test              every suite, and the pool's again
+//   npm run test:pool     the pool's only
 import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { compileTests, COMPILED_DIR } from './compile-tests.mjs';
+import { DURATIONS_REPORTER, longestFirst } from './test-durations.mjs';
 
 /**
  * --liftoff-only: V8 keeps WebAssembly on its baseline compiler. undici
@@ -22,19 +26,18 @@ import { compileTests, COMPILED_DIR } from './compile-tests.mjs';
  * each test file's process, and V8 flags are process-wide, so the workers
  * have it too.
  */
-const TEST_ARGS = ['--liftoff-only', '--test', `--test-concurrency=${concurrency()}`, '--test-timeout=300000'];
+const NODE_ARGS = ['--liftoff-only'];
 
 /**
- * Test files at once, per pass: the cores plus one (the suites wait on
- * timers and sockets part of the time), at least 2; PARLEY_TEST_CONCURRENCY
- * overrides it. On this 2-core machine 3 per pass (6 in all) took 303 s and
- * 542 CPU-s where 6 per pass took 317 s and 582 CPU-s: past the cores, more
- * files at once only add contention (and a pool thread starved for 1.5 s).
+ * Test files at once: the cores plus two (the suites wait on timers and
+ * sockets part of the time), at least 3; PARLEY_TEST_CONCURRENCY overrides
+ * it. Past that, on this 2-core machine, more files at once only added
+ * contention (and a pool thread starved for 1.5 s).
  */
 function concurrency() {
   const fromEnv = Number(process.env.PARLEY_TEST_CONCURRENCY);
   if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
-  return Math.max(2, Math.min(6, availableParallelism() + 1));
+  return Math.max(3, Math.min(8, availableParallelism() + 2));
 }
 
 /**
@@ -61,21 +64,6 @@ function allSuites() {
     .sort();
 }
 
-/** A suite's compiled file, relative to the checkout (the runner's working directory). */
-const compiled = (suite) => `${COMPILED_DIR}/test/${suite.replace(/\.ts$/, '.js')}`;
-
-function run(files, env, held) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...TEST_ARGS, ...files], { env: { ...process.env, ...env }, stdio: ['ignore', held ? 'pipe' : 'inherit', held ? 'pipe' : 'inherit'] });
-    const chunks = [];
-    if (held) {
-      child.stdout.on('data', (d) => chunks.push(d));
-      child.stderr.on('data', (d) => chunks.push(d));
-    }
-    child.once('close', (code, signal) => resolve({ ok: code === 0, code, signal, output: Buffer.concat(chunks) }));
-  });
-}
-
 // The CLI suites run the CLI from dist/ (as the installed bin runs), and the
 // package test packs it: build it once, first, from the sources under test.
 const built = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
@@ -84,21 +72,33 @@ if (built.status !== 0) {
   process.exit(1);
 }
 process.env.PARLEY_TEST_BUILT = '1';
+
+const poolOnly = process.argv[2] === 'pool';
+let files;
 try {
-  await compileTests();
+  // Paths relative to the checkout, the runner's working directory.
+  files = await compileTests({ suites: poolOnly ? [] : allSuites(), poolSuites: POOL_SUITES });
 } catch (err) {
   process.stderr.write(`npm test: compiling the tests failed: ${err.message}\n`);
   process.exit(1);
 }
 
-const only = process.argv[2];
-if (only === 'pool') {
-  const pool = await run(POOL_SUITES.map(compiled), { PARLEY_TEST_WORKERS: '2' }, false);
-  process.exitCode = pool.ok ? 0 : 1;
-} else {
-  const [main, pool] = await Promise.all([run(allSuites().map(compiled), {}, false), run(POOL_SUITES.map(compiled), { PARLEY_TEST_WORKERS: '2' }, true)]);
-  process.stdout.write('\n# pool pass (PARLEY_TEST_WORKERS=2)\n');
-  process.stdout.write(pool.output);
-  process.stdout.write(`\n# main pass ${main.ok ? 'passed' : `FAILED (${main.code ?? main.signal})`}; pool pass ${pool.ok ? 'passed' : `FAILED (${pool.code ?? pool.signal})`}\n`);
-  process.exitCode = main.ok && pool.ok ? 0 : 1;
-}
+// The report goes to stdout as node --test would write it by default; the
+// durations reporter records each file's time for the next run's order.
+const reporter = process.stdout.isTTY ? 'spec' : 'tap';
+const args = [
+  ...NODE_ARGS,
+  '--test',
+  `--test-concurrency=${concurrency()}`,
+  '--test-timeout=300000',
+  `--test-reporter=${reporter}`,
+  '--test-reporter-destination=stdout',
+  `--test-reporter=${DURATIONS_REPORTER}`,
+  '--test-reporter-destination=stderr',
+  ...longestFirst(files),
+];
+const child = spawn(process.execPath, args, { stdio: 'inherit' });
+child.once('close', (code, signal) => {
+  process.exitCode = code === 0 ? 0 : 1;
+  if (code !== 0) process.stderr.write(`npm test: FAILED (${code ?? signal}); the pool-mode runs of a suite are the files under ${COMPILED_DIR}/test/pool/\n`);
+});

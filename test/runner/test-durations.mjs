@@ -1,0 +1,53 @@
+// How long each test file took last time, so the next run starts the longest
+// first: with the files queued alphabetically, a long file that starts late
+// keeps the run going on one core while the others are idle (longest
+// processing time first is the classic cure).
+//
+// The default export is a node:test reporter (run-tests.mjs adds it beside
+// the usual one): it writes nothing to its destination, and at the end
+// records each file's duration in node_modules/.cache/parley/test-durations.json.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, relative } from 'node:path';
+
+const RECORD = 'node_modules/.cache/parley/test-durations.json';
+
+/** This module, as --test-reporter names it. */
+export const DURATIONS_REPORTER = import.meta.url;
+
+function recorded() {
+  try {
+    return JSON.parse(readFileSync(RECORD, 'utf8'));
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * `files` (paths relative to the checkout), longest last time first; files
+ * not seen before go first of all. A test's events name the file that
+ * defines it, so a pool-mode wrapper (test/pool/x.test.js) is timed with
+ * its suite (test/x.test.js): both get the two runs' sum, which still puts
+ * them about where they belong.
+ */
+export function longestFirst(files) {
+  const ms = recorded();
+  const known = (f) => ms[f.replace('/test/pool/', '/test/')] ?? Infinity;
+  return [...files].sort((a, b) => known(b) - known(a) || a.localeCompare(b));
+}
+
+/** Sums the top-level tests' durations per file (on Node 20 that is one per file: the file itself). */
+export default async function* durations(source) {
+  const ms = {};
+  for await (const event of source) {
+    if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
+    const { nesting, file, details } = event.data;
+    if (nesting !== 0 || !file || typeof details?.duration_ms !== 'number') continue;
+    const key = relative(process.cwd(), file).split('\\').join('/');
+    ms[key] = (ms[key] ?? 0) + details.duration_ms;
+  }
+  const merged = { ...recorded(), ...ms };
+  mkdirSync(dirname(RECORD), { recursive: true });
+  const partial = `${RECORD}.${process.pid}.partial`;
+  writeFileSync(partial, `${JSON.stringify(merged, null, 1)}\n`);
+  renameSync(partial, RECORD);
+}

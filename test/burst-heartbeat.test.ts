@@ -151,8 +151,8 @@ describe('bursts and the heartbeat', () => {
             })(),
           );
           await started;
-          // A wedge without end: only the heartbeat can end it, long before the 60 s deadline (a TIMEOUT).
-          injectWorkerFault('wedge', workers === 1 ? {} : { threadId: await threadServing(rt) });
+          // A wedge without end, spinning its core: only the heartbeat can end it, long before the 60 s deadline (a TIMEOUT).
+          injectWorkerFault('spin', workers === 1 ? {} : { threadId: await threadServing(rt) });
           assert.equal(await stream, 'WORKER_CRASHED');
           const result = await rt.chat({ provider: 'local', model: 'parley-echo', messages: [{ role: 'user', content: 'still there?' }] });
           assert.equal(result.provider, 'local');

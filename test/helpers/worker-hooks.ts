@@ -13,7 +13,8 @@ export const hookPreload = fileURLToPath(new URL('../fixtures/worker-hooks.mjs',
 /** Spread into RuntimeOptions. */
 export const withWorkerHooks = { workerExecArgv: ['--import', hookPreload] };
 
-export type WorkerFault = 'crash' | 'throw' | 'wedge' | 'oom' | 'hold-timer';
+/** 'wedge' blocks the thread's event loop (Atomics.wait); 'spin' blocks it with a busy loop that burns a core. */
+export type WorkerFault = 'crash' | 'throw' | 'wedge' | 'spin' | 'oom' | 'hold-timer';
 
 /** Crash, throw in, wedge or exhaust every hooked worker (or the one with `threadId`). */
 export function injectWorkerFault(action: WorkerFault, options: { threadId?: number; ms?: number } = {}): void {

@@ -247,7 +247,8 @@ for (const workers of [1, 2]) {
             // would fill up at moments no test chooses.
             const tight = await createRuntime({ ...options, workerExecArgv: [], concurrencyPerWorker: 1, maxQueue: 0 });
             try {
-              const held = [failure(tight.chat({ ...ask, provider: 'p' }, { timeoutMs: 1_500 })), failure(tight.chat({ ...ask, provider: 'p' }, { timeoutMs: 1_500 }))];
+              // The third call is refused in the tick the two are made: they need to hold their places only that long.
+              const held = [failure(tight.chat({ ...ask, provider: 'p' }, { timeoutMs: 300 })), failure(tight.chat({ ...ask, provider: 'p' }, { timeoutMs: 300 }))];
               check('queue full', await failure(tight.chat({ ...ask, provider: 'p' })), 'QUEUE_FULL');
               for (const err of await Promise.all(held)) check('held while the queue was full', err);
               assertClean(`${name}: stats of the full runtime`, JSON.stringify(await tight.stats()));

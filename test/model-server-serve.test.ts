@@ -5,7 +5,6 @@ import { describe, test } from 'node:test';
 import { parseServeArgs, runServe } from '../src/testing/index.ts';
 import { nodeScript } from './helpers/checkout.ts';
 
-
 describe('model server as a standalone process (serve.ts)', () => {
   test('parseServeArgs() reads every flag, in both --flag value and --flag=value forms', () => {
     assert.deepEqual(
@@ -35,7 +34,7 @@ describe('model server as a standalone process (serve.ts)', () => {
     assert.equal(process.listenerCount('SIGINT'), sigint);
   });
 
-  test('tsx src/testing/serve.ts prints the listening line and exits cleanly on SIGTERM', async () => {
+  test('src/testing/serve.ts as a process prints the listening line and exits cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, [...nodeScript('src/testing/serve.ts'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     try {
       let out = '';

@@ -10,8 +10,8 @@ test('with no tracer or meter provider registered, @opentelemetry/api is never l
   const rt = await createRuntime({ ...TEST_RUNTIME_DEFAULTS, providers: providersFor(server) });
   try {
     await rt.chat(ask('unobserved'));
-    // @opentelemetry/api would load as CommonJS (its "default" export), into the cache read here;
-    // that a CommonJS package import()ed from here shows in it is checked with one that is not parley's concern.
+    // @opentelemetry/api would load as CommonJS (its "default" export) into the cache read here.
+    // That such a load shows there at all is checked with a CommonJS package that is not in question.
     await import('partial-json');
     const loaded = Object.keys(createRequire(import.meta.url).cache);
     assert.ok(

@@ -5,7 +5,7 @@
  *   the way to run or debug one file);
  * - compiled (`npm test`): test/runner/compile-tests.mjs has written every
  *   .ts file of src/, workers/ and test/ as plain JavaScript under
- *   COMPILED_ROOT, with the same layout, so no process pays for tsx (its
+ *   COMPILED_DIR, with the same layout, so no process pays for tsx (its
  *   loader thread and transforms cost about 0.8 CPU-s per process here, and
  *   npm test starts several hundred).
  * A path computed from a test's own import.meta.url would point into the
@@ -18,7 +18,7 @@ import { sourceWorkerEntry } from '../../src/host/transport/source-workers.ts';
 /** True when this file runs compiled (npm test), false under tsx. */
 export const COMPILED = import.meta.url.endsWith('.js');
 
-/** The compiled tree, relative to the checkout: test/runner/compile-tests.mjs writes it. */
+/** The compiled tree, relative to the checkout: test/runner/compile-tests.mjs writes it (and names it too). */
 export const COMPILED_DIR = 'node_modules/.cache/parley/compiled';
 
 /** The checkout's root directory (with a trailing separator), in both ways. */

@@ -5,31 +5,34 @@
  *   the way to run or debug one file);
  * - compiled (`npm test`): test/runner/compile-tests.mjs has written every
  *   .ts file of src/, workers/ and test/ as plain JavaScript under
- *   COMPILED_DIR, with the same layout, so no process pays for tsx (its
+ *   node_modules/.cache/parley/compiled, with the same layout, so no process pays for tsx (its
  *   loader thread and transforms cost about 0.8 CPU-s per process here, and
  *   npm test starts several hundred).
  * A path computed from a test's own import.meta.url would point into the
  * compiled tree; a test asks this module instead.
  */
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sourceWorkerEntry } from '../../src/host/transport/source-workers.ts';
 
 /** True when this file runs compiled (npm test), false under tsx. */
 export const COMPILED = import.meta.url.endsWith('.js');
 
-/** The compiled tree, relative to the checkout: test/runner/compile-tests.mjs writes it (and names it too). */
-export const COMPILED_DIR = 'node_modules/.cache/parley/compiled';
+/** The root of the code this process runs (this file is test/helpers/ under it): the compiled tree, or the checkout itself. */
+const CODE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The checkout's root directory (with a trailing separator), in both ways. */
-export const REPO = fileURLToPath(new URL(COMPILED ? '../../../../../../' : '../../', import.meta.url));
+/**
+ * The checkout's root directory (with a trailing separator), in both ways:
+ * the compiled tree lies under the checkout's node_modules, however deep.
+ */
+export const REPO = COMPILED ? CODE_ROOT.slice(0, CODE_ROOT.lastIndexOf(`${sep}node_modules${sep}`) + 1) : CODE_ROOT;
 
-/** The root of the code this process runs: COMPILED_DIR in the checkout, or the checkout itself. */
-const CODE_ROOT = COMPILED ? join(REPO, COMPILED_DIR) : REPO;
+/** tsx's loader, by its absolute URL: a child's working directory need not be the checkout. */
+const TSX = import.meta.resolve('tsx');
 
 /** `file` (a checkout path such as 'src/index.ts') as this process runs it: its compiled .js, or itself. */
 export function codePath(file: string): string {
-  return COMPILED ? join(CODE_ROOT, file.replace(/\.ts$/, '.js')) : join(REPO, file);
+  return join(CODE_ROOT, COMPILED ? file.replace(/\.ts$/, '.js') : file);
 }
 
 /** codePath() as a file URL, for import(). */
@@ -39,11 +42,11 @@ export function codeUrl(file: string): string {
 
 /** node's arguments to run `file` (a checkout path to a .ts script) in a child process: the compiled script, or the source under tsx. */
 export function nodeScript(file: string): string[] {
-  return COMPILED ? [codePath(file)] : ['--import', 'tsx', codePath(file)];
+  return COMPILED ? [codePath(file)] : ['--import', TSX, codePath(file)];
 }
 
 /** node's arguments to load TypeScript for a child given a script by -e: none when compiled, tsx from the sources. */
-export const TS_LOADER: readonly string[] = COMPILED ? [] : ['--import', 'tsx'];
+export const TS_LOADER: readonly string[] = COMPILED ? [] : ['--import', TSX];
 
 /** The provider worker's entry this process's runtimes use by default: the compiled bundle, or the one bundled from the sources. */
 export function defaultWorkerEntry(): string {

@@ -18,9 +18,9 @@
 // test/pool/<suite>.test.js: it sets PARLEY_TEST_WORKERS=2 (static imports
 // run in order, so before the suite reads it), then imports the suite. One
 // `node --test` run then holds both modes.
-import { cpSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 
 const require = createRequire(import.meta.url);
 const esbuild = require('esbuild');
@@ -45,9 +45,14 @@ function files(root, dir) {
 export async function compileTests({ suites, poolSuites, root = process.cwd() }) {
   root = resolve(root);
   const out = join(root, COMPILED_DIR);
-  // A fresh tree each time: a file removed from the sources must not linger compiled.
+  mkdirSync(dirname(out), { recursive: true });
+  // A fresh tree each time: a file removed from the sources must not linger
+  // compiled. The caller holds the checkout's test lock, so any partial tree
+  // left here is a dead run's.
+  for (const left of readdirSync(dirname(out)).filter((f) => f.startsWith(`${basename(out)}.`) && f.endsWith('.partial'))) {
+    rmSync(join(dirname(out), left), { recursive: true, force: true });
+  }
   const partial = `${out}.${process.pid}.partial`;
-  rmSync(partial, { recursive: true, force: true });
   const all = ROOTS.flatMap((dir) => files(root, dir));
   const sources = all.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && f !== WORKER);
   const common = { absWorkingDir: root, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'warning' };
@@ -70,8 +75,11 @@ export async function compileTests({ suites, poolSuites, root = process.cwd() })
     const js = suite.replace(/\.ts$/, '.js');
     writeFileSync(join(partial, 'test/pool', js), `// ${suite} in pool mode (workers: 2).\nimport './pool-mode.js';\nimport '../${js}';\n`);
   }
-  // ES modules: below node_modules, Node looks no further up for the checkout's own "type".
-  writeFileSync(join(partial, 'package.json'), '{ "type": "module" }\n');
+  // ES modules: below node_modules, Node looks no further up for the
+  // checkout's own "type". The name and version are the checkout's, for the
+  // CLI's --version, which looks for parley's package.json upwards.
+  const { name, version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  writeFileSync(join(partial, 'package.json'), `${JSON.stringify({ name, version, private: true, type: 'module' }, null, 2)}\n`);
   rmSync(out, { recursive: true, force: true });
   renameSync(partial, out);
   const compiled = (suite, dir) => `${COMPILED_DIR}/test/${dir}${suite.replace(/\.ts$/, '.js')}`;

@@ -11,8 +11,9 @@
 //   npm test              every suite, and the pool's again
 //   npm run test:pool     the pool's only
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
 import { compileTests, COMPILED_DIR } from './compile-tests.mjs';
 import { DURATIONS_REPORTER, longestFirst } from './test-durations.mjs';
 
@@ -63,6 +64,45 @@ function allSuites() {
     .filter((f) => f.endsWith('.test.ts'))
     .sort();
 }
+
+/**
+ * One npm test per checkout at a time: a second would rebuild dist/ and the
+ * compiled tree under the first one's tests. A lock left by a run that died
+ * (its pid is gone) is taken over.
+ */
+function lockCheckout() {
+  const path = 'node_modules/.cache/parley/npm-test.lock';
+  mkdirSync(dirname(path), { recursive: true });
+  for (;;) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      process.once('exit', () => rmSync(path, { force: true }));
+      return;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+    }
+    const text = readFileSync(path, 'utf8').trim();
+    const holder = Number(text);
+    // Empty: its run created it a moment ago and is writing its pid.
+    if (text === '' || isAlive(holder)) {
+      process.stderr.write(`npm test: another npm test (pid ${text || '?'}) is running in this checkout; wait for it, or run one suite: node --import tsx --test test/x.test.ts\n`);
+      process.exit(1);
+    }
+    rmSync(path, { force: true });
+  }
+}
+
+function isAlive(pid) {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+}
+
+lockCheckout();
 
 // The CLI suites run the CLI from dist/ (as the installed bin runs), and the
 // package test packs it: build it once, first, from the sources under test.

@@ -6,10 +6,13 @@
 // The default export is a node:test reporter (run-tests.mjs adds it beside
 // the usual one): it writes nothing to its destination, and at the end
 // records each file's duration in node_modules/.cache/parley/test-durations.json.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, relative } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-const RECORD = 'node_modules/.cache/parley/test-durations.json';
+/** The checkout (this file is test/runner/ in it); the record and the files it names are relative to it. */
+const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
+const RECORD = join(CHECKOUT, 'node_modules/.cache/parley/test-durations.json');
 
 /** This module, as --test-reporter names it. */
 export const DURATIONS_REPORTER = import.meta.url;
@@ -35,17 +38,21 @@ export function longestFirst(files) {
   return [...files].sort((a, b) => known(b) - known(a) || a.localeCompare(b));
 }
 
-/** Sums the top-level tests' durations per file (on Node 20 that is one per file: the file itself). */
+/**
+ * Sums each file's top-level tests' durations (its process start and its
+ * imports are not in them: close enough to order by). Files no longer there
+ * are dropped from the record.
+ */
 export default async function* durations(source) {
   const ms = {};
   for await (const event of source) {
     if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
     const { nesting, file, details } = event.data;
     if (nesting !== 0 || !file || typeof details?.duration_ms !== 'number') continue;
-    const key = relative(process.cwd(), file).split('\\').join('/');
+    const key = relative(CHECKOUT, file).split('\\').join('/');
     ms[key] = (ms[key] ?? 0) + details.duration_ms;
   }
-  const merged = { ...recorded(), ...ms };
+  const merged = Object.fromEntries(Object.entries({ ...recorded(), ...ms }).filter(([f]) => existsSync(join(CHECKOUT, f.replace('/test/pool/', '/test/')))));
   mkdirSync(dirname(RECORD), { recursive: true });
   const partial = `${RECORD}.${process.pid}.partial`;
   writeFileSync(partial, `${JSON.stringify(merged, null, 1)}\n`);

@@ -18,7 +18,8 @@ import { checkInit, checkProvider, checkText, invalid, userContent } from './con
 import { applyControls, callOptionsOf, controlsOf, type TurnControls, type TurnOptions } from './turn-controls.ts';
 import { TranscriptStore } from './transcript-store.ts';
 import { TurnQueue, type Turn } from './turn-queue.ts';
-import type { CallOptions, ChatRequest, ChatResult, ContentPart, Message, ReasoningBlock, StreamEvent, ToolCall, ToolSpec } from '../shared/types.ts';
+import { assistantMessage, copyMessage, frozenMessage } from './history-messages.ts';
+import type { CallOptions, ChatRequest, ChatResult, ContentPart, Message, StreamEvent, ToolCall, ToolSpec } from '../shared/types.ts';
 
 export interface ConversationRuntime {
   chat(req: ChatRequest, opts?: CallOptions): Promise<ChatResult>;
@@ -104,33 +105,6 @@ export interface ConversationOwner {
   adopt(opening: Promise<HostConversation>): Promise<HostConversation>;
   /** The conversation closed. */
   closed(conversation: HostConversation): void;
-}
-
-/** A copy of the message's own structure; the bytes of image and document parts are shared, never copied. */
-function copyMessage(message: Message): Message {
-  const content = typeof message.content === 'string' ? message.content : message.content.map((part) => ({ ...part }));
-  const copy: Message = { role: message.role, content };
-  if (message.reasoningBlocks) copy.reasoningBlocks = message.reasoningBlocks.map((block) => ({ ...block }));
-  if (message.toolCalls) copy.toolCalls = message.toolCalls.map((call) => ({ ...call }));
-  if (message.toolCallId !== undefined) copy.toolCallId = message.toolCallId;
-  if (message.name !== undefined) copy.name = message.name;
-  return copy;
-}
-
-function frozenMessage(message: Message): Message {
-  const copy = copyMessage(message);
-  if (copy.toolCalls) copy.toolCalls = Object.freeze(copy.toolCalls.map((call) => Object.freeze(call))) as ToolCall[];
-  if (copy.reasoningBlocks) copy.reasoningBlocks = Object.freeze(copy.reasoningBlocks.map((block) => Object.freeze(block))) as ReasoningBlock[];
-  if (typeof copy.content !== 'string') copy.content = Object.freeze(copy.content.map((part) => Object.freeze(part))) as ContentPart[];
-  return Object.freeze(copy);
-}
-
-function assistantMessage(result: ChatResult): Message {
-  const message: Message = { role: 'assistant', content: result.content };
-  // Kept to be sent back as received: Anthropic refuses the turn after a tool call without them.
-  if (result.reasoningBlocks && result.reasoningBlocks.length > 0) message.reasoningBlocks = result.reasoningBlocks.map((block) => ({ ...block }));
-  if (result.toolCalls && result.toolCalls.length > 0) message.toolCalls = result.toolCalls.map((call) => ({ ...call }));
-  return message;
 }
 
 interface Settings {

@@ -179,6 +179,22 @@ export const RUNTIME_DEFAULTS = {
 /** ms; how long shutdown() lets calls in flight finish when no graceMs is given. */
 export const SHUTDOWN_GRACE_MS = 5_000;
 
+/**
+ * shutdown()'s `opts` checked: its graceMs in ms (SHUTDOWN_GRACE_MS when
+ * `opts` or graceMs is omitted, undefined or null; Infinity allowed).
+ * Throws CONFIG naming what is wrong.
+ */
+export function resolveShutdownGrace(opts: unknown): number {
+  if (opts === undefined || opts === null) return SHUTDOWN_GRACE_MS;
+  if (typeof opts !== 'object') throw new ParleyError('CONFIG', `shutdown options must be an object such as { graceMs: 5000 } (got ${typeof opts})`);
+  const { graceMs } = opts as { graceMs?: unknown };
+  if (graceMs === undefined) return SHUTDOWN_GRACE_MS;
+  if (typeof graceMs !== 'number' || Number.isNaN(graceMs) || graceMs < 0) {
+    throw new ParleyError('CONFIG', `shutdown options.graceMs must be a number of milliseconds >= 0, or Infinity to wait for every call (got ${typeof graceMs === 'number' ? graceMs : typeof graceMs})`);
+  }
+  return graceMs;
+}
+
 export interface ResolvedOptions {
   /** Each config as checked, with the runtime's proxy filled in where it names none. Replaced by configure(). */
   providers: Record<string, ProviderConfig>;

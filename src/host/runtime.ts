@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { Conversation, ConversationInit } from '../conversation/conversation.ts';
 import { OpenConversations } from '../conversation/open-conversations.ts';
 import { ParleyError } from '../shared/errors.ts';
-import { SHUTDOWN_GRACE_MS, type ResolvedOptions, type RuntimeOptions } from './options.ts';
+import { resolveShutdownGrace, type ResolvedOptions, type RuntimeOptions } from './options.ts';
 import { resolveProviderSettings, type ProviderSettings } from './provider-settings.ts';
 import { abortError, type CallKind } from './pending-calls.ts';
 import { requestFor, validateCallOptions, validateChatRequest } from './request-validation.ts';
@@ -280,7 +280,7 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
     if (this.#shutdown) return this.#shutdown;
     let graceMs: number;
     try {
-      graceMs = graceOf(opts);
+      graceMs = resolveShutdownGrace(opts);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -387,15 +387,4 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
       leave: () => call.leave(),
     };
   }
-}
-
-function graceOf(opts: unknown): number {
-  if (opts === undefined || opts === null) return SHUTDOWN_GRACE_MS;
-  if (typeof opts !== 'object') throw new ParleyError('CONFIG', `shutdown options must be an object such as { graceMs: 5000 } (got ${typeof opts})`);
-  const { graceMs } = opts as { graceMs?: unknown };
-  if (graceMs === undefined) return SHUTDOWN_GRACE_MS;
-  if (typeof graceMs !== 'number' || Number.isNaN(graceMs) || graceMs < 0) {
-    throw new ParleyError('CONFIG', `shutdown options.graceMs must be a number of milliseconds >= 0, or Infinity to wait for every call (got ${typeof graceMs === 'number' ? graceMs : typeof graceMs})`);
-  }
-  return graceMs;
 }

@@ -162,20 +162,11 @@ test('the installed types check for ESM (nodenext) and CommonJS (node16, commonj
   // A .cts file is CommonJS under node16 whatever the package type says.
   await writeFile(join(app, 'consumer-cjs.cts'), CONSUMER_CJS);
   await writeFile(join(app, 'consumer-node10.ts'), CONSUMER_CJS);
-  const projects: [string, Record<string, string>, string][] = [
-    ['tsconfig.esm.json', { module: 'nodenext' }, 'consumer.ts'],
-    ['tsconfig.node16.json', { module: 'node16', moduleResolution: 'node16' }, 'consumer-cjs.cts'],
-    ['tsconfig.commonjs.json', { module: 'commonjs', moduleResolution: 'node10' }, 'consumer-node10.ts'],
-  ];
-  const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
-  await Promise.all(
-    projects.map(async ([name, module, file]) => {
-      const compilerOptions = { ...module, target: 'es2022', strict: true, noEmit: true, skipLibCheck: true, types: ['node'], typeRoots: [join(repo, 'node_modules', '@types')] };
-      await writeFile(join(app, name), JSON.stringify({ compilerOptions, files: [file] }));
-      // tsc reports on stdout: make a failure say what it found.
-      await run(process.execPath, [tsc, '-p', name], { cwd: app }).catch((err: { stdout?: string }) => assert.fail(`${name}: ${err.stdout ?? String(err)}`));
-    }),
-  );
+  // One process, one program per module setting: test/fixtures/package/check-types.cjs.
+  const check = [join(fixtures, 'check-types.cjs'), join(repo, 'node_modules', 'typescript'), join(repo, 'node_modules', '@types')];
+  const consumers = ['consumer.ts=nodenext', 'consumer-cjs.cts=node16:node16', 'consumer-node10.ts=commonjs:node10'];
+  // It reports on stdout: make a failure say what it found.
+  await run(process.execPath, [...check, ...consumers], { cwd: app }).catch((err: { stdout?: string }) => assert.fail(err.stdout || String(err)));
 });
 
 /** How each bundle format's host names the worker entry, and what the door says without it. */

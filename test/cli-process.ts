@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { nodeScript, REPO } from './helpers/checkout.ts';
+import { CHILD_FLAGS, nodeScript, REPO } from './helpers/checkout.ts';
 
 export { REPO };
 
@@ -17,7 +17,7 @@ export { REPO };
  * CPU of starting it under tsx, which the CLI suites pay hundreds of times);
  * a test file run on its own runs the source under tsx.
  */
-export const CLI_ARGS: readonly string[] = process.env.PARLEY_TEST_BUILT === '1' ? [join(REPO, 'dist', 'src', 'cli', 'main.js')] : nodeScript('src/cli/main.ts');
+export const CLI_ARGS: readonly string[] = process.env.PARLEY_TEST_BUILT === '1' ? [...CHILD_FLAGS, join(REPO, 'dist', 'src', 'cli', 'main.js')] : nodeScript('src/cli/main.ts');
 
 const PROVIDER_ENV = ['OLLAMA_HOST', 'OPENAI_API_KEY', 'OPENAI_BASE_URL', 'OPENROUTER_API_KEY', 'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_BASE_URL', 'GEMINI_API_KEY', 'PARLEY_CONFIG', 'PARLEY_PROVIDER', 'PARLEY_MODEL', 'XDG_CONFIG_HOME', 'FORCE_COLOR'];
 

@@ -46,9 +46,34 @@ function isHidden(member: ts.Symbol): boolean {
   });
 }
 
+/** Source files parsed by an earlier walk, by language version, module format and path. */
+const parsed = new Map<string, ts.SourceFile>();
+
+/**
+ * A compiler host that hands every walk the source files an earlier walk
+ * parsed (as TypeScript's document registry does): lib and @types/node are
+ * most of a program's work, and each walk parsed them again.
+ */
+function sharingHost(options: ts.CompilerOptions): ts.CompilerHost {
+  const host = ts.createCompilerHost(options);
+  const getSourceFile = host.getSourceFile.bind(host);
+  host.getSourceFile = (fileName, languageVersionOrOptions, onError, shouldCreate) => {
+    const format = typeof languageVersionOrOptions === 'object' ? `${languageVersionOrOptions.languageVersion}/${languageVersionOrOptions.impliedNodeFormat}` : String(languageVersionOrOptions);
+    const key = `${format}:${fileName}`;
+    let file = shouldCreate ? undefined : parsed.get(key);
+    if (file === undefined) {
+      file = getSourceFile(fileName, languageVersionOrOptions, onError, shouldCreate);
+      if (file) parsed.set(key, file);
+    }
+    return file;
+  };
+  return host;
+}
+
 /** Walks everything reachable from the exports of `entry`; `ownDir` is where the package's own declarations live. */
 function walkPublicTypes(entry: string, ownDir: string): Walk {
-  const program = ts.createProgram([entry], compilerOptions());
+  const options = compilerOptions();
+  const program = ts.createProgram({ rootNames: [entry], options, host: sharingHost(options) });
   const checker = program.getTypeChecker();
   const source = program.getSourceFile(entry);
   assert.ok(source, `${entry} is not part of the program`);

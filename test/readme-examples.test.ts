@@ -11,11 +11,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { pathToFileURL } from 'node:url';
+import { transform } from 'esbuild';
 import { cliEnv, REPO, runCli } from './cli-process.ts';
-import { codeUrl } from './helpers/checkout.ts';
+import { codeUrl, TS_LOADER } from './helpers/checkout.ts';
 
-const TSX = pathToFileURL(join(REPO, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
 const INDEX = codeUrl('src/index.ts');
 const TESTING = codeUrl('src/testing/index.ts');
 
@@ -26,7 +25,7 @@ function blocks(markdown: string, lang: string): string[] {
 
 function runProgram(file: string, cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, file], { cwd, env: cliEnv() });
+    const child = spawn(process.execPath, [...TS_LOADER, file], { cwd, env: cliEnv() });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -54,8 +53,10 @@ describe('README examples', async () => {
     test(`example #${i + 1} runs with no provider configured: ${title.slice(0, 60)}`, async () => {
       const program = source.replace(/from 'parley'/g, `from '${INDEX}'`).replace(/from 'parley\/testing'/g, `from '${TESTING}'`);
       const cwd = await mkdtemp(join(dir, `example-${i + 1}-`));
-      const file = join(cwd, 'example.mts');
-      await writeFile(file, program);
+      // Its types stripped as tsx would (tsx is esbuild too), so under npm
+      // test the example runs in plain node, as a host's compiled code does.
+      const file = join(cwd, 'example.mjs');
+      await writeFile(file, (await transform(program, { loader: 'ts', format: 'esm', target: 'node20' })).code);
       const { code, stdout, stderr } = await runProgram(file, cwd);
       assert.equal(code, 0, `example #${i + 1} failed\nstdout: ${stdout}\nstderr: ${stderr}`);
       assert.doesNotMatch(stderr, /Error|error \[/, stderr);

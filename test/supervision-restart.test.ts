@@ -168,7 +168,12 @@ describe('supervision', () => {
     try {
       await rt.chat(ask);
       server.injectFault({ kind: 'slow-headers', delayMs: 30_000 });
+      const served = server.stats().requestsServed;
       const pending = rt.chat(ask).catch((err: ParleyError) => err.code);
+      // The held call must be at the provider when the worker dies: else the
+      // one-shot fault is still armed, and the next call after the restart
+      // is the one held 30 s (under load, two runs in three).
+      await waitFor(() => server.stats().requestsServed > served, { what: 'the held call at the provider' });
       const crashed = once(rt, 'worker-crashed');
       injectWorkerFault('oom');
       const [event] = (await crashed) as [{ reason: string }];

@@ -1,6 +1,6 @@
 // npm test: every suite, plus the suites whose behaviour differs in pool
 // mode run again with workers: 2, compiled to plain JavaScript first (see
-// compile-tests.mjs: no process pays for tsx), in one `node --test` run.
+// compile-tests.mjs: no process pays for tsx), in one node:test run.
 // One file from the sources, to run or debug it: node --import tsx --test test/x.test.ts
 //
 // One run, not a main pass and a pool pass side by side: the pool's suites
@@ -14,8 +14,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { compileTests, COMPILED_DIR } from './compile-tests.mjs';
-import { DURATIONS_REPORTER, longestFirst } from './test-durations.mjs';
+import { longestFirst } from './test-durations.mjs';
+
+/** Runs the files in the order given: test-queue.mjs. */
+const TEST_QUEUE = fileURLToPath(new URL('./test-queue.mjs', import.meta.url));
 
 /**
  * --liftoff-only: V8 keeps WebAssembly on its baseline compiler. undici
@@ -23,9 +27,9 @@ import { DURATIONS_REPORTER, longestFirst } from './test-durations.mjs';
  * it runs as a background job that a worker thread waits for before it can
  * exit: about 200 ms added to every shutdown() of a runtime that served its
  * first calls within the last moments, which is every runtime in a test.
- * Behaviour is the same on either tier; node --test passes the flag on to
- * each test file's process, and V8 flags are process-wide, so the workers
- * have it too.
+ * Behaviour is the same on either tier; node:test's run() passes the flag
+ * on to each test file's process, and V8 flags are process-wide, so the
+ * workers have it too (and test/helpers/checkout.ts passes it to children).
  */
 const NODE_ARGS = ['--liftoff-only'];
 
@@ -126,18 +130,8 @@ try {
 // The report goes to stdout as node --test would write it by default; the
 // durations reporter records each file's time for the next run's order.
 const reporter = process.stdout.isTTY ? 'spec' : 'tap';
-const args = [
-  ...NODE_ARGS,
-  '--test',
-  `--test-concurrency=${concurrency()}`,
-  '--test-timeout=300000',
-  `--test-reporter=${reporter}`,
-  '--test-reporter-destination=stdout',
-  `--test-reporter=${DURATIONS_REPORTER}`,
-  '--test-reporter-destination=stderr',
-  ...longestFirst(files),
-];
-const child = spawn(process.execPath, args, { stdio: 'inherit' });
+const queue = [...NODE_ARGS, TEST_QUEUE, String(concurrency()), reporter, ...longestFirst(files)];
+const child = spawn(process.execPath, queue, { stdio: 'inherit' });
 child.once('close', (code, signal) => {
   process.exitCode = code === 0 ? 0 : 1;
   if (code !== 0) process.stderr.write(`npm test: FAILED (${code ?? signal}); the pool-mode runs of a suite are the files under ${COMPILED_DIR}/test/pool/\n`);

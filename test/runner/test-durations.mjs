@@ -3,7 +3,7 @@
 // keeps the run going on one core while the others are idle (longest
 // processing time first is the classic cure).
 //
-// The default export is a node:test reporter (run-tests.mjs adds it beside
+// The default export is a node:test reporter (test-queue.mjs adds it beside
 // the usual one): it writes nothing to its destination, and at the end
 // records each file's duration in node_modules/.cache/parley/test-durations.json.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -13,9 +13,6 @@ import { fileURLToPath } from 'node:url';
 /** The checkout (this file is test/runner/ in it); the record and the files it names are relative to it. */
 const CHECKOUT = fileURLToPath(new URL('../../', import.meta.url));
 const RECORD = join(CHECKOUT, 'node_modules/.cache/parley/test-durations.json');
-
-/** This module, as --test-reporter names it. */
-export const DURATIONS_REPORTER = import.meta.url;
 
 function recorded() {
   try {

@@ -3,7 +3,7 @@
  * runtime suite starts from here so that each test cleans up what it started.
  */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
+import { connect } from 'node:net';
 import { createRuntime, ParleyError, type ChatRequest, type ErrorCode, type ProviderConfig, type Runtime, type RuntimeOptions, type StreamEvent } from '../../src/index.ts';
 import { startModelServer, type ModelServer, type ModelServerOptions } from '../../src/testing/index.ts';
 import { waitFor } from './wait-for.ts';
@@ -85,14 +85,31 @@ export async function withStack(
   }
 }
 
-/** A loopback port with nothing listening on it. */
+/**
+ * A loopback port with nothing listening on it, that stays so: one below
+ * 1024, checked to refuse a connection. The OS hands out ports far above
+ * that for listen(0), which is how every test server listens. A port freed
+ * by closing a listener was not safe: another test process's listen(0)
+ * could be given it while a test still counted on it being closed (seen
+ * once in npm test: secrets-redaction's "down" provider answered by another
+ * suite's model server).
+ */
 export async function closedPort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const address = srv.address();
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  assert.ok(address && typeof address === 'object');
-  return address.port;
+  for (let port = 1023; port > 0; port--) {
+    if (await refuses(port)) return port;
+  }
+  throw new Error('closedPort: every port below 1024 on 127.0.0.1 accepts connections');
+}
+
+function refuses(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+  });
 }
 
 export function ask(content: string, extra: Partial<ChatRequest> = {}): ChatRequest {

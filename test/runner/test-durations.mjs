@@ -23,15 +23,27 @@ function recorded() {
 }
 
 /**
- * `files` (paths relative to the checkout), longest last time first; files
- * not seen before go first of all. A test's events name the file that
- * defines it, so a pool-mode wrapper (test/pool/x.test.js) is timed with
- * its suite (test/x.test.js): both get the two runs' sum, which still puts
- * them about where they belong.
+ * The order of a checkout's first run (a fresh clone, CI), before it has a
+ * record of its own: each suite's time in one npm test on the 2-core
+ * reference machine, in ms, by its file name under test/. Refresh it from
+ * the record now and then; a stale one only orders the first run less well.
+ */
+const SEED = join(CHECKOUT, 'test/runner/test-durations.seed.json');
+
+/**
+ * `files` (paths relative to the checkout), longest last time first, by this
+ * checkout's record, else by the seed; files seen in neither go first of
+ * all. A test's events name the file that defines it, so a pool-mode
+ * wrapper (test/pool/x.test.js) is timed with its suite (test/x.test.js):
+ * both get the two runs' sum, which still puts them about where they belong.
  */
 export function longestFirst(files) {
   const ms = recorded();
-  const known = (f) => ms[f.replace('/test/pool/', '/test/')] ?? Infinity;
+  const seed = JSON.parse(readFileSync(SEED, 'utf8'));
+  const known = (f) => {
+    const suite = f.replace('/test/pool/', '/test/');
+    return ms[suite] ?? seed[suite.slice(suite.lastIndexOf('/test/') + '/test/'.length)] ?? Infinity;
+  };
   return [...files].sort((a, b) => known(b) - known(a) || a.localeCompare(b));
 }
 

@@ -181,8 +181,8 @@ export const SHUTDOWN_GRACE_MS = 5_000;
 
 /**
  * shutdown()'s `opts` checked: its graceMs in ms (SHUTDOWN_GRACE_MS when
- * `opts` or graceMs is omitted, undefined or null; Infinity allowed).
- * Throws CONFIG naming what is wrong.
+ * `opts` is undefined or null, or its graceMs is undefined; Infinity
+ * allowed). Throws CONFIG naming what is wrong.
  */
 export function resolveShutdownGrace(opts: unknown): number {
   if (opts === undefined || opts === null) return SHUTDOWN_GRACE_MS;

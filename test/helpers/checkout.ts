@@ -5,9 +5,9 @@
  *   the way to run or debug one file);
  * - compiled (`npm test`): test/runner/compile-tests.mjs has written every
  *   .ts file of src/, workers/ and test/ as plain JavaScript under
- *   node_modules/.cache/parley/compiled, with the same layout, so no process pays for tsx (its
- *   loader thread and transforms cost about 0.8 CPU-s per process here, and
- *   npm test starts several hundred).
+ *   node_modules/.cache/parley/compiled, with the same layout, so no process
+ *   pays for tsx (its loader thread and transforms cost about 0.8 CPU-s per
+ *   process here, and npm test starts several hundred).
  * A path computed from a test's own import.meta.url would point into the
  * compiled tree; a test asks this module instead.
  */

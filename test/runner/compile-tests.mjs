@@ -17,7 +17,7 @@
 // A suite that runs again in pool mode gets a second file,
 // test/pool/<suite>.test.js: it sets PARLEY_TEST_WORKERS=2 (static imports
 // run in order, so before the suite reads it), then imports the suite. One
-// `node --test` run then holds both modes.
+// queue (test-queue.mjs) then holds both modes.
 import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';

@@ -25,8 +25,10 @@ function recorded() {
 /**
  * The order of a checkout's first run (a fresh clone, CI), before it has a
  * record of its own: each suite's time in one npm test on the 2-core
- * reference machine, in ms, by its file name under test/. Refresh it from
- * the record now and then; a stale one only orders the first run less well.
+ * reference machine, in ms, by its file name under test/. Refresh it now and
+ * then from a checkout's record (node_modules/.cache/parley/
+ * test-durations.json, keys cut to the part after compiled/test/); a stale
+ * one only orders the first run less well.
  */
 const SEED = join(CHECKOUT, 'test/runner/test-durations.seed.json');
 

@@ -23,7 +23,7 @@ const stream = run({
   concurrency: Number(concurrency),
   // A guard against a hang. Node 20 starts each file's clock when run()
   // queues it, at the start, so this bounds the whole queue: npm test takes
-  // about 3 minutes here, and 6 to 7 beside the stress run's CPU hogs.
+  // about 3 minutes here, and under 5 beside the stress run's CPU hogs.
   timeout: 30 * 60_000,
 });
 stream.on('test:fail', () => {

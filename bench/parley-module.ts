@@ -33,7 +33,12 @@ function newestSourceMs(dir: string): number {
 
 function distIsFresh(): boolean {
   if (!existsSync(STAMP)) return false;
-  const sources = Math.max(newestSourceMs(join(ROOT, 'src')), newestSourceMs(join(ROOT, 'workers')), statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs);
+  const sources = Math.max(
+    newestSourceMs(join(ROOT, 'src')),
+    newestSourceMs(join(ROOT, 'workers')),
+    newestSourceMs(join(ROOT, 'scripts')),
+    statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs,
+  );
   return statSync(STAMP).mtimeMs > sources;
 }
 

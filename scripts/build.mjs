@@ -27,17 +27,27 @@ writeFileSync('dist/types-cjs/package.json', `${JSON.stringify({ type: 'commonjs
 // dist/workers/provider-worker.js (`parley/worker`) is one bundled file, not
 // tsc's module graph: a worker thread starts with an empty module cache, and
 // resolving, reading and linking the few dozen modules the worker side
-// imports cost about 50 ms of every worker's start. Packages stay external
-// (undici and comlink are the installed copies).
+// imports cost about 50 ms of every worker's start.
+//
+// It is CommonJS (dist/workers/package.json says so, and the name stays
+// what hosts and bundlers were told): a thread whose entry is an ES module
+// first sets up Node's ES module loader, and undici's CommonJS files loaded
+// through import() each pass its CommonJS translator; with require() the
+// thread skips both, about 30 ms of each worker's first reply here
+// (`npm run bench -- --only lifecycle`). The settings, shared with the
+// test runner's and the sources' bundles, are in scripts/worker-bundle.json:
+// undici stays the installed package (external, loaded with require();
+// `supported: dynamic-import false` makes esbuild write its import()s so);
+// comlink, a few kilobytes, is bundled with its license comment. The footer
+// makes the module's exports the pool's task function itself, as piscina
+// and ES module importers (an ESM host bundle, a wrapper entry) expect of a
+// worker file; esbuild would export an object holding it as `default`.
 // tsc's per-file output for the two roles is removed: nothing imports it.
+writeFileSync('dist/workers/package.json', `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
 const esbuild = require('esbuild');
 esbuild.buildSync({
+  ...require('./worker-bundle.json'),
   entryPoints: ['workers/provider-worker.ts'],
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  packages: 'external',
   outfile: 'dist/workers/provider-worker.js',
   allowOverwrite: true,
   logLevel: 'warning',

@@ -11,7 +11,7 @@
 // Each file stays its own module: relative imports are kept, with .ts
 // changed to .js, and packages stay imports, so import.meta.url and module
 // identity are what they are under tsx. The provider worker is one bundle,
-// as in dist/ (the host resolves it beside its own modules). The other files
+// CommonJS, as in dist/ (the host resolves it beside its own modules). The other files
 // under test/ (fixtures in .mjs, .cjs) are copied as they are.
 //
 // A suite that runs again in pool mode gets a second file,
@@ -64,8 +64,16 @@ export async function compileTests({ suites, poolSuites, root = process.cwd() })
       outbase: '.',
       plugins: [eachFileItsOwn],
     }),
-    esbuild.build({ ...common, entryPoints: [WORKER], outfile: join(partial, 'workers/provider-worker.js'), packages: 'external' }),
+    esbuild.build({
+      ...require('../../scripts/worker-bundle.json'),
+      absWorkingDir: root,
+      logLevel: 'warning',
+      entryPoints: [WORKER],
+      outfile: join(partial, 'workers/provider-worker.js'),
+    }),
   ]);
+  // CommonJS, as in dist/ (scripts/build.mjs says why).
+  writeFileSync(join(partial, 'workers/package.json'), `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
   for (const f of all.filter((f) => f.startsWith('test/') && !f.endsWith('.ts'))) {
     cpSync(join(root, f), join(partial, f));
   }

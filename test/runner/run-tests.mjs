@@ -112,7 +112,7 @@ function isAlive(pid) {
 lockCheckout();
 
 /** What dist/ is built from. */
-const BUILD_INPUTS = ['src', 'workers', 'scripts/build.mjs', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'];
+const BUILD_INPUTS = ['src', 'workers', 'scripts', 'tsconfig.json', 'tsconfig.build.json', 'package.json', 'package-lock.json'];
 /**
  * The dist/ an earlier npm test built: the digest of its inputs and the time
  * its last file was written (scripts/build.mjs writes the worker bundle

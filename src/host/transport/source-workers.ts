@@ -9,8 +9,8 @@
  * which starts a loader thread and transforms every module again: about
  * 0.3 CPU-s and 200 ms per worker start, paid hundreds of times by the test
  * suites. A bundle loads like the compiled build does. The output sits under
- * the project's node_modules so the packages it leaves external (undici,
- * comlink, piscina) resolve as they do from source.
+ * the project's node_modules so the package it leaves external (undici)
+ * resolves as it does from source.
  *
  * Compiled builds never load this file; esbuild is a devDependency.
  */
@@ -24,16 +24,27 @@ import type * as Esbuild from 'esbuild';
 type WorkerName = 'provider-worker';
 
 // Found on first use, not at load: a host bundled as CommonJS has no import.meta.url, and never calls this.
-let located: { root: string; cacheDir: string; manifestPath: string } | undefined;
+let located: Location | undefined;
+/** The bundle settings dist/ is built with (scripts/build.mjs says why): CommonJS, undici external and loaded with require(). */
+const SETTINGS = 'scripts/worker-bundle.json';
+
+interface Location {
+  root: string;
+  cacheDir: string;
+  manifestPath: string;
+  settings: Esbuild.BuildOptions;
+}
 let built: Record<WorkerName, string> | undefined;
 
-function where(): { root: string; cacheDir: string; manifestPath: string } {
+function where(): Location {
   if (located) return located;
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   const cacheDir = join(root, 'node_modules/.cache/parley');
-  // One manifest per checkout: git worktrees may share one node_modules.
-  const manifestPath = join(cacheDir, `manifest-${createHash('sha256').update(root).digest('hex').slice(0, 12)}.json`);
-  return (located = { root, cacheDir, manifestPath });
+  const settings = readFileSync(join(root, SETTINGS), 'utf8');
+  // One manifest per checkout (git worktrees may share one node_modules) and
+  // per bundle settings: bundles built with other settings are not current.
+  const manifestPath = join(cacheDir, `manifest-${createHash('sha256').update(root).update(settings).digest('hex').slice(0, 12)}.json`);
+  return (located = { root, cacheDir, manifestPath, settings: JSON.parse(settings) as Esbuild.BuildOptions });
 }
 
 /**
@@ -79,33 +90,29 @@ function writeWhole(path: string, contents: string | Uint8Array): void {
 }
 
 function bundle(): Record<WorkerName, string> {
-  const { root, cacheDir, manifestPath } = where();
+  const { root, cacheDir, manifestPath, settings } = where();
   const esbuild = createRequire(import.meta.url)('esbuild') as typeof Esbuild;
   const names: WorkerName[] = ['provider-worker'];
   const result = esbuild.buildSync({
+    ...settings,
     absWorkingDir: root,
     entryPoints: names.map((n) => `workers/${n}.ts`),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
     sourcemap: 'inline',
     outdir: cacheDir,
     metafile: true,
-    outExtension: { '.js': '.mjs' },
+    outExtension: { '.js': '.cjs' },
     write: false,
     logLevel: 'silent',
   });
   const paths = {} as Record<WorkerName, string>;
   for (const file of result.outputFiles) {
-    const name = names.find((n) => file.path.endsWith(`${n}.mjs`));
+    const name = names.find((n) => file.path.endsWith(`${n}.cjs`));
     if (!name) continue;
     // Named by content: test processes running side by side share a file
     // they all agree on, and one written while another reads is never seen
     // half-written (it is renamed into place).
     const hash = createHash('sha256').update(file.contents).digest('hex').slice(0, 16);
-    const path = file.path.replace(/\.mjs$/, `-${hash}.mjs`);
+    const path = file.path.replace(/\.cjs$/, `-${hash}.cjs`);
     mkdirSync(cacheDir, { recursive: true });
     if (!existsSync(path)) writeWhole(path, file.contents);
     paths[name] = path;

@@ -6,7 +6,7 @@
  * worker, from the worker's own environment.
  */
 import { readFileSync } from 'node:fs';
-import { rootCertificates } from 'node:tls';
+import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
 import type { HttpSettings } from '../../shared/protocol.ts';
 import type { ProviderConfig } from '../../shared/types.ts';
@@ -57,8 +57,21 @@ function nodeExtraCertificates(): string[] {
   return extraCertificates;
 }
 
+/**
+ * Node's bundled root certificates. node:tls is loaded here, on first need,
+ * not when the worker starts: with node:crypto under it, it is about 10 ms
+ * of a worker's start, and a worker whose providers are all plain http
+ * (local Ollama, LM Studio, llama.cpp) and name no `ca` never needs it
+ * (undici loads it for its first https connection). A builtin resolves the
+ * same from any path, so any will do for createRequire: the worker bundle is
+ * CommonJS, where import.meta.url is not there.
+ */
+function rootCertificates(): readonly string[] {
+  return (createRequire(process.execPath)('node:tls') as typeof import('node:tls')).rootCertificates;
+}
+
 function trust(ca: string | undefined): string[] | undefined {
-  return ca === undefined ? undefined : [...rootCertificates, ...nodeExtraCertificates(), ca];
+  return ca === undefined ? undefined : [...rootCertificates(), ...nodeExtraCertificates(), ca];
 }
 
 /** The proxy the environment names for `protocol`, as EnvHttpProxyAgent picks it (before NO_PROXY). */

@@ -24,13 +24,13 @@ cpSync('dist/src', 'dist/types-cjs/src', {
 });
 writeFileSync('dist/types-cjs/package.json', `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
 
-// dist/workers/provider-worker.js (`parley/worker`) is one bundled file, not
+// dist/workers/provider-worker.cjs (`parley/worker`) is one bundled file, not
 // tsc's module graph: a worker thread starts with an empty module cache, and
 // resolving, reading and linking the few dozen modules the worker side
 // imports cost about 50 ms of every worker's start.
 //
-// It is CommonJS (dist/workers/package.json says so, and the name stays
-// what hosts and bundlers were told): a thread whose entry is an ES module
+// It is CommonJS, and its extension says so wherever the file is copied: a
+// thread whose entry is an ES module
 // first sets up Node's ES module loader, and undici's CommonJS files loaded
 // through import() each pass its CommonJS translator; with require() the
 // thread skips both, about 30 ms of each worker's first reply here
@@ -42,16 +42,15 @@ writeFileSync('dist/types-cjs/package.json', `${JSON.stringify({ type: 'commonjs
 // makes the module's exports the pool's task function itself, as piscina
 // and ES module importers (an ESM host bundle, a wrapper entry) expect of a
 // worker file; esbuild would export an object holding it as `default`.
-// tsc's per-file output for the two roles is removed: nothing imports it.
-writeFileSync('dist/workers/package.json', `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
+// tsc's per-file output for the entry and its two roles is removed: nothing
+// imports it.
+for (const file of ['provider-worker', 'provider-actor', 'provider-task']) {
+  for (const ext of ['.js', '.d.ts']) rmSync(`dist/workers/${file}${ext}`, { force: true });
+}
 const esbuild = require('esbuild');
 esbuild.buildSync({
   ...require('./worker-bundle.json'),
   entryPoints: ['workers/provider-worker.ts'],
-  outfile: 'dist/workers/provider-worker.js',
-  allowOverwrite: true,
+  outfile: 'dist/workers/provider-worker.cjs',
   logLevel: 'warning',
 });
-for (const role of ['provider-actor', 'provider-task']) {
-  for (const ext of ['.js', '.d.ts']) rmSync(`dist/workers/${role}${ext}`, { force: true });
-}

@@ -121,7 +121,7 @@ test('the built tarball installs into a fresh project and runs with plain node',
   const files = info.files.map((f) => f.path);
   assert.ok(files.includes('dist/src/index.js'), 'the tarball holds the library');
   assert.ok(files.includes('dist/src/index.d.ts'), 'the tarball holds declarations');
-  assert.ok(files.includes('dist/workers/provider-worker.js'), 'the tarball holds the compiled worker entry');
+  assert.ok(files.includes('dist/workers/provider-worker.cjs'), 'the tarball holds the compiled worker entry');
   assert.ok(files.includes('dist/types-cjs/package.json'), 'the tarball holds the CommonJS declarations');
   assert.ok(files.includes('dist/types-cjs/src/index.d.ts'), 'the tarball holds the CommonJS declarations');
   assert.ok(files.includes('dist/src/cli/main.js'), 'the tarball holds the CLI');

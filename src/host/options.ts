@@ -87,7 +87,7 @@ export interface RuntimeOptions {
    * The worker entry for both modes (`parley/worker` as a bundler emitted it): a path, relative to
    * process.cwd(), or a file: URL. Needed inside a bundle; a path inside an asar archive is taken from
    * `<archive>.asar.unpacked` when there (README "Packaging"). CONFIG when no file is there.
-   * @default parley's own dist/workers/provider-worker.js
+   * @default parley's own dist/workers/provider-worker.cjs
    */
   workerEntry?: string | URL;
   /**

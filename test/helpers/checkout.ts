@@ -59,5 +59,5 @@ export const TS_LOADER: readonly string[] = COMPILED ? [...CHILD_FLAGS] : [...CH
 
 /** The provider worker's entry this process's runtimes use by default: the compiled bundle, or the one bundled from the sources. */
 export function defaultWorkerEntry(): string {
-  return COMPILED ? codePath('workers/provider-worker.ts') : sourceWorkerEntry();
+  return COMPILED ? join(CODE_ROOT, 'workers/provider-worker.cjs') : sourceWorkerEntry();
 }

@@ -69,11 +69,10 @@ export async function compileTests({ suites, poolSuites, root = process.cwd() })
       absWorkingDir: root,
       logLevel: 'warning',
       entryPoints: [WORKER],
-      outfile: join(partial, 'workers/provider-worker.js'),
+      // CommonJS, as in dist/ (scripts/build.mjs says why).
+      outfile: join(partial, 'workers/provider-worker.cjs'),
     }),
   ]);
-  // CommonJS, as in dist/ (scripts/build.mjs says why).
-  writeFileSync(join(partial, 'workers/package.json'), `${JSON.stringify({ type: 'commonjs' }, null, 2)}\n`);
   for (const f of all.filter((f) => f.startsWith('test/') && !f.endsWith('.ts'))) {
     cpSync(join(root, f), join(partial, f));
   }

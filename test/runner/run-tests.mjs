@@ -120,7 +120,7 @@ const BUILD_INPUTS = ['src', 'workers', 'scripts', 'tsconfig.json', 'tsconfig.bu
  * for it.
  */
 const BUILT = 'node_modules/.cache/parley/dist-built-from';
-const LAST_BUILT_FILE = 'dist/workers/provider-worker.js';
+const LAST_BUILT_FILE = 'dist/workers/provider-worker.cjs';
 
 function buildRecord() {
   const hash = createHash('sha256');

@@ -1,6 +1,6 @@
 /**
  * Where the worker entry is: the one RuntimeOptions.workerEntry names, else
- * the compiled `dist/workers/provider-worker.js` parley ships next to this
+ * the compiled `dist/workers/provider-worker.cjs` parley ships next to this
  * module. From TypeScript source, the entry is bundled once per process (see
  * source-workers.ts).
  */
@@ -32,7 +32,7 @@ export interface WorkerScript {
  */
 export function shippedWorkerEntry(): string | undefined {
   if (fromSource || !here?.startsWith('file:')) return undefined;
-  return fileURLToPath(new URL('../../../workers/provider-worker.js', here));
+  return fileURLToPath(new URL('../../../workers/provider-worker.cjs', here));
 }
 
 /** `entry`: the checked options.workerEntry (an absolute path), or undefined for parley's own. */

@@ -30,10 +30,10 @@ writeFileSync('dist/types-cjs/package.json', `${JSON.stringify({ type: 'commonjs
 // imports cost about 50 ms of every worker's start.
 //
 // It is CommonJS, and its extension says so wherever the file is copied: a
-// thread whose entry is an ES module
-// first sets up Node's ES module loader, and undici's CommonJS files loaded
-// through import() each pass its CommonJS translator; with require() the
-// thread skips both, about 30 ms of each worker's first reply here
+// thread whose entry is an ES module first sets up Node's ES module loader,
+// and undici's CommonJS files loaded through import() each pass its
+// CommonJS translator; with require() the thread skips both, about 30 ms of
+// each worker's first reply here
 // (`npm run bench -- --only lifecycle`). The settings, shared with the
 // test runner's and the sources' bundles, are in scripts/worker-bundle.json:
 // undici stays the installed package (external, loaded with require();

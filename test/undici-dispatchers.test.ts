@@ -2,15 +2,17 @@
  * The worker loads only undici's dispatcher classes (a fast start), and they
  * are the very classes undici's public index exports, with its API methods
  * installed: an undici upgrade that moves those files fails here, not in a
- * host's worker.
+ * host's worker. The worker bundle loads them with require(), as CommonJS,
+ * without Node's ES module loader (scripts/build.mjs says why).
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import type * as Undici from 'undici';
 import { loadDispatcherClasses } from '../src/provider/http/undici-dispatchers.ts';
-import { codeUrl, TS_LOADER } from './helpers/checkout.ts';
+import { codeUrl, defaultWorkerEntry, TS_LOADER } from './helpers/checkout.ts';
 
 const require = createRequire(import.meta.url);
 const parts = await loadDispatcherClasses();
@@ -52,4 +54,18 @@ test('loading them leaves the rest of undici, and Node\'s own bundled undici, un
   assert.equal(seen.fetch, false, "undici's fetch was loaded");
   assert.equal(seen.nodeUndici, false, "Node's bundled undici was loaded");
   assert.ok((seen.files as number) > 0, 'undici files were loaded at all');
+});
+
+test('the worker bundle is CommonJS and require()s them: no import(), no ES module syntax', () => {
+  // The bundle this process's runtimes start (the compiled one under npm test), built with scripts/worker-bundle.json as dist/ is.
+  const entry = defaultWorkerEntry();
+  assert.match(entry, /\.cjs$/, 'its extension says CommonJS wherever it is copied');
+  const code = readFileSync(entry, 'utf8');
+  for (const part of ['dispatcher/dispatcher.js', 'dispatcher/agent.js', 'dispatcher/proxy-agent.js', 'dispatcher/env-http-proxy-agent.js', 'api/index.js']) {
+    assert.ok(code.includes(`require("undici/lib/${part}")`), `undici/lib/${part} is loaded with require()`);
+  }
+  assert.doesNotMatch(code, /\bimport\s*\(/, 'an import() would set up the ES module loader in every worker');
+  assert.doesNotMatch(code, /^\s*(import|export)\s/m, 'ES module syntax');
+  // piscina and ES module importers take the module's exports as the task function.
+  assert.match(code, /module\.exports = module\.exports\.default;\s*(\/\/# sourceMappingURL=\S+\s*)?$/);
 });

@@ -191,7 +191,7 @@ for (const { format, ext, noEntry } of BUNDLES) {
       // The recipe in README "Packaging": piscina starts its threads from its own file, and in an ES
       // module bundle the CommonJS dependencies (undici) need require().
       external: ['piscina'],
-      ...(format === 'esm' && { banner: { js: "import { createRequire as parleyCreateRequire } from 'node:module'; const require = parleyCreateRequire(import.meta.url);" } }),
+      ...(format === 'esm' && { banner: { js: "import { createRequire as bannerCreateRequire } from 'node:module'; const require = bannerCreateRequire(import.meta.url);" } }),
       logLevel: 'silent',
     });
     // The bundle runs beside piscina alone: parley, undici and comlink are inside it.

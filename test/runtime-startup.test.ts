@@ -5,6 +5,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRuntime, ParleyError } from '../src/index.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
@@ -12,6 +15,7 @@ import { defaultWorkerEntry } from './helpers/checkout.ts';
 
 const slowEntry = fileURLToPath(new URL('./fixtures/startup/slow-worker.mjs', import.meta.url));
 const brokenEntry = fileURLToPath(new URL('./fixtures/startup/broken-worker.mjs', import.meta.url));
+const oneThreadLostEntry = fileURLToPath(new URL('./fixtures/startup/one-thread-lost.cjs', import.meta.url));
 /** Far longer than the first call's deadline below: a call that paid for start-up would time out. */
 const LOAD_MS = 3_000;
 const FIRST_CALL_TIMEOUT_MS = 1_500;
@@ -21,6 +25,7 @@ before(async () => {
   server = await startModelServer();
   process.env.PARLEY_TEST_LOAD_MS = String(LOAD_MS);
   process.env.PARLEY_TEST_REAL_ENTRY = pathToFileURL(defaultWorkerEntry()).href;
+  process.env.PARLEY_TEST_REAL_ENTRY_PATH = defaultWorkerEntry();
 });
 after(() => server.close());
 
@@ -53,5 +58,40 @@ for (const workers of [1, 2]) {
       assert.equal(err.code, 'WORKER_CRASHED');
       assert.match(err.message, /could not start: .*broken on purpose/);
     });
+
+    test('under the default restart policy, a worker entry that cannot load still makes createRuntime reject', async () => {
+      // Piscina stops replacing a pool's threads once a replacement dies while
+      // loading: the pool is started anew until the restart intensity is spent.
+      const err = await createRuntime({
+        workers,
+        workerEntry: brokenEntry,
+        providers: { local: { kind: 'openai', baseUrl: `${server.url}/v1` } },
+      }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.ok(err instanceof ParleyError, `expected a ParleyError, got ${String(err)}`);
+      assert.equal(err.code, 'WORKER_CRASHED');
+      assert.match(err.message, /could not start: .*broken on purpose/);
+    });
   });
 }
+
+test('a pool that piscina leaves one thread short while it starts: createRuntime resolves with the thread it has, which serves', { timeout: 120_000 }, async () => {
+  const slots = mkdtempSync(join(tmpdir(), 'parley-slots-'));
+  process.env.PARLEY_TEST_SLOTS_DIR = slots;
+  try {
+    const rt = await createRuntime({ workers: 2, workerEntry: oneThreadLostEntry, providers: { local: { kind: 'openai', baseUrl: `${server.url}/v1` } } });
+    try {
+      assert.equal(readdirSync(slots).length, 3, 'two threads died while loading, one loaded');
+      assert.equal((await rt.stats()).workers.length, 1);
+      const reply = await rt.chat({ model: 'm', messages: [{ role: 'user', content: 'one thread' }] });
+      assert.ok(reply.content.length > 0);
+    } finally {
+      const report = await rt.shutdown();
+      assert.equal(report.forced, false);
+    }
+  } finally {
+    rmSync(slots, { recursive: true, force: true });
+  }
+});

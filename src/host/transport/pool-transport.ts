@@ -61,6 +61,12 @@ export class PoolTransport extends WorkerTransport {
   #statsSeq = 0;
   /** Threads started by the current pool: beyond `workers`, each is a replacement. */
   #spawned = 0;
+  /** Set when the current pool replaces one piscina stopped refilling: its first threads are replacements too. */
+  #restarted = false;
+  /** The pending start of a pool that replaces one piscina stopped refilling (#refillUnlessPiscinaWill). */
+  #restartTimer: NodeJS.Timeout | undefined;
+  /** The backoff of the last crash, for such a restart. */
+  #backoffMs = 0;
   readonly #statsWaiters = new Map<number, (stats: WorkerStats) => void>();
   readonly #closedWaiters = new Set<(workerId: number) => void>();
 
@@ -91,13 +97,54 @@ export class PoolTransport extends WorkerTransport {
   }
 
   protected start(): void {
+    this.#startPool(false);
+  }
+
+  /** `restarted`: the pool replaces one piscina stopped refilling, so its threads are replacements. */
+  #startPool(restarted: boolean): void {
     this.#spawned = 0;
+    this.#restarted = restarted;
     this.#poolDestroyed = undefined;
     this.#pool = this.#createPool();
   }
 
-  /** Piscina has already started the replacement: the backoff does not apply, the intensity's bound does. */
-  protected replace(): void {}
+  /**
+   * Piscina has usually started the replacement already: the backoff does
+   * not apply, the intensity's bound does. When it has not (a thread that
+   * died while loading), the pool is started anew after the backoff.
+   */
+  protected replace(backoffMs: number): void {
+    this.#backoffMs = backoffMs;
+    this.#refillUnlessPiscinaWill(this.#pool);
+  }
+
+  /**
+   * Piscina replaces a thread that dies only if the thread had loaded the
+   * entry; once one of a pool's threads dies while loading, piscina starts
+   * no more threads for that pool (its workerFailsDuringBootstrap). A pool
+   * left without threads would then serve nothing and, at start, keep
+   * createRuntime waiting forever: it is replaced by a new pool after the
+   * crash's backoff, as the actor's worker is, and each death counts
+   * towards the restart intensity, which ends the loop for an entry that
+   * can never load (CONFIG-like failures reject createRuntime). A pool that
+   * still has threads keeps serving with fewer: a new pool would fail the
+   * calls they run. At start, createRuntime then waits only for those.
+   */
+  #refillUnlessPiscinaWill(pool: Piscina<PoolTask, PoolReply>): void {
+    if (pool !== this.#pool || this.#restartTimer !== undefined) return;
+    if (this.state !== 'running' && this.state !== 'restarting') return;
+    const threads = pool.threads.length;
+    if (threads >= this.options.workers) return;
+    // A thread declared dead but not yet exited is still counted by piscina:
+    // this runs again at its exit.
+    if (threads > 0) return this.expectThreads(threads);
+    this.#restartTimer = setTimeout(() => {
+      this.#restartTimer = undefined;
+      if (pool !== this.#pool || (this.state !== 'running' && this.state !== 'restarting')) return;
+      void pool.destroy().catch(() => undefined);
+      this.#startPool(true);
+    }, this.#backoffMs).unref();
+  }
 
   protected deliver(call: PendingCall, work: Work): void {
     if (this.#running < this.#capacity) return this.#run(call, work);
@@ -123,6 +170,8 @@ export class PoolTransport extends WorkerTransport {
   }
 
   protected refuseWaiting(err: ParleyError): void {
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
     for (const q of this.#queue.splice(0)) q.call.reject(err);
   }
 
@@ -189,6 +238,8 @@ export class PoolTransport extends WorkerTransport {
   }
 
   protected destroyWorkers(): Promise<void> {
+    clearTimeout(this.#restartTimer);
+    this.#restartTimer = undefined;
     this.#threads.clear();
     this.#poolDestroyed ??= this.#pool.destroy();
     return this.#poolDestroyed;
@@ -222,6 +273,10 @@ export class PoolTransport extends WorkerTransport {
       name: 'default',
     });
     pool.on('workerCreate', () => this.#adoptThreads(pool));
+    // Every thread piscina drops, including a replacement that died while
+    // loading, which piscina never announced; by the next turn piscina has
+    // started its own replacement, if it will.
+    pool.on('workerDestroy', () => setImmediate(() => this.#refillUnlessPiscinaWill(pool)));
     // A thread that fails with no task running would otherwise be an unhandled 'error' event.
     pool.on('error', () => undefined);
     return pool;
@@ -234,7 +289,7 @@ export class PoolTransport extends WorkerTransport {
       const threadId = worker.threadId;
       if (this.#threads.has(threadId)) continue;
       this.#threads.set(threadId, worker);
-      this.adopt(threadId, ++this.#spawned > this.options.workers);
+      this.adopt(threadId, this.#restarted || ++this.#spawned > this.options.workers);
       if (this.#earlyBeats.delete(threadId)) this.#beat(threadId);
       worker.once('exit', (code) => this.#lost(threadId, `worker exited with code ${code}`));
       worker.once('error', (err) => this.#lost(threadId, `worker threw: ${err.message}`));

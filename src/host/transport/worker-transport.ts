@@ -99,14 +99,17 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
   #lastCrash: CrashRecord | undefined;
   readonly #heartbeat: NodeJS.Timeout;
   #lastTick = Date.now();
-  /** How many threads have answered at least once (loaded parley's code); `ready` waits for options.workers of them. */
+  /** How many threads have answered at least once (loaded parley's code); `ready` waits for #expected of them. */
   #answered = 0;
+  /** options.workers, unless a pool is left with fewer threads while it starts (expectThreads). */
+  #expected: number;
   readonly #readiness = deferred();
 
   constructor(options: ResolvedOptions, events: EventEmitter<WorkerEvents>, recorder: OutcomeRecorder) {
     this.options = options;
     this.#events = events;
     this.#intensity = new RestartIntensity(options.restart);
+    this.#expected = options.workers;
     this.calls = new PendingCalls(this, recorder, options.redactor);
     this.#heartbeat = setInterval(() => this.#judge(), options.heartbeatIntervalMs).unref();
   }
@@ -210,8 +213,17 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
   /** A heartbeat from a worker. True when it is that worker's first. */
   beat(workerId: number): boolean {
     const first = this.#live.get(workerId)?.beat(Date.now()) ?? false;
-    if (first && ++this.#answered >= this.options.workers) this.#readiness.resolve();
+    if (first && ++this.#answered >= this.#expected) this.#readiness.resolve();
     return first;
+  }
+
+  /**
+   * The mode will run only `count` threads (a pool whose lost threads
+   * piscina does not replace): `ready` waits for that many answers.
+   */
+  protected expectThreads(count: number): void {
+    this.#expected = Math.min(this.#expected, count);
+    if (this.#answered >= this.#expected) this.#readiness.resolve();
   }
 
   /**

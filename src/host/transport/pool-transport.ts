@@ -126,7 +126,7 @@ export class PoolTransport extends WorkerTransport {
    * createRuntime waiting forever: it is replaced by a new pool after the
    * crash's backoff, as the actor's worker is, and each death counts
    * towards the restart intensity, which ends the loop for an entry that
-   * can never load (CONFIG-like failures reject createRuntime). A pool that
+   * can never load (createRuntime rejects with WORKER_CRASHED). A pool that
    * still has threads keeps serving with fewer: a new pool would fail the
    * calls they run. At start, createRuntime then waits only for those.
    */

@@ -15,7 +15,7 @@ import { defaultWorkerEntry } from './helpers/checkout.ts';
 
 const slowEntry = fileURLToPath(new URL('./fixtures/startup/slow-worker.mjs', import.meta.url));
 const brokenEntry = fileURLToPath(new URL('./fixtures/startup/broken-worker.mjs', import.meta.url));
-const oneThreadLostEntry = fileURLToPath(new URL('./fixtures/startup/one-thread-lost.cjs', import.meta.url));
+const lostThreadsEntry = fileURLToPath(new URL('./fixtures/startup/lost-threads.cjs', import.meta.url));
 /** Far longer than the first call's deadline below: a call that paid for start-up would time out. */
 const LOAD_MS = 3_000;
 const FIRST_CALL_TIMEOUT_MS = 1_500;
@@ -77,21 +77,50 @@ for (const workers of [1, 2]) {
   });
 }
 
-test('a pool that piscina leaves one thread short while it starts: createRuntime resolves with the thread it has, which serves', { timeout: 120_000 }, async () => {
+/** A pool of two on lostThreadsEntry, whose threads in `lostSlots` die while loading (test/fixtures/startup/lost-threads.cjs). */
+async function withLostThreads(lostSlots: string, body: (slots: string) => Promise<void>): Promise<void> {
   const slots = mkdtempSync(join(tmpdir(), 'parley-slots-'));
   process.env.PARLEY_TEST_SLOTS_DIR = slots;
+  process.env.PARLEY_TEST_LOST_SLOTS = lostSlots;
   try {
-    const rt = await createRuntime({ workers: 2, workerEntry: oneThreadLostEntry, providers: { local: { kind: 'openai', baseUrl: `${server.url}/v1` } } });
-    try {
-      assert.equal(readdirSync(slots).length, 3, 'two threads died while loading, one loaded');
-      assert.equal((await rt.stats()).workers.length, 1);
-      const reply = await rt.chat({ model: 'm', messages: [{ role: 'user', content: 'one thread' }] });
-      assert.ok(reply.content.length > 0);
-    } finally {
-      const report = await rt.shutdown();
-      assert.equal(report.forced, false);
-    }
+    await body(slots);
   } finally {
     rmSync(slots, { recursive: true, force: true });
   }
+}
+
+describe('pool threads that piscina does not replace', { timeout: 120_000 }, () => {
+  const providers = () => ({ local: { kind: 'openai' as const, baseUrl: `${server.url}/v1` } });
+
+  test('left one thread short while it starts: createRuntime resolves with the thread it has, which serves', async () => {
+    // The second thread dies while loading, and so does piscina's replacement for it; then piscina starts none.
+    await withLostThreads('1,2', async (slots) => {
+      const rt = await createRuntime({ workers: 2, workerEntry: lostThreadsEntry, providers: providers() });
+      try {
+        assert.equal(readdirSync(slots).length, 3, 'two threads died while loading, one loaded');
+        assert.equal((await rt.stats()).workers.length, 1);
+        const reply = await rt.chat({ model: 'm', messages: [{ role: 'user', content: 'one thread' }] });
+        assert.ok(reply.content.length > 0);
+      } finally {
+        const report = await rt.shutdown();
+        assert.equal(report.forced, false);
+      }
+    });
+  });
+
+  test('shutdown while the replacements of crashed threads die while loading: the close waits for no answer from them, nothing is forced', async () => {
+    await withLostThreads('2-', async () => {
+      const rt = await createRuntime({ workers: 2, workerEntry: lostThreadsEntry, providers: providers(), restart: { maxRestarts: 20, backoffBaseMs: 10_000 } });
+      const restarted = new Promise((resolve) => rt.once('worker-restarted', resolve));
+      const crashes = await Promise.allSettled([0, 1].map(() => rt.chat({ model: 'crash', messages: [{ role: 'user', content: 'crash' }] })));
+      assert.deepEqual(
+        crashes.map((c) => c.status === 'rejected' && (c.reason as ParleyError).code),
+        ['WORKER_CRASHED', 'WORKER_CRASHED'],
+      );
+      // Piscina's replacements are loading (and will die doing so) when the close begins.
+      await restarted;
+      const report = await rt.shutdown({ graceMs: 5_000 });
+      assert.equal(report.forced, false, 'a thread that died during the close was waited for');
+    });
+  });
 });

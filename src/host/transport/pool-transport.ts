@@ -45,6 +45,8 @@ export class PoolTransport extends WorkerTransport {
   /** The current pool's destruction, once begun: piscina's destroy() must not run twice at once. */
   #poolDestroyed: Promise<void> | undefined;
   readonly #threads = new Map<number, Worker>();
+  /** Every thread ever adopted (#adoptThreads). */
+  readonly #adopted = new WeakSet<Worker>();
   /** Threads that beat before piscina announced them: their beat counts once they are adopted. */
   readonly #earlyBeats = new Set<number>();
   #queue: Queued[] = [];
@@ -67,6 +69,8 @@ export class PoolTransport extends WorkerTransport {
   #restartTimer: NodeJS.Timeout | undefined;
   /** The backoff of the last crash, for such a restart. */
   #backoffMs = 0;
+  /** Pools replaced that way: a call they never placed on a thread runs on the next pool. */
+  readonly #retired = new WeakSet<Piscina<PoolTask, PoolReply>>();
   readonly #statsWaiters = new Map<number, (stats: WorkerStats) => void>();
   readonly #closedWaiters = new Set<(workerId: number) => void>();
 
@@ -141,13 +145,16 @@ export class PoolTransport extends WorkerTransport {
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
       if (pool !== this.#pool || (this.state !== 'running' && this.state !== 'restarting')) return;
+      this.#retired.add(pool);
       void pool.destroy().catch(() => undefined);
       this.#startPool(true);
+      this.#startQueued();
     }, this.#backoffMs).unref();
   }
 
   protected deliver(call: PendingCall, work: Work): void {
-    if (this.#running < this.#capacity) return this.#run(call, work);
+    // No thread will come from the current pool: the call waits for the next one.
+    if (this.#running < this.#capacity && this.#restartTimer === undefined) return this.#run(call, work);
     if (this.#queue.length >= this.options.maxQueue) {
       const { maxQueue } = this.options;
       return call.reject(
@@ -276,7 +283,15 @@ export class PoolTransport extends WorkerTransport {
     // Every thread piscina drops, including a replacement that died while
     // loading, which piscina never announced; by the next turn piscina has
     // started its own replacement, if it will.
-    pool.on('workerDestroy', () => setImmediate(() => this.#refillUnlessPiscinaWill(pool)));
+    // Its replacement is adopted at once, not when piscina announces it
+    // (only once it has loaded): a replacement that hangs while loading is
+    // then judged by its heartbeat's start-up allowance like any thread.
+    pool.on('workerDestroy', () =>
+      setImmediate(() => {
+        this.#adoptThreads(pool);
+        this.#refillUnlessPiscinaWill(pool);
+      }),
+    );
     // A thread that fails with no task running would otherwise be an unhandled 'error' event.
     pool.on('error', () => undefined);
     return pool;
@@ -287,7 +302,9 @@ export class PoolTransport extends WorkerTransport {
     if (pool !== this.#pool) return;
     for (const worker of pool.threads) {
       const threadId = worker.threadId;
-      if (this.#threads.has(threadId)) continue;
+      // Once: a thread that died or was terminated stays in piscina's list until it has exited.
+      if (this.#adopted.has(worker)) continue;
+      this.#adopted.add(worker);
       this.#threads.set(threadId, worker);
       this.adopt(threadId, this.#restarted || ++this.#spawned > this.options.workers);
       if (this.#earlyBeats.delete(threadId)) this.#beat(threadId);
@@ -336,7 +353,8 @@ export class PoolTransport extends WorkerTransport {
       task = { ...work, meta, generation: this.generation, [CALL]: call } as PoolTask;
     }
     this.#tasks.set(call.id, null);
-    this.#pool.run(task, runOptions).then(
+    const pool = this.#pool;
+    pool.run(task, runOptions).then(
       (reply) => {
         this.#done(call);
         if (reply.ok) call.resolve(reply.value);
@@ -344,6 +362,8 @@ export class PoolTransport extends WorkerTransport {
       },
       (err: unknown) => {
         this.#done(call);
+        // Waiting in a pool that was replaced, never placed on a thread: the call goes to the new pool.
+        if (this.#retired.has(pool) && call.workerId === undefined && !call.settled) return this.deliver(call, work);
         // A task the structured clone refuses never left this thread: the
         // request is at fault, not a worker.
         if ((err as Error)?.name === 'DataCloneError') {
@@ -360,7 +380,12 @@ export class PoolTransport extends WorkerTransport {
   #done(call: PendingCall): void {
     this.#tasks.delete(call.id);
     this.#running--;
-    while (this.#queue.length > 0 && this.#running < this.#capacity) {
+    this.#startQueued();
+  }
+
+  /** Starts queued calls while there is capacity and a pool that can run them. */
+  #startQueued(): void {
+    while (this.#queue.length > 0 && this.#running < this.#capacity && this.#restartTimer === undefined) {
       const next = this.#queue.shift()!;
       this.#run(next.call, next.work);
     }
@@ -383,6 +408,8 @@ export class PoolTransport extends WorkerTransport {
   #lost(threadId: number, reason: string): void {
     this.#threads.delete(threadId);
     this.died(threadId, reason);
+    // A graceful close waits for no answer from a thread that is gone.
+    for (const waiter of this.#closedWaiters) waiter(threadId);
   }
 
   #beat(threadId: number): void {

@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createRuntime, ParleyError } from '../src/index.ts';
+import { createRuntime, ParleyError, type RuntimeOptions } from '../src/index.ts';
 import { startModelServer, type ModelServer } from '../src/testing/index.ts';
 import { defaultWorkerEntry } from './helpers/checkout.ts';
 
@@ -44,11 +44,12 @@ for (const workers of [1, 2]) {
       }
     });
 
-    test('a worker entry that cannot load: createRuntime rejects with WORKER_CRASHED saying why', async () => {
+    /** createRuntime on the broken entry rejects with WORKER_CRASHED saying why. */
+    async function assertCannotStart(restart?: RuntimeOptions['restart']): Promise<void> {
       const err = await createRuntime({
         workers,
         workerEntry: brokenEntry,
-        restart: { maxRestarts: 1, backoffBaseMs: 10 },
+        ...(restart && { restart }),
         providers: { local: { kind: 'openai', baseUrl: `${server.url}/v1` } },
       }).then(
         () => undefined,
@@ -57,22 +58,16 @@ for (const workers of [1, 2]) {
       assert.ok(err instanceof ParleyError, `expected a ParleyError, got ${String(err)}`);
       assert.equal(err.code, 'WORKER_CRASHED');
       assert.match(err.message, /could not start: .*broken on purpose/);
+    }
+
+    test('a worker entry that cannot load: createRuntime rejects with WORKER_CRASHED saying why', async () => {
+      await assertCannotStart({ maxRestarts: 1, backoffBaseMs: 10 });
     });
 
     test('under the default restart policy, a worker entry that cannot load still makes createRuntime reject', async () => {
       // Piscina stops replacing a pool's threads once a replacement dies while
       // loading: the pool is started anew until the restart intensity is spent.
-      const err = await createRuntime({
-        workers,
-        workerEntry: brokenEntry,
-        providers: { local: { kind: 'openai', baseUrl: `${server.url}/v1` } },
-      }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      assert.ok(err instanceof ParleyError, `expected a ParleyError, got ${String(err)}`);
-      assert.equal(err.code, 'WORKER_CRASHED');
-      assert.match(err.message, /could not start: .*broken on purpose/);
+      await assertCannotStart();
     });
   });
 }

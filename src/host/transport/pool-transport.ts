@@ -4,16 +4,17 @@
  * thread that dies at once; parley adds what piscina lacks: a bounded queue
  * whose entries can be aborted, cooperative cancel (piscina's own abort would
  * terminate a thread running other calls), and a graceful close of every
- * thread's Agents. Heartbeats, cancels, stats and close travel on a
- * BroadcastChannel, since piscina gives no way to address one thread.
+ * thread's Agents. Heartbeats, cancels, stats and close travel on the
+ * pool's control channel (pool-control-channel.ts), since piscina gives no
+ * way to address one thread.
  */
-import { BroadcastChannel, type Worker } from 'node:worker_threads';
-import { randomUUID } from 'node:crypto';
+import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { ParleyError } from '../../shared/errors.ts';
 import { fromWireError, toWireError, type WireError } from '../../shared/error-wire.ts';
 import type { PendingCall } from '../pending-calls.ts';
-import type { PoolControl, PoolInit, PoolReply, PoolTask, WorkerStats } from '../../shared/protocol.ts';
+import type { PoolInit, PoolReply, PoolTask, WorkerStats } from '../../shared/protocol.ts';
+import { PoolControlChannel } from './pool-control-channel.ts';
 import { workerExecArgv, workerScript } from './worker-entry.ts';
 import { TimeSlicer } from '../../wire/time-slicer.ts';
 import { WorkerTransport, type Work } from './worker-transport.ts';
@@ -31,16 +32,13 @@ type PiscinaWorker = Parameters<Balancer>[1][number];
  */
 const CALL = Piscina.queueOptionsSymbol;
 
-const CLOSE_REPEAT_MS = 100;
-
 interface Queued {
   call: PendingCall;
   work: Work;
 }
 
 export class PoolTransport extends WorkerTransport {
-  readonly #control: BroadcastChannel;
-  readonly #channelName = `parley-pool-${randomUUID()}`;
+  readonly #control: PoolControlChannel;
   #pool!: Piscina<PoolTask, PoolReply>;
   /** The current pool's destruction, once begun: piscina's destroy() must not run twice at once. */
   #poolDestroyed: Promise<void> | undefined;
@@ -60,7 +58,6 @@ export class PoolTransport extends WorkerTransport {
    */
   readonly #tasks = new Map<number, WireError | null>();
   readonly #slicer = new TimeSlicer();
-  #statsSeq = 0;
   /** Threads started by the current pool: beyond `workers`, each is a replacement. */
   #spawned = 0;
   /** Set when the current pool replaces one piscina stopped refilling: its first threads are replacements too. */
@@ -71,15 +68,11 @@ export class PoolTransport extends WorkerTransport {
   #backoffMs = 0;
   /** Pools replaced that way: a call they never placed on a thread runs on the next pool. */
   readonly #retired = new WeakSet<Piscina<PoolTask, PoolReply>>();
-  readonly #statsWaiters = new Map<number, (stats: WorkerStats) => void>();
-  readonly #closedWaiters = new Set<(workerId: number) => void>();
 
   /** Starts the pool's threads at once. */
   constructor(...args: ConstructorParameters<typeof WorkerTransport>) {
     super(...args);
-    this.#control = new BroadcastChannel(this.#channelName);
-    this.#control.unref();
-    this.#control.onmessage = (event) => this.#onControl((event as unknown as { data: PoolControl }).data);
+    this.#control = new PoolControlChannel((workerId, generation) => this.#onBeat(workerId, generation));
     this.start();
   }
 
@@ -97,7 +90,7 @@ export class PoolTransport extends WorkerTransport {
     }
     const wire = toWireError(reason);
     if (this.#tasks.has(call.id)) this.#tasks.set(call.id, wire);
-    this.#post({ type: 'cancel', callId: call.id, reason: wire });
+    this.#control.post({ type: 'cancel', callId: call.id, reason: wire });
   }
 
   protected start(): void {
@@ -173,7 +166,7 @@ export class PoolTransport extends WorkerTransport {
    * while loading) says so in its beats and is told again.
    */
   protected async sendSettings(generation: number): Promise<void> {
-    this.#post({ type: 'configure', generation, providers: this.options.providers });
+    this.#control.post({ type: 'configure', generation, providers: this.options.providers });
   }
 
   protected refuseWaiting(err: ParleyError): void {
@@ -189,49 +182,12 @@ export class PoolTransport extends WorkerTransport {
     void worker?.terminate();
   }
 
-  protected async collectStats(deadlineMs: number): Promise<WorkerStats[]> {
-    const seq = ++this.#statsSeq;
-    const expected = this.#threads.size;
-    const collected: WorkerStats[] = [];
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, deadlineMs);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#statsWaiters.set(seq, (stats) => {
-        collected.push(stats);
-        if (collected.length >= expected) done();
-      });
-      this.#post({ type: 'stats-request', seq });
-      if (expected === 0) done();
-    });
-    this.#statsWaiters.delete(seq);
-    return collected.sort((a, b) => a.workerId - b.workerId);
+  protected collectStats(deadlineMs: number): Promise<WorkerStats[]> {
+    return this.#control.collectStats(this.#threads.size, deadlineMs);
   }
 
   protected async closeWorkers(ms: number): Promise<boolean> {
-    const pending = new Set(this.#threads.keys());
-    const allClosed = new Promise<void>((resolve) => {
-      const waiter = (workerId: number) => {
-        pending.delete(workerId);
-        if (pending.size === 0) resolve();
-      };
-      this.#closedWaiters.add(waiter);
-      if (pending.size === 0) resolve();
-    });
-    // A thread still loading its modules is not listening yet and would miss
-    // a single broadcast: repeat it until every thread has answered.
-    this.#post({ type: 'close' });
-    const repeat = setInterval(() => this.#post({ type: 'close' }), CLOSE_REPEAT_MS);
-    let timer: NodeJS.Timeout | undefined;
-    const closed = await Promise.race([
-      allClosed.then(() => true),
-      // Shutdown is awaited by the host: this timer keeps the process alive until it is done.
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms))),
-    ]);
-    clearTimeout(timer);
-    clearInterval(repeat);
+    const closed = await this.#control.closeAll(this.#threads.keys(), ms);
     // Every thread has aborted its calls and closed its Agents (or ran out of
     // time); piscina then retires the threads, which hold nothing any more.
     // Threads that all answered are not waited for while V8 tears them down
@@ -258,7 +214,7 @@ export class PoolTransport extends WorkerTransport {
       providers: this.options.providers,
       generation: this.generation,
       http: this.options.http,
-      controlChannel: this.#channelName,
+      controlChannel: this.#control.name,
       heartbeatIntervalMs: this.options.heartbeatIntervalMs,
       nice: this.options.workerNice,
     };
@@ -391,25 +347,19 @@ export class PoolTransport extends WorkerTransport {
     }
   }
 
-  #onControl(msg: PoolControl): void {
-    if (msg.type === 'beat') {
-      // A thread beats as soon as it has loaded, which can be before piscina
-      // announces it: keep that first beat for when it is adopted.
-      if (this.#threads.has(msg.workerId)) this.#beat(msg.workerId);
-      else this.#earlyBeats.add(msg.workerId);
-      if (msg.generation < this.generation) void this.sendSettings(this.generation);
-    } else if (msg.type === 'stats') {
-      this.#statsWaiters.get(msg.seq)?.(msg.stats);
-    } else if (msg.type === 'closed') {
-      for (const waiter of this.#closedWaiters) waiter(msg.workerId);
-    }
+  #onBeat(workerId: number, generation: number): void {
+    // A thread beats as soon as it has loaded, which can be before piscina
+    // announces it: keep that first beat for when it is adopted.
+    if (this.#threads.has(workerId)) this.#beat(workerId);
+    else this.#earlyBeats.add(workerId);
+    if (generation < this.generation) void this.sendSettings(this.generation);
   }
 
   #lost(threadId: number, reason: string): void {
     this.#threads.delete(threadId);
     this.died(threadId, reason);
     // A graceful close waits for no answer from a thread that is gone.
-    for (const waiter of this.#closedWaiters) waiter(threadId);
+    this.#control.threadGone(threadId);
   }
 
   #beat(threadId: number): void {
@@ -425,10 +375,6 @@ export class PoolTransport extends WorkerTransport {
   }
 
   #resendCancels(): void {
-    for (const [callId, reason] of this.#tasks) if (reason) this.#post({ type: 'cancel', callId, reason });
-  }
-
-  #post(msg: PoolControl): void {
-    this.#control.postMessage(msg);
+    for (const [callId, reason] of this.#tasks) if (reason) this.#control.post({ type: 'cancel', callId, reason });
   }
 }

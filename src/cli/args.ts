@@ -46,7 +46,7 @@ commands:
   models               list the models of the provider (--json for JSON)
   health               probe every configured provider (--json for JSON)
   config               the configuration in effect, API keys redacted (--json)
-  serve                run the embedded model server: [--port N] [--token-delay-ms N] [--faults JSON]
+  serve                run the embedded model server: [--port N] [--token-delay-ms N] [--fault JSON]
   bench [--quick]      run the benchmarks (from a checkout of the repository)
   help                 this text
 

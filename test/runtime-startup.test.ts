@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRuntime, ParleyError, type RuntimeOptions } from '../src/index.ts';
-import { startModelServer, type ModelServer } from '../src/testing/index.ts';
+import { startModelServer, waitFor, type ModelServer } from '../src/testing/index.ts';
 import { defaultWorkerEntry } from './helpers/checkout.ts';
 
 const slowEntry = fileURLToPath(new URL('./fixtures/startup/slow-worker.mjs', import.meta.url));
@@ -116,6 +116,23 @@ describe('pool threads that piscina does not replace', { timeout: 120_000 }, () 
       await restarted;
       const report = await rt.shutdown({ graceMs: 5_000 });
       assert.equal(report.forced, false, 'a thread that died during the close was waited for');
+    });
+  });
+
+  test('shutdown while a new pool is due: a call waiting for it is served within the grace, as the actor serves calls waiting for its replacement', async () => {
+    // Both threads crash; piscina's replacements for them (slots 2 and 3) die while loading, and piscina starts no more.
+    await withLostThreads('2,3', async () => {
+      const rt = await createRuntime({ workers: 2, workerEntry: lostThreadsEntry, providers: providers(), restart: { maxRestarts: 20, backoffBaseMs: 100, backoffMaxMs: 2_000 } });
+      let crashed = 0;
+      rt.on('worker-crashed', () => crashed++);
+      await Promise.allSettled([0, 1].map(() => rt.chat({ model: 'crash', messages: [{ role: 'user', content: 'crash' }] })));
+      // Four deaths and no thread left: a new pool is due after the last crash's backoff (800 ms).
+      await waitFor(() => crashed === 4 && rt.state === 'restarting');
+      const waiting = rt.chat({ model: 'm', messages: [{ role: 'user', content: 'served by the new pool' }] });
+      const report = await rt.shutdown({ graceMs: 20_000 });
+      const reply = await waiting;
+      assert.ok(reply.content.length > 0);
+      assert.deepEqual([report.drained, report.aborted, report.forced], [1, 0, false]);
     });
   });
 });

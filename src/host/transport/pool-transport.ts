@@ -129,7 +129,8 @@ export class PoolTransport extends WorkerTransport {
    */
   #refillUnlessPiscinaWill(pool: Piscina<PoolTask, PoolReply>): void {
     if (pool !== this.#pool || this.#restartTimer !== undefined) return;
-    if (this.state !== 'running' && this.state !== 'restarting') return;
+    // During a shutdown's grace too: calls queued for the new pool are served within it, as the actor's replacement serves its waiting calls.
+    if (!this.supervising) return;
     const threads = pool.threads.length;
     if (threads >= this.options.workers) return;
     // A thread declared dead but not yet exited is still counted by piscina:
@@ -137,7 +138,7 @@ export class PoolTransport extends WorkerTransport {
     if (threads > 0) return this.expectThreads(threads);
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
-      if (pool !== this.#pool || (this.state !== 'running' && this.state !== 'restarting')) return;
+      if (pool !== this.#pool || !this.supervising) return;
       this.#retired.add(pool);
       void pool.destroy().catch(() => undefined);
       this.#startPool(true);

@@ -237,6 +237,16 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
     return this.#readiness.promise;
   }
 
+  /**
+   * True while dead workers are replaced: from creation until the runtime
+   * fails, or a shutdown has drained (or given up on) its calls. During a
+   * shutdown's grace it is still true, so calls that wait for a replacement
+   * are served by it within the grace.
+   */
+  protected get supervising(): boolean {
+    return this.#supervising && this.#state !== 'failed';
+  }
+
   protected isLive(workerId: number): boolean {
     return this.#live.has(workerId);
   }

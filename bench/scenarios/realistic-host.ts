@@ -4,8 +4,9 @@
  * process of its own), while the host thread runs 16 ms frames of 10 ms of
  * work (frame-loop.ts). Per contender and round: the frames' start jitter
  * p99, the host thread's wake-ups per second, and its CPU per streamed
- * token outside the frames' work. The idle baseline runs the same frames
- * with no streams, for as long as a round of streams lasts.
+ * token: what its CPU per second outside the frames' work exceeds the idle
+ * host's in the same round by, per token delivered. The idle baseline runs
+ * the same frames with no streams, for as long as a round of streams lasts.
  */
 import { parley } from '../contenders/parley.ts';
 import { openaiSdk } from '../contenders/openai-sdk.ts';
@@ -91,8 +92,8 @@ export async function realisticHost(env: BenchEnv, plan: Plan): Promise<Scenario
             metrics: {
               wakeupsPerSec: f.wakeupsPerSec,
               preemptionsPerSec: f.preemptionsPerSec,
-              hostCpuUsPerToken: streamed ? f.outsideWorkCpuNs / 1000 / streamed : Number.NaN,
               hostCpuMsPerSec: f.outsideWorkCpuNs / 1e6 / (f.elapsedMs / 1000),
+              tokensPerSec: streamed ? streamed / (f.elapsedMs / 1000) : Number.NaN,
               frames: f.frames,
             },
           };
@@ -103,6 +104,7 @@ export async function realisticHost(env: BenchEnv, plan: Plan): Promise<Scenario
   } finally {
     await server.stop();
   }
+  hostCpuPerToken(jitter);
   const idleP99 = find(jitter, IDLE_NAME)?.median ?? Number.NaN;
   const floorP99 = find(jitter, jitter.floor!)?.median ?? Number.NaN;
   for (const c of jitter.contenders.filter((c) => c.name.startsWith('parley'))) {
@@ -117,6 +119,25 @@ export async function realisticHost(env: BenchEnv, plan: Plan): Promise<Scenario
   return [jitter, perRound(jitter, 'host-wakeups', 'realistic host: host-thread wake-ups', 'wakeupsPerSec', '/s'), perRound(jitter, 'host-cpu-per-token', 'realistic host: host CPU per streamed token', 'hostCpuUsPerToken', 'µs')];
 }
 
+/**
+ * Host CPU per streamed token, round by round: the host thread's CPU per
+ * second outside the frames' work, less the idle host's in the same round,
+ * per token delivered per second. The frames' work is counted at its
+ * calibrated CPU time (frame-loop.ts), which can be off by a few percent
+ * either way; the idle host's frames carry the same error, so it cancels
+ * here (taken alone, it once made a contender's figure negative).
+ */
+function hostCpuPerToken(jitter: ScenarioResult): void {
+  const idleMsPerSec = find(jitter, IDLE_NAME)?.metricRounds?.hostCpuMsPerSec ?? [];
+  for (const c of jitter.contenders) {
+    const rounds = c.metricRounds;
+    if (!rounds?.tokensPerSec || !rounds.hostCpuMsPerSec) continue;
+    const perToken = rounds.hostCpuMsPerSec.map((ms, i) => ((ms - (idleMsPerSec[i] ?? Number.NaN)) * 1000) / rounds.tokensPerSec![i]!);
+    rounds.hostCpuUsPerToken = perToken;
+    c.metrics = { ...c.metrics, hostCpuUsPerToken: median(perToken.filter(Number.isFinite)) };
+  }
+}
+
 /** One of the jitter rounds' side figures as a comparison of its own (table and chart). */
 function perRound(source: ScenarioResult, id: string, title: string, key: string, unit: string): ScenarioResult {
   const values = (c: ContenderResult) => c.metricRounds?.[key] ?? [];
@@ -126,6 +147,6 @@ function perRound(source: ScenarioResult, id: string, title: string, key: string
     .map((c) => ({ name: c.name, unit, rounds: values(c), median: median(values(c)), ratioVsFloor: pairedRatio(values(c), floor) }));
   const out: ScenarioResult = { id, title, unit, higherIsBetter: false, floor: source.floor!, contenders, bars: [], skipped: [], notes: [], durationMs: 0 };
   if (key === 'wakeupsPerSec') out.notes.push('voluntary context switches of the host thread per second (/proc/thread-self/status); the frames alone cost about 60/s');
-  if (key === 'hostCpuUsPerToken') out.notes.push('host-thread CPU outside the frames\' work (/proc/thread-self/schedstat), per text token delivered');
+  if (key === 'hostCpuUsPerToken') out.notes.push('host-thread CPU per second (/proc/thread-self/schedstat) outside the frames\' work, beyond the idle host\'s in the same round, per text token delivered');
   return out;
 }

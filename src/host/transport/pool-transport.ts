@@ -68,6 +68,8 @@ export class PoolTransport extends WorkerTransport {
   #backoffMs = 0;
   /** Pools replaced that way: a call they never placed on a thread runs on the next pool. */
   readonly #retired = new WeakSet<Piscina<PoolTask, PoolReply>>();
+  /** Pools destroyed (replaced, failed, closed): any thread piscina still starts in one is stopped at once (#stopStrays). */
+  readonly #destroyed = new WeakSet<Piscina<PoolTask, PoolReply>>();
 
   /** Starts the pool's threads at once. */
   constructor(...args: ConstructorParameters<typeof WorkerTransport>) {
@@ -140,7 +142,7 @@ export class PoolTransport extends WorkerTransport {
       this.#restartTimer = undefined;
       if (pool !== this.#pool || !this.supervising) return;
       this.#retired.add(pool);
-      void pool.destroy().catch(() => undefined);
+      void this.#destroy(pool).catch(() => undefined);
       this.#startPool(true);
       this.#startQueued();
     }, this.#backoffMs).unref();
@@ -205,8 +207,24 @@ export class PoolTransport extends WorkerTransport {
     clearTimeout(this.#restartTimer);
     this.#restartTimer = undefined;
     this.#threads.clear();
-    this.#poolDestroyed ??= this.#pool.destroy();
+    this.#poolDestroyed ??= this.#destroy(this.#pool);
     return this.#poolDestroyed;
+  }
+
+  #destroy(pool: Piscina<PoolTask, PoolReply>): Promise<void> {
+    this.#destroyed.add(pool);
+    return pool.destroy();
+  }
+
+  /**
+   * Piscina's destroy() waits only for the threads still on its list; one it
+   * dropped at its 'error' exits later, and that exit, once destroy() has
+   * finished, makes piscina start new threads in the destroyed pool. They
+   * would outlive the runtime (and a failed runtime would report them
+   * restarted): they are terminated as soon as piscina reports a change.
+   */
+  #stopStrays(pool: Piscina<PoolTask, PoolReply>): void {
+    for (const worker of pool.threads) void worker.terminate();
   }
 
   #createPool(): Piscina<PoolTask, PoolReply> {
@@ -256,6 +274,7 @@ export class PoolTransport extends WorkerTransport {
 
   /** Piscina announces new threads without their Worker objects: find and watch them. */
   #adoptThreads(pool: Piscina<PoolTask, PoolReply>): void {
+    if (this.#destroyed.has(pool)) return this.#stopStrays(pool);
     if (pool !== this.#pool) return;
     for (const worker of pool.threads) {
       const threadId = worker.threadId;

@@ -2,7 +2,8 @@
  * runtime.shutdown(opts): null and undefined take the defaults; graceMs:
  * Infinity (or any grace past what a timer holds) waits for the calls in
  * flight; a bad graceMs or a non-object rejects with CONFIG and leaves the
- * runtime running; a second valid call resolves with the same report.
+ * runtime running; a second valid call resolves with the same report, a
+ * second bad one still rejects with CONFIG.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -19,6 +20,8 @@ for (const workers of [1, 2]) {
         assert.equal(report.forced, false);
         assert.equal(await rt.shutdown(), report);
         assert.equal(await rt.shutdown({ graceMs: 0 }), report);
+        // A bad argument is still refused, not answered with the first report.
+        await rejectsWith(rt.shutdown({ graceMs: -1 }), 'CONFIG');
       });
     });
 

@@ -273,17 +273,19 @@ export class Runtime extends EventEmitter<RuntimeEvents> {
    *
    * Rejects with CONFIG, like every other bad argument of this API, when
    * `opts` is not an object or `graceMs` is not a number >= 0 (NaN, negative,
-   * a string); the runtime then keeps running. Idempotent: every valid call
-   * after the first resolves with the same report.
+   * a string), after the first shutdown too; the runtime then keeps
+   * running. Idempotent: every valid call after the first resolves with the
+   * same report.
    */
   shutdown(opts?: { graceMs?: number } | null): Promise<ShutdownReport> {
-    if (this.#shutdown) return this.#shutdown;
     let graceMs: number;
     try {
+      // Checked on every call: a bad argument is CONFIG, before or after the first shutdown.
       graceMs = resolveShutdownGrace(opts);
     } catch (err) {
       return Promise.reject(err);
     }
+    if (this.#shutdown) return this.#shutdown;
     this.#shutdown = this.#shutdownOnce(graceMs);
     return this.#shutdown;
   }

@@ -300,7 +300,7 @@ export abstract class WorkerTransport implements CallCanceller, ThreadReports {
     // judge the workers only on time this thread was awake to hear them.
     const stalled = now - this.#lastTick > this.options.heartbeatIntervalMs * 2;
     this.#lastTick = now;
-    if (!this.#supervising || this.#state === 'failed') return;
+    if (!this.supervising) return;
     for (const [workerId, liveness] of this.#live) {
       if (stalled) liveness.forgive(now);
       const silence = liveness.wedgedFor(now, this.options.heartbeatTimeoutMs);
